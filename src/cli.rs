@@ -1,0 +1,201 @@
+//! The `offhours` command line (clap): each command loads its inputs, calls the core and prints a report.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::config::{validate, RawConfig};
+use crate::error::{Error, Result};
+use crate::inventory::{load_inventory, load_state};
+use crate::planner::{plan, Inputs};
+use crate::settings::Settings;
+use crate::timeline::timeline;
+
+/// Switch dev/staging EC2, RDS and Aurora off outside working hours, in dependency order.
+#[derive(Debug, Parser)]
+#[command(name = "offhours", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output format of reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// A readable table (default).
+    #[default]
+    Text,
+    /// The stable JSON shape of SPEC section 5.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Preview one tick offline: what would start or stop, in which order (no AWS).
+    Plan {
+        /// Config file (YAML or JSON) with `schedules:`, `groups:`, `exceptions:`.
+        #[arg(long)]
+        config: PathBuf,
+        /// Inventory file: `resources: [{id, kind, state, tags}]`.
+        #[arg(long)]
+        inventory: PathBuf,
+        /// State file: schedule name -> {applied, forced, warned}. Without it every
+        /// schedule is treated as never applied.
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// The instant to plan for (RFC 3339); default now.
+        #[arg(long, value_parser = parse_instant)]
+        at: Option<DateTime<Utc>>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Check a config file; exit 1 and list every problem if it is not valid.
+    Validate {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// List the upcoming events per schedule, after exceptions and DST.
+    Timeline {
+        #[arg(long)]
+        config: PathBuf,
+        /// First local date (YYYY-MM-DD); default today in TIMEZONE.
+        #[arg(long)]
+        from: Option<NaiveDate>,
+        /// Number of days to list.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+fn parse_instant(s: &str) -> std::result::Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            format!("'{s}' is not an RFC 3339 instant such as 2026-11-23T09:05:00+09:00 ({e})")
+        })
+}
+
+/// Prints `value` as JSON or text to stdout.
+pub fn print<T: Serialize + std::fmt::Display>(value: &T, format: Format) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    let written = match format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(value)?),
+        Format::Text => write!(out, "{value}"),
+    };
+    // A closed pipe (`| head`) is not an error worth reporting.
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::File {
+            path: PathBuf::from("<stdout>"),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Validation result, printable both ways.
+#[derive(Serialize)]
+struct Validation {
+    valid: bool,
+    schedules: Vec<String>,
+    errors: Vec<crate::config::Problem>,
+    warnings: Vec<crate::config::Problem>,
+}
+
+impl std::fmt::Display for Validation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.valid {
+            writeln!(
+                f,
+                "valid: {} schedule(s): {}",
+                self.schedules.len(),
+                self.schedules.join(", ")
+            )?;
+        } else {
+            writeln!(f, "invalid: {} problem(s)", self.errors.len())?;
+            for e in &self.errors {
+                writeln!(f, "  error: {e}")?;
+            }
+        }
+        for w in &self.warnings {
+            writeln!(f, "  warning: {w}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs one offline command and returns the process exit code.
+pub fn run_offline(command: Command, settings: &Settings) -> Result<ExitCode> {
+    match command {
+        Command::Plan {
+            config,
+            inventory,
+            state,
+            at,
+            format,
+        } => {
+            let config = validate(&RawConfig::load(&config)?, &settings.defaults);
+            let resources = load_inventory(&inventory)?;
+            let states = match state {
+                Some(path) => load_state(&path)?,
+                None => HashMap::new(),
+            };
+            let report = plan(&Inputs {
+                now: at.unwrap_or_else(Utc::now),
+                config: &config,
+                resources: &resources,
+                states: &states,
+                tags: &settings.tags,
+                report_timezone: settings.defaults.timezone,
+            });
+            print(&report, format)?;
+            for e in &report.errors {
+                eprintln!("error: {e}");
+            }
+            Ok(if report.errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Validate { config, format } => {
+            let config = validate(&RawConfig::load(&config)?, &settings.defaults);
+            let v = Validation {
+                valid: config.errors.is_empty(),
+                schedules: config.schedules.iter().map(|s| s.name.clone()).collect(),
+                errors: config.errors,
+                warnings: config.warnings,
+            };
+            print(&v, format)?;
+            Ok(if v.valid {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Timeline {
+            config,
+            from,
+            days,
+            format,
+        } => {
+            let config = validate(&RawConfig::load(&config)?, &settings.defaults);
+            let from = from.unwrap_or_else(|| {
+                Utc::now()
+                    .with_timezone(&settings.defaults.timezone)
+                    .date_naive()
+            });
+            let t = timeline(&config, from, days.clamp(1, 366));
+            print(&t, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

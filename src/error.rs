@@ -1,0 +1,70 @@
+//! The one error type of offhours, with the item and field each problem is about.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in offhours. Messages read well in chat and logs.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration item is invalid; names the item and the field.
+    #[error("{item}: field {field}: {message}")]
+    Invalid {
+        item: String,
+        field: String,
+        message: String,
+    },
+
+    /// A file could not be read or written.
+    #[error("cannot read {path}: {source}")]
+    File {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A YAML or JSON document could not be parsed.
+    #[error("cannot parse {what}: {source}")]
+    Parse {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// A call to an AWS API failed.
+    #[error("AWS {operation} failed: {message}")]
+    Aws {
+        operation: &'static str,
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// Delivering a chat message failed.
+    #[error("webhook delivery failed: {0}")]
+    Webhook(String),
+
+    /// Another invocation holds the lease on the state table.
+    #[error("another invocation holds the scheduler lease until {until}")]
+    LeaseHeld { until: String },
+
+    /// Output could not be serialized.
+    #[error("cannot serialize output: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+/// Result with the offhours error as default.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An invalid-field error for `item` (e.g. `schedule 'dev'`) and `field`.
+    pub fn invalid(
+        item: impl Into<String>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Invalid {
+            item: item.into(),
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! offhours: switch dev/staging EC2, RDS and Aurora off outside working hours, in dependency order.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod inventory;
+pub mod plan;
+pub mod planner;
+pub mod schedule;
+pub mod settings;
+pub mod timeline;
+
+pub use error::{Error, Result};

@@ -1,0 +1,261 @@
+//! The plan/report value (steps, notices, errors, per-schedule decisions): `Serialize` for JSON, `Display` for people.
+
+use std::fmt;
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Action, Problem, ResourceKind};
+use crate::schedule::EventKey;
+
+/// A resource named in a step or notice.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ResourceRef {
+    pub id: String,
+    pub kind: ResourceKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// EC2 Name tag, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// RDS/Aurora engine, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+}
+
+impl fmt::Display for ResourceRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.name, &self.engine) {
+            (Some(name), _) => write!(f, "{name} ({}, {})", self.id, self.kind),
+            (None, Some(engine)) => write!(f, "{} ({}, {engine})", self.id, self.kind),
+            (None, None) => write!(f, "{} ({})", self.id, self.kind),
+        }
+    }
+}
+
+/// Where a step stands: `ready`/`blocked` in a plan; `done`/`failed`/`blocked` after a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    Ready,
+    Blocked,
+    Done,
+    Failed,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ready => "ready",
+            Self::Blocked => "blocked",
+            Self::Done => "done",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// A failed action on one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub id: String,
+    pub message: String,
+}
+
+/// Start or stop the resources of one group of one schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub schedule: String,
+    /// Group name; `""` for resources with no group tag.
+    pub group: String,
+    pub action: Action,
+    pub status: StepStatus,
+    /// Groups this step waits for (blocked steps only).
+    pub waiting_on: Vec<String>,
+    pub resources: Vec<ResourceRef>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<Failure>,
+}
+
+/// What kind of notice this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    PreStopWarning,
+}
+
+/// A message for people, e.g. the warning before a stop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub schedule: String,
+    pub kind: NoticeKind,
+    /// The stop instant, in the schedule's timezone.
+    pub stop_at: DateTime<FixedOffset>,
+    pub resources: Vec<ResourceRef>,
+    /// The schedule's IANA timezone.
+    pub timezone: String,
+    /// Whole minutes left until the stop (rounded up).
+    pub minutes_left: i64,
+    /// The stop event, for de-duplication across ticks.
+    pub event: EventKey,
+}
+
+/// Why a schedule does (or does not) transition this tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// A boundary event newer than the last one applied.
+    Boundary,
+    /// Enforced: every tick drives to the desired state.
+    Enforced,
+    ForceStart,
+    ForceStop,
+    /// The last event was applied; manual changes are respected.
+    Applied,
+    /// A ForceStart/ForceStop holds until the next boundary.
+    Forced,
+    Disabled,
+    /// No event in the last eight days: no opinion.
+    NoEvent,
+}
+
+/// What the planner decided for one schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub schedule: String,
+    /// The latest boundary event at or before `at`.
+    pub event: Option<EventKey>,
+    /// The phase the schedule wants (`start` = running, `stop` = stopped).
+    pub desired: Option<Action>,
+    /// The transition this tick drives, if any.
+    pub transition: Option<Action>,
+    pub reason: Reason,
+    /// Every resource of the schedule is in the transition's target state.
+    pub complete: bool,
+}
+
+/// The result of planning (or running) one tick: the stable JSON of SPEC section 5.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub at: DateTime<FixedOffset>,
+    pub steps: Vec<Step>,
+    pub notices: Vec<Notice>,
+    pub errors: Vec<Problem>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Problem>,
+    #[serde(default)]
+    pub schedules: Vec<Decision>,
+    /// True for `run --dry-run` and for `plan`: nothing was changed.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+fn list(resources: &[ResourceRef]) -> String {
+    resources
+        .iter()
+        .map(ResourceRef::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "offhours{} at {}",
+            if self.dry_run { " (dry run)" } else { "" },
+            self.at.format("%Y-%m-%d %H:%M %:z")
+        )?;
+        if self.steps.is_empty() {
+            writeln!(
+                f,
+                "\nNo steps: every scheduled resource is where it should be."
+            )?;
+        } else {
+            let rows: Vec<[String; 6]> = self
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    [
+                        format!("{}", i + 1),
+                        s.schedule.clone(),
+                        if s.group.is_empty() {
+                            "(ungrouped)".into()
+                        } else {
+                            s.group.clone()
+                        },
+                        format!("{} {}", s.action, s.status.as_str()),
+                        s.waiting_on.join(", "),
+                        list(&s.resources),
+                    ]
+                })
+                .collect();
+            let header = [
+                "#",
+                "SCHEDULE",
+                "GROUP",
+                "ACTION",
+                "WAITING ON",
+                "RESOURCES",
+            ];
+            let mut width = header.map(str::len);
+            for r in &rows {
+                for (w, c) in width.iter_mut().zip(r.iter()) {
+                    *w = (*w).max(c.chars().count());
+                }
+            }
+            writeln!(f)?;
+            let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 6]| -> fmt::Result {
+                let mut out = String::new();
+                for (i, c) in cells.iter().enumerate() {
+                    if i + 1 == cells.len() {
+                        out.push_str(c);
+                    } else {
+                        out.push_str(&format!("{c:<w$}  ", w = width[i]));
+                    }
+                }
+                writeln!(f, "{}", out.trim_end())
+            };
+            line(f, header)?;
+            for r in &rows {
+                line(f, [&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]])?;
+            }
+            for s in &self.steps {
+                for fail in &s.failures {
+                    writeln!(
+                        f,
+                        "  failed: {} {} {}: {}",
+                        s.schedule, s.action, fail.id, fail.message
+                    )?;
+                }
+            }
+        }
+        if !self.notices.is_empty() {
+            writeln!(f, "\nNotices:")?;
+            for n in &self.notices {
+                writeln!(
+                    f,
+                    "  {}: stop at {} ({}, in {} min): {}",
+                    n.schedule,
+                    n.stop_at.format("%Y-%m-%d %H:%M"),
+                    n.timezone,
+                    n.minutes_left,
+                    list(&n.resources)
+                )?;
+            }
+        }
+        if !self.errors.is_empty() {
+            writeln!(f, "\nErrors:")?;
+            for e in &self.errors {
+                writeln!(f, "  {e}")?;
+            }
+        }
+        if !self.warnings.is_empty() {
+            writeln!(f, "\nWarnings:")?;
+            for w in &self.warnings {
+                writeln!(f, "  {w}")?;
+            }
+        }
+        Ok(())
+    }
+}

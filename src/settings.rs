@@ -1,0 +1,115 @@
+//! Settings from the environment, shared by the Lambda and the CLI (tables, tag keys, defaults).
+
+use chrono_tz::Tz;
+
+use crate::config::Defaults;
+use crate::error::{Error, Result};
+use crate::planner::TagKeys;
+
+/// Everything the environment configures.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub defaults: Defaults,
+    pub tags: TagKeys,
+    pub schedule_table: String,
+    pub group_table: String,
+    pub exception_table: String,
+    pub state_table: String,
+    /// Seconds one invocation keeps re-observing a transition in progress.
+    pub max_wait_seconds: u64,
+    /// Regions handled in one tick; empty means the SDK's default region.
+    pub regions: Vec<String>,
+}
+
+impl Settings {
+    /// Reads the settings through `get` (the process environment in production).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let var = |name: &str, default: &str| {
+            get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| default.to_string())
+        };
+        let tz_name = var("TIMEZONE", "Asia/Seoul");
+        let timezone: Tz = tz_name.parse().map_err(|_| {
+            Error::invalid(
+                "environment",
+                "TIMEZONE",
+                format!("'{tz_name}' is not an IANA timezone name"),
+            )
+        })?;
+        let warn = var("WARN_MINUTES", "10");
+        let warn_minutes: u32 = warn.parse().map_err(|_| {
+            Error::invalid(
+                "environment",
+                "WARN_MINUTES",
+                format!("'{warn}' is not a whole number of minutes"),
+            )
+        })?;
+        let wait = var("MAX_WAIT_SECONDS", "120");
+        let max_wait_seconds: u64 = wait.parse().map_err(|_| {
+            Error::invalid(
+                "environment",
+                "MAX_WAIT_SECONDS",
+                format!("'{wait}' is not a whole number of seconds"),
+            )
+        })?;
+        let regions = var("REGIONS", "")
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(String::from)
+            .collect();
+        Ok(Self {
+            defaults: Defaults {
+                timezone,
+                warn_minutes,
+            },
+            tags: TagKeys {
+                schedule: var("SCHEDULE_TAG_KEY", "ScheduleName"),
+                group: var("GROUP_TAG_KEY", "ScheduleGroupName"),
+            },
+            schedule_table: var("SCHEDULE_TABLE", "Schedule"),
+            group_table: var("GROUP_TABLE", "ScheduleServerGroup"),
+            exception_table: var("EXCEPTION_TABLE", "ScheduleException"),
+            state_table: var("STATE_TABLE", "SchedulerState"),
+            max_wait_seconds,
+            regions,
+        })
+    }
+
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_overrides() {
+        let s = Settings::from_lookup(|_| None).expect("defaults are valid");
+        assert_eq!(s.defaults.timezone, chrono_tz::Asia::Seoul);
+        assert_eq!(s.defaults.warn_minutes, 10);
+        assert_eq!(s.schedule_table, "Schedule");
+        assert_eq!(s.state_table, "SchedulerState");
+        assert_eq!(s.max_wait_seconds, 120);
+        assert!(s.regions.is_empty());
+
+        let s = Settings::from_lookup(|k| match k {
+            "TIMEZONE" => Some("Europe/Berlin".into()),
+            "REGIONS" => Some("eu-west-1, us-east-1".into()),
+            "SCHEDULE_TAG_KEY" => Some("Sched".into()),
+            _ => None,
+        })
+        .expect("valid");
+        assert_eq!(s.defaults.timezone, chrono_tz::Europe::Berlin);
+        assert_eq!(s.regions, ["eu-west-1", "us-east-1"]);
+        assert_eq!(s.tags.schedule, "Sched");
+
+        let e = Settings::from_lookup(|k| (k == "WARN_MINUTES").then(|| "ten".to_string()));
+        assert!(e.is_err_and(|e| e.to_string().contains("WARN_MINUTES")));
+    }
+}
