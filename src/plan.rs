@@ -171,7 +171,7 @@ impl fmt::Display for Report {
                 "\nNo steps: every scheduled resource is where it should be."
             )?;
         } else {
-            let rows: Vec<[String; 6]> = self
+            let rows: Vec<[String; 7]> = self
                 .steps
                 .iter()
                 .enumerate()
@@ -184,7 +184,8 @@ impl fmt::Display for Report {
                         } else {
                             s.group.clone()
                         },
-                        format!("{} {}", s.action, s.status.as_str()),
+                        s.action.to_string(),
+                        s.status.as_str().to_string(),
                         s.waiting_on.join(", "),
                         list(&s.resources),
                     ]
@@ -205,7 +206,7 @@ impl fmt::Display for Report {
                 }
             }
             writeln!(f)?;
-            let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 6]| -> fmt::Result {
+            let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 7]| -> fmt::Result {
                 let mut out = String::new();
                 for (i, c) in cells.iter().enumerate() {
                     if i + 1 == cells.len() {
@@ -218,7 +219,7 @@ impl fmt::Display for Report {
             };
             line(f, header)?;
             for r in &rows {
-                line(f, [&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]])?;
+                line(f, [&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6]])?;
             }
             for s in &self.steps {
                 for fail in &s.failures {

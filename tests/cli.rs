@@ -1,0 +1,336 @@
+//! Runs the `offhours` binary on files, as a user would: plan, validate, timeline.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn offhours(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_offhours"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("TIMEZONE")
+        .env_remove("WARN_MINUTES")
+        .env_remove("SCHEDULE_TAG_KEY")
+        .env_remove("GROUP_TAG_KEY")
+        .output()
+        .expect("the offhours binary runs")
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Writes `text` to a fresh file under the target dir and returns its path.
+fn temp_file(name: &str, text: &str) -> PathBuf {
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write temp file");
+    path
+}
+
+/// `schedule/group/action/status[waiting]` per step.
+fn steps(report: &Value) -> Vec<String> {
+    report["steps"]
+        .as_array()
+        .expect("steps array")
+        .iter()
+        .map(|s| {
+            let waiting: Vec<&str> = s["waiting_on"]
+                .as_array()
+                .expect("waiting_on")
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            format!(
+                "{}/{}/{}/{}[{}]",
+                s["schedule"].as_str().unwrap_or("?"),
+                s["group"].as_str().unwrap_or("?"),
+                s["action"].as_str().unwrap_or("?"),
+                s["status"].as_str().unwrap_or("?"),
+                waiting.join(",")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn plan_monday_morning_starts_the_first_layer_and_blocks_the_rest() {
+    let out = offhours(&[
+        "plan",
+        "--config",
+        "examples/offhours.yaml",
+        "--inventory",
+        "examples/inventory.yaml",
+        "--at",
+        "2026-11-23T09:05:00+09:00",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(report["at"], "2026-11-23T09:05:00+09:00");
+    assert_eq!(
+        steps(&report),
+        [
+            "dev//start/ready[]",
+            "dev/DB/start/ready[]",
+            "dev/API/start/blocked[DB]",
+            "dev/CACHE/start/blocked[DB]",
+            "dev/BATCH/start/blocked[API,CACHE]",
+        ]
+    );
+    let db = &report["steps"][1]["resources"][0];
+    assert_eq!(
+        (db["id"].as_str(), db["kind"].as_str()),
+        (Some("dev-db"), Some("rds"))
+    );
+    assert_eq!(report["errors"], serde_json::json!([]));
+    assert_eq!(report["notices"], serde_json::json!([]));
+}
+
+#[test]
+fn plan_at_stop_time_reverses_the_order_and_warns_before() {
+    let inventory = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/inventory.yaml"),
+    )
+    .expect("example inventory")
+    .replace("state: stopped", "state: running")
+    .replace("kind: rds, state: running", "kind: rds, state: available")
+    .replace(
+        "kind: aurora, state: running",
+        "kind: aurora, state: available",
+    );
+    let inventory = temp_file("running.yaml", &inventory);
+    let inventory = inventory.to_str().expect("utf-8 path");
+
+    let out = offhours(&[
+        "plan",
+        "--config",
+        "examples/offhours.yaml",
+        "--inventory",
+        inventory,
+        "--at",
+        "2026-11-23T22:05:00+09:00",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dev: Vec<String> = steps(&json(&out))
+        .into_iter()
+        .filter(|s| s.starts_with("dev/"))
+        .collect();
+    assert_eq!(
+        dev,
+        [
+            "dev//stop/ready[]",
+            "dev/BATCH/stop/ready[]",
+            "dev/CACHE/stop/blocked[BATCH]",
+            "dev/API/stop/blocked[BATCH]",
+            "dev/DB/stop/blocked[API,CACHE]",
+        ]
+    );
+
+    // Ten minutes before, a warning lists what will stop, in the schedule's timezone.
+    let out = offhours(&[
+        "plan",
+        "--config",
+        "examples/offhours.yaml",
+        "--inventory",
+        inventory,
+        "--at",
+        "2026-11-23T21:50:00+09:00",
+        "--format",
+        "json",
+    ]);
+    let report = json(&out);
+    let notices = report["notices"].as_array().expect("notices");
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0]["schedule"], "dev");
+    assert_eq!(notices[0]["kind"], "pre_stop_warning");
+    assert_eq!(notices[0]["stop_at"], "2026-11-23T22:00:00+09:00");
+    assert_eq!(notices[0]["resources"].as_array().map(Vec::len), Some(6));
+}
+
+#[test]
+fn plan_text_output_is_a_table() {
+    let out = offhours(&[
+        "plan",
+        "--config",
+        "examples/offhours.yaml",
+        "--inventory",
+        "examples/inventory.yaml",
+        "--at",
+        "2026-11-23T09:05:00+09:00",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("SCHEDULE"), "{text}");
+    let api = text
+        .lines()
+        .find(|l| l.contains(" API "))
+        .expect("an API row");
+    assert!(
+        api.contains("blocked") && api.contains("DB") && api.contains("dev-api-1"),
+        "{api}"
+    );
+}
+
+#[test]
+fn plan_with_state_respects_an_applied_event() {
+    let state = temp_file(
+        "state.yaml",
+        "dev:\n  applied: {at: '2026-11-23T00:00:00Z', action: start}\nstaging-us:\n  applied: {at: '2026-11-21T03:00:00Z', action: stop}\n",
+    );
+    let out = offhours(&[
+        "plan",
+        "--config",
+        "examples/offhours.yaml",
+        "--inventory",
+        "examples/inventory.yaml",
+        "--state",
+        state.to_str().expect("utf-8"),
+        "--at",
+        "2026-11-23T09:05:00+09:00",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out)["steps"], serde_json::json!([]));
+}
+
+#[test]
+fn validate_reports_every_group_of_a_cycle_and_exits_1() {
+    let config = temp_file(
+        "cycle.yaml",
+        "schedules:\n  - {ScheduleName: dev, TagValue: dev, StartTime: '09:00', StopTime: '18:00'}\n  - {ScheduleName: ok, TagValue: ok}\ngroups:\n  - {ScheduleName: dev, GroupName: API, InstanceType: EC2, Dependency: [WEB]}\n  - {ScheduleName: dev, GroupName: WEB, InstanceType: EC2, Dependency: [BATCH]}\n  - {ScheduleName: dev, GroupName: BATCH, InstanceType: EC2, Dependency: [API]}\n",
+    );
+    let out = offhours(&["validate", "--config", config.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("dependency cycle: API -> WEB -> BATCH -> API"),
+        "{text}"
+    );
+
+    let out = offhours(&[
+        "validate",
+        "--config",
+        config.to_str().expect("utf-8"),
+        "--format",
+        "json",
+    ]);
+    let v = json(&out);
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["schedules"], serde_json::json!(["ok"]));
+}
+
+#[test]
+fn validate_accepts_the_example() {
+    let out = offhours(&["validate", "--config", "examples/offhours.yaml"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid: 2 schedule(s): dev, staging-us"));
+}
+
+#[test]
+fn timeline_shows_a_0230_start_firing_at_0300_on_the_us_dst_change() {
+    let config = temp_file(
+        "ny.yaml",
+        "schedules:\n  - {ScheduleName: ny, TagValue: ny, StartTime: '02:30', StopTime: '12:00', Timezone: America/New_York}\n",
+    );
+    let out = offhours(&[
+        "timeline",
+        "--config",
+        config.to_str().expect("utf-8"),
+        "--from",
+        "2026-03-07",
+        "--days",
+        "3",
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success());
+    let v = json(&out);
+    let starts: Vec<(&str, &str)> = v["schedules"][0]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["action"] == "start")
+        .map(|e| {
+            (
+                e["at"].as_str().unwrap_or(""),
+                e["scheduled"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            ("2026-03-07T02:30:00-05:00", "02:30"),
+            ("2026-03-08T03:00:00-04:00", "02:30"),
+            ("2026-03-09T02:30:00-04:00", "02:30"),
+        ]
+    );
+    let text = offhours(&[
+        "timeline",
+        "--config",
+        config.to_str().expect("utf-8"),
+        "--from",
+        "2026-03-08",
+        "--days",
+        "1",
+    ]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("2026-03-08 Sun 03:00 -04:00  start")
+            && text.contains("02:30 does not exist"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unreadable_files_and_bad_instants_exit_2_with_a_message() {
+    let out = offhours(&[
+        "plan",
+        "--config",
+        "nope.yaml",
+        "--inventory",
+        "examples/inventory.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read nope.yaml"));
+    let out = offhours(&[
+        "plan",
+        "--config",
+        "examples/offhours.yaml",
+        "--inventory",
+        "examples/inventory.yaml",
+        "--at",
+        "monday",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RFC 3339"));
+}
