@@ -208,10 +208,10 @@ impl<'a> Evaluator<'a> {
         if let Some(p) = self.params.get(name) {
             return Value::String(p.clone());
         }
-        let res = self
-            .resources()
-            .get(name)
-            .unwrap_or_else(|| panic!("Ref to unknown {name}"));
+        let Some(res) = self.resources().get(name) else {
+            assert!(self.sam_generated(name), "Ref to unknown {name}");
+            return Value::String(name.to_string());
+        };
         if res["Type"] == "AWS::DynamoDB::Table" {
             self.eval(&res["Properties"]["TableName"])
                 .unwrap_or_else(|| panic!("table {name} has a TableName"))
@@ -220,8 +220,22 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// Resources SAM generates from a function (`<Function>Role`, `<Function>Url`,
+    /// `<Function><Event>`), which the written template may refer to.
+    fn sam_generated(&self, name: &str) -> bool {
+        self.resources().iter().any(|(id, r)| {
+            r["Type"] == "AWS::Serverless::Function"
+                && name.len() > id.len()
+                && name.starts_with(id)
+        })
+    }
+
     fn get_att(&self, name: &str, attr: &str) -> String {
         let res = self.resources().get(name);
+        assert!(
+            res.is_some() || self.sam_generated(name),
+            "GetAtt of unknown {name}"
+        );
         if attr == "Arn" && res.is_some_and(|r| r["Type"] == "AWS::DynamoDB::Table") {
             let table = self.reference(name);
             let table = table.as_str().expect("table name");
@@ -1027,4 +1041,29 @@ fn functions_get_the_settings_the_binary_reads() {
     assert_eq!(from_template.tags.schedule, built_in.tags.schedule);
     assert_eq!(from_template.tags.group, built_in.tags.group);
     assert!(from_template.regions.is_empty());
+}
+
+#[test]
+fn outputs_name_the_tables_the_command_url_and_the_functions() {
+    let template = load_template();
+    let t = Evaluator::new(&template, &params(&[])).render();
+    let expected = [
+        ("ScheduleTableName", json!(format!("{STACK}-Schedule"))),
+        (
+            "GroupTableName",
+            json!(format!("{STACK}-ScheduleServerGroup")),
+        ),
+        (
+            "ExceptionTableName",
+            json!(format!("{STACK}-ScheduleException")),
+        ),
+        ("StateTableName", json!(format!("{STACK}-SchedulerState"))),
+        ("CommandUrl", json!("ChatFunctionUrl.FunctionUrl")),
+        ("SchedulerFunctionName", json!("SchedulerFunction")),
+        ("ChatFunctionName", json!("ChatFunction")),
+        ("TickRuleName", json!("SchedulerFunctionTick")),
+    ];
+    for (name, value) in expected {
+        assert_eq!(t["Outputs"][name]["Value"], value, "output {name}");
+    }
 }
