@@ -1,0 +1,1069 @@
+//! Checks the SAM template (template.yaml): least-privilege IAM (start/stop only on resources
+//! with the schedule tag key, DynamoDB only on the stack's tables, no wildcard actions), the
+//! tables, the scheduler's concurrency and failure handling, and the env the binary reads.
+//! The same IAM checks run on the template as written and as rendered by aws-sam-translator.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::process::Command;
+
+use offhours::settings::Settings;
+use serde_json::{json, Map, Value};
+
+const START_STOP: [&str; 6] = [
+    "ec2:StartInstances",
+    "ec2:StopInstances",
+    "rds:StartDBInstance",
+    "rds:StopDBInstance",
+    "rds:StartDBCluster",
+    "rds:StopDBCluster",
+];
+const REGION: &str = "ap-northeast-2";
+const ACCOUNT: &str = "123456789012";
+const STACK: &str = "offhours";
+/// The one AWS managed policy a function may carry (CloudWatch Logs only).
+const BASIC_EXECUTION: &str = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
+
+// ------------------------------------------------------------------ loading
+
+fn template_path() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml")
+}
+
+/// template.yaml as JSON, short-form tags (`!Ref`, `!Sub`, ...) turned into their long forms.
+fn load_template() -> Value {
+    let text = std::fs::read_to_string(template_path()).expect("template.yaml is readable");
+    let yaml: serde_norway::Value = serde_norway::from_str(&text).expect("template.yaml parses");
+    yaml_to_json(yaml)
+}
+
+fn yaml_to_json(v: serde_norway::Value) -> Value {
+    use serde_norway::Value as Y;
+    match v {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                json!(i)
+            } else {
+                json!(n.as_f64().expect("a finite number"))
+            }
+        }
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => Value::Array(items.into_iter().map(yaml_to_json).collect()),
+        Y::Mapping(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Y::String(s) => s,
+                        other => serde_norway::to_string(&other).unwrap().trim().to_string(),
+                    };
+                    (key, yaml_to_json(v))
+                })
+                .collect(),
+        ),
+        Y::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let name = tag.trim_start_matches('!');
+            let value = yaml_to_json(tagged.value);
+            match name {
+                "Ref" => json!({ "Ref": value }),
+                "Condition" => json!({ "Condition": value }),
+                "GetAtt" => match value {
+                    Value::String(s) => {
+                        let (res, attr) = s.split_once('.').expect("!GetAtt Resource.Attribute");
+                        json!({ "Fn::GetAtt": [res, attr] })
+                    }
+                    other => json!({ "Fn::GetAtt": other }),
+                },
+                other => json!({ format!("Fn::{other}"): value }),
+            }
+        }
+    }
+}
+
+/// The template as aws-sam-translator renders it to plain CloudFormation, or `None` when
+/// python3 with samtranslator is not available (then the test says so; under CI it fails).
+fn render_with_samtranslator() -> Option<Value> {
+    const SCRIPT: &str = r#"
+import json, sys
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+class NoManagedPolicies:
+    # The loader maps AWS managed policy *names* in Policies to ARNs; offline there is no IAM
+    # to ask, and the template uses none, so an empty map is exact.
+    def load(self):
+        return {}
+
+template = yaml_parse(open(sys.argv[1]).read())
+# Local CodeUri is rewritten by `sam package`; the translator needs an S3 location.
+template["Globals"]["Function"]["CodeUri"] = "s3://offhours-artifacts/bootstrap.zip"
+print(json.dumps(transform(template, {}, NoManagedPolicies())))
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg(template_path())
+        .env("AWS_DEFAULT_REGION", REGION)
+        .output();
+    let out = match out {
+        Ok(out) => out,
+        Err(e) => return unavailable(&format!("python3 cannot run: {e}")),
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        if stderr.contains("No module named 'samtranslator'") {
+            return unavailable("samtranslator is not installed (pip install aws-sam-translator)");
+        }
+        panic!("aws-sam-translator rejected template.yaml:\n{stderr}");
+    }
+    Some(serde_json::from_slice(&out.stdout).expect("the translator prints JSON"))
+}
+
+fn unavailable(why: &str) -> Option<Value> {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "the SAM rendering check must run in CI: {why}"
+    );
+    eprintln!("skipping the SAM rendering check: {why}");
+    None
+}
+
+// ------------------------------------------------------------------ evaluation
+
+/// Parameter values for one evaluation; everything else takes the template default.
+fn params(overrides: &[(&str, &str)]) -> HashMap<String, String> {
+    overrides
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Evaluates the CloudFormation intrinsics of a template the way CloudFormation would for
+/// the given parameters, in a fixed region/account/stack. Resource attributes become
+/// recognisable stand-ins: a table's `Arn` is its real ARN shape, other `GetAtt`s become
+/// `Logical.Attr`, and `Ref` to a resource is its name (tables) or logical id.
+struct Evaluator<'a> {
+    template: &'a Value,
+    params: HashMap<String, String>,
+}
+
+impl<'a> Evaluator<'a> {
+    fn new(template: &'a Value, overrides: &HashMap<String, String>) -> Self {
+        let mut params = HashMap::new();
+        if let Some(declared) = template["Parameters"].as_object() {
+            for (name, decl) in declared {
+                let value = overrides
+                    .get(name)
+                    .cloned()
+                    .or_else(|| decl.get("Default").map(scalar))
+                    .unwrap_or_else(|| panic!("parameter {name} has no default and no value"));
+                params.insert(name.clone(), value);
+            }
+        }
+        for name in overrides.keys() {
+            assert!(params.contains_key(name), "no parameter {name} in template");
+        }
+        let pseudo = [
+            ("AWS::Region", REGION),
+            ("AWS::AccountId", ACCOUNT),
+            ("AWS::Partition", "aws"),
+            ("AWS::StackName", STACK),
+            ("AWS::URLSuffix", "amazonaws.com"),
+        ];
+        for (k, v) in pseudo {
+            params.insert(k.to_string(), v.to_string());
+        }
+        Self { template, params }
+    }
+
+    fn resources(&self) -> &Map<String, Value> {
+        self.template["Resources"].as_object().expect("Resources")
+    }
+
+    fn condition(&self, name: &str) -> bool {
+        let cond = &self.template["Conditions"][name];
+        assert!(!cond.is_null(), "no condition {name}");
+        self.truth(cond)
+    }
+
+    fn truth(&self, v: &Value) -> bool {
+        let (op, arg) = single(v).unwrap_or_else(|| panic!("not a condition: {v}"));
+        let args = arg.as_array();
+        match op {
+            "Condition" => self.condition(arg.as_str().expect("condition name")),
+            "Fn::Not" => !self.truth(&args.expect("Fn::Not list")[0]),
+            "Fn::And" => args.expect("Fn::And list").iter().all(|c| self.truth(c)),
+            "Fn::Or" => args.expect("Fn::Or list").iter().any(|c| self.truth(c)),
+            "Fn::Equals" => {
+                let a = args.expect("Fn::Equals list");
+                self.eval(&a[0]) == self.eval(&a[1])
+            }
+            other => panic!("unsupported condition function {other}"),
+        }
+    }
+
+    fn reference(&self, name: &str) -> Value {
+        if let Some(p) = self.params.get(name) {
+            return Value::String(p.clone());
+        }
+        let Some(res) = self.resources().get(name) else {
+            assert!(self.sam_generated(name), "Ref to unknown {name}");
+            return Value::String(name.to_string());
+        };
+        if res["Type"] == "AWS::DynamoDB::Table" {
+            self.eval(&res["Properties"]["TableName"])
+                .unwrap_or_else(|| panic!("table {name} has a TableName"))
+        } else {
+            Value::String(name.to_string())
+        }
+    }
+
+    /// Resources SAM generates from a function (`<Function>Role`, `<Function>Url`,
+    /// `<Function><Event>`), which the written template may refer to.
+    fn sam_generated(&self, name: &str) -> bool {
+        self.resources().iter().any(|(id, r)| {
+            r["Type"] == "AWS::Serverless::Function"
+                && name.len() > id.len()
+                && name.starts_with(id)
+        })
+    }
+
+    fn get_att(&self, name: &str, attr: &str) -> String {
+        let res = self.resources().get(name);
+        assert!(
+            res.is_some() || self.sam_generated(name),
+            "GetAtt of unknown {name}"
+        );
+        if attr == "Arn" && res.is_some_and(|r| r["Type"] == "AWS::DynamoDB::Table") {
+            let table = self.reference(name);
+            let table = table.as_str().expect("table name");
+            format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}")
+        } else {
+            format!("{name}.{attr}")
+        }
+    }
+
+    fn sub(&self, text: &str, vars: &HashMap<String, String>) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').expect("closing } in Fn::Sub") + start;
+            let name = &rest[start + 2..end];
+            if let Some(literal) = name.strip_prefix('!') {
+                out.push_str("${");
+                out.push_str(literal);
+                out.push('}');
+            } else if let Some(v) = vars.get(name) {
+                out.push_str(v);
+            } else if let Some((res, attr)) = name.split_once('.') {
+                out.push_str(&self.get_att(res, attr));
+            } else {
+                out.push_str(&scalar(&self.reference(name)));
+            }
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// `None` is `AWS::NoValue`: the key or list item disappears.
+    fn eval(&self, v: &Value) -> Option<Value> {
+        match v {
+            Value::Array(items) => Some(Value::Array(
+                items.iter().filter_map(|i| self.eval(i)).collect(),
+            )),
+            Value::Object(map) => {
+                if let Some((op, arg)) = single(v) {
+                    if op == "Ref" || op == "Condition" || op.starts_with("Fn::") {
+                        return self.function(op, arg);
+                    }
+                }
+                Some(Value::Object(
+                    map.iter()
+                        .filter_map(|(k, v)| self.eval(v).map(|v| (k.clone(), v)))
+                        .collect(),
+                ))
+            }
+            other => Some(other.clone()),
+        }
+    }
+
+    fn function(&self, op: &str, arg: &Value) -> Option<Value> {
+        let list = || {
+            arg.as_array()
+                .unwrap_or_else(|| panic!("{op} takes a list"))
+        };
+        let text = |v: &Value| scalar(&self.eval(v).expect("a value"));
+        Some(match op {
+            "Ref" if arg == "AWS::NoValue" => return None,
+            "Ref" => self.reference(arg.as_str().expect("Ref name")),
+            "Condition" => Value::Bool(self.condition(arg.as_str().expect("condition name"))),
+            "Fn::GetAtt" => {
+                let l = list();
+                Value::String(self.get_att(l[0].as_str().unwrap(), l[1].as_str().unwrap()))
+            }
+            "Fn::If" => {
+                let l = list();
+                let branch = if self.condition(l[0].as_str().expect("condition")) {
+                    &l[1]
+                } else {
+                    &l[2]
+                };
+                return self.eval(branch);
+            }
+            "Fn::Sub" => match arg {
+                Value::String(s) => Value::String(self.sub(s, &HashMap::new())),
+                Value::Array(l) => {
+                    let vars = l[1]
+                        .as_object()
+                        .expect("Fn::Sub variables")
+                        .iter()
+                        .map(|(k, v)| (k.clone(), text(v)))
+                        .collect();
+                    Value::String(self.sub(l[0].as_str().expect("Fn::Sub text"), &vars))
+                }
+                other => panic!("bad Fn::Sub {other}"),
+            },
+            "Fn::Join" => {
+                let l = list();
+                let parts = self.eval(&l[1]).expect("Fn::Join list");
+                let parts: Vec<String> = parts.as_array().unwrap().iter().map(scalar).collect();
+                Value::String(parts.join(l[0].as_str().expect("separator")))
+            }
+            "Fn::Split" => {
+                let l = list();
+                let whole = text(&l[1]);
+                let sep = l[0].as_str().expect("separator");
+                Value::Array(whole.split(sep).map(|s| json!(s)).collect())
+            }
+            "Fn::Select" => {
+                let l = list();
+                let i: usize = text(&l[0]).parse().expect("index");
+                self.eval(&l[1]).expect("list")[i].clone()
+            }
+            other => panic!("unsupported intrinsic {other}"),
+        })
+    }
+
+    /// The template with Globals, Resources and Outputs evaluated (Conditions and
+    /// Parameters are inputs to the evaluation and stay as written).
+    fn render(&self) -> Value {
+        let mut out = self.template.as_object().expect("a template").clone();
+        for section in ["Globals", "Resources", "Outputs"] {
+            if let Some(v) = self.template.get(section) {
+                out.insert(section.to_string(), self.eval(v).expect(section));
+            }
+        }
+        Value::Object(out)
+    }
+}
+
+/// `{"Fn::X": arg}` -> `("Fn::X", arg)`.
+fn single(v: &Value) -> Option<(&str, &Value)> {
+    let map = v.as_object()?;
+    (map.len() == 1).then(|| map.iter().next().map(|(k, v)| (k.as_str(), v)))?
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => panic!("not a scalar: {other}"),
+    }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::Null => vec![],
+        Value::Array(items) => items.iter().map(scalar).collect(),
+        other => vec![scalar(other)],
+    }
+}
+
+// ------------------------------------------------------------------ IAM model
+
+#[derive(Debug, Clone)]
+struct Statement {
+    /// Where it came from, for messages: resource logical id and Sid.
+    origin: String,
+    effect: String,
+    actions: Vec<String>,
+    resources: Vec<String>,
+    condition: Value,
+    raw: Value,
+}
+
+fn parse_document(origin: &str, doc: &Value) -> Vec<Statement> {
+    let doc = match doc {
+        // A policy that needs a parameter in a condition key is a JSON string (Fn::Sub).
+        Value::String(s) => serde_json::from_str(s)
+            .unwrap_or_else(|e| panic!("{origin}: policy string is not JSON: {e}\n{s}")),
+        other => other.clone(),
+    };
+    let list = match &doc["Statement"] {
+        Value::Array(l) => l.clone(),
+        Value::Object(_) => vec![doc["Statement"].clone()],
+        other => panic!("{origin}: no Statement in {other}"),
+    };
+    list.into_iter()
+        .map(|s| Statement {
+            origin: format!("{origin}/{}", s["Sid"].as_str().unwrap_or("-")),
+            effect: s["Effect"].as_str().expect("Effect").to_string(),
+            actions: strings(&s["Action"]),
+            resources: strings(&s["Resource"]),
+            condition: s.get("Condition").cloned().unwrap_or(Value::Null),
+            raw: s,
+        })
+        .collect()
+}
+
+/// Every policy statement in a rendered template, wherever it lives.
+fn all_statements(t: &Value) -> Vec<Statement> {
+    let mut out = vec![];
+    for (id, res) in t["Resources"].as_object().unwrap() {
+        let props = &res["Properties"];
+        match res["Type"].as_str().unwrap() {
+            "AWS::Serverless::Function" => {
+                for p in props["Policies"].as_array().into_iter().flatten() {
+                    if p.is_object() {
+                        out.extend(parse_document(id, p));
+                    }
+                }
+            }
+            "AWS::IAM::Role" => {
+                for p in props["Policies"].as_array().into_iter().flatten() {
+                    out.extend(parse_document(id, &p["PolicyDocument"]));
+                }
+            }
+            "AWS::IAM::ManagedPolicy" | "AWS::IAM::Policy" | "AWS::IAM::RolePolicy" => {
+                out.extend(parse_document(id, &props["PolicyDocument"]));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The statements each function's role holds, by function logical id.
+fn function_statements(t: &Value) -> BTreeMap<String, Vec<Statement>> {
+    let resources = t["Resources"].as_object().unwrap();
+    let managed = |id: &str, arn: &str, out: &mut Vec<Statement>| {
+        if arn == BASIC_EXECUTION {
+            return; // logs only
+        }
+        let policy = resources
+            .get(arn)
+            .unwrap_or_else(|| panic!("{id}: managed policy {arn} is not from this template"));
+        assert_eq!(policy["Type"], "AWS::IAM::ManagedPolicy", "{id}: {arn}");
+        out.extend(parse_document(arn, &policy["Properties"]["PolicyDocument"]));
+    };
+    let mut by_function = BTreeMap::new();
+    for (id, res) in resources {
+        let props = &res["Properties"];
+        let mut out = vec![];
+        match res["Type"].as_str().unwrap() {
+            "AWS::Serverless::Function" => {
+                assert!(
+                    props.get("Role").is_none(),
+                    "{id}: SAM should create the role"
+                );
+                for p in props["Policies"].as_array().into_iter().flatten() {
+                    match p {
+                        Value::String(arn) => managed(id, arn, &mut out),
+                        doc => out.extend(parse_document(id, doc)),
+                    }
+                }
+            }
+            "AWS::Lambda::Function" => {
+                let role = props["Role"].as_str().expect("Role");
+                let role = role.strip_suffix(".Arn").expect("Role is a GetAtt Arn");
+                let role_props = &resources[role]["Properties"];
+                for p in role_props["Policies"].as_array().into_iter().flatten() {
+                    out.extend(parse_document(role, &p["PolicyDocument"]));
+                }
+                for arn in strings(&role_props["ManagedPolicyArns"]) {
+                    managed(id, &arn, &mut out);
+                }
+            }
+            _ => continue,
+        }
+        by_function.insert(id.clone(), out);
+    }
+    by_function
+}
+
+fn is_start_stop(action: &str) -> bool {
+    START_STOP.iter().any(|a| a.eq_ignore_ascii_case(action))
+}
+
+/// The condition on the schedule tag key: `StringLike {"aws:ResourceTag/<key>": "*"}`.
+fn has_tag_condition(s: &Statement, tag_key: &str) -> bool {
+    let key = format!("aws:ResourceTag/{tag_key}");
+    s.condition["StringLike"][&key] == "*"
+}
+
+/// The regions a statement is limited to by `aws:RequestedRegion`, if any.
+fn requested_regions(s: &Statement) -> Option<BTreeSet<String>> {
+    let v = s.condition["StringEquals"].get("aws:RequestedRegion")?;
+    Some(strings(v).into_iter().collect())
+}
+
+/// Checks every IAM rule of the brief on one rendered template.
+fn check_iam(t: &Value, tag_key: &str, regions: &[&str], table_arns: &BTreeSet<String>) {
+    let all = all_statements(t);
+    assert!(!all.is_empty(), "no policy statements found");
+    let regions: BTreeSet<String> = regions.iter().map(|r| r.to_string()).collect();
+
+    for s in &all {
+        // No wildcard actions, no inverted statements.
+        for a in &s.actions {
+            assert!(!a.contains('*'), "{}: wildcard action {a}", s.origin);
+        }
+        for inverted in ["NotAction", "NotResource"] {
+            assert!(s.raw.get(inverted).is_none(), "{}: {inverted}", s.origin);
+        }
+        // Start/stop only with the tag condition, only on instance/db/cluster ARNs.
+        if s.actions.iter().any(|a| is_start_stop(a)) {
+            assert_eq!(s.effect, "Allow", "{}", s.origin);
+            assert!(
+                has_tag_condition(s, tag_key),
+                "{}: start/stop without the aws:ResourceTag/{tag_key} condition: {}",
+                s.origin,
+                s.condition
+            );
+            for r in &s.resources {
+                assert!(
+                    r.starts_with(&format!("arn:aws:ec2:*:{ACCOUNT}:instance/"))
+                        || r.starts_with(&format!("arn:aws:rds:*:{ACCOUNT}:db:"))
+                        || r.starts_with(&format!("arn:aws:rds:*:{ACCOUNT}:cluster:")),
+                    "{}: start/stop on {r}",
+                    s.origin
+                );
+            }
+        }
+        // EC2 and RDS calls only in the configured regions.
+        if s.actions
+            .iter()
+            .any(|a| a.starts_with("ec2:") || a.starts_with("rds:"))
+        {
+            assert_eq!(
+                requested_regions(s).as_ref(),
+                Some(&regions),
+                "{}: EC2/RDS calls must be limited to the configured regions",
+                s.origin
+            );
+        }
+        // DynamoDB only on this stack's tables (no indexes, streams or other tables).
+        if s.actions.iter().any(|a| a.starts_with("dynamodb:")) {
+            assert!(
+                s.actions.iter().all(|a| a.starts_with("dynamodb:")),
+                "{}: keep DynamoDB statements separate",
+                s.origin
+            );
+            assert!(!s.resources.is_empty(), "{}: no Resource", s.origin);
+            for r in &s.resources {
+                assert!(table_arns.contains(r), "{}: DynamoDB on {r}", s.origin);
+            }
+        }
+        // Resource "*" only for the Describe calls that cannot be scoped.
+        if s.resources.iter().any(|r| r == "*") {
+            for a in &s.actions {
+                assert!(
+                    [
+                        "ec2:DescribeInstances",
+                        "rds:DescribeDBInstances",
+                        "rds:DescribeDBClusters"
+                    ]
+                    .contains(&a.as_str()),
+                    "{}: {a} on Resource *",
+                    s.origin
+                );
+            }
+        }
+    }
+
+    // The scheduler really holds all six start/stop actions (so the checks above are not
+    // vacuous), and the chat function holds none.
+    let by_function = function_statements(t);
+    let scheduler = &by_function["SchedulerFunction"];
+    for action in START_STOP {
+        assert!(
+            scheduler.iter().any(|s| s.effect == "Allow"
+                && s.actions.iter().any(|a| a == action)
+                && has_tag_condition(s, tag_key)),
+            "scheduler cannot {action} on tagged resources"
+        );
+    }
+    for action in [
+        "ec2:DescribeInstances",
+        "rds:DescribeDBInstances",
+        "rds:DescribeDBClusters",
+    ] {
+        assert!(
+            scheduler
+                .iter()
+                .any(|s| s.actions.iter().any(|a| a == action)),
+            "scheduler cannot {action}"
+        );
+    }
+    let chat = &by_function["ChatFunction"];
+    for s in chat {
+        for a in &s.actions {
+            assert!(!is_start_stop(a), "chat function may {a} ({})", s.origin);
+        }
+    }
+}
+
+/// The ARNs of the template's DynamoDB tables, as the evaluator renders them.
+fn table_arns(rendered: &Value) -> BTreeSet<String> {
+    rendered["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::DynamoDB::Table")
+        .map(|r| {
+            let name = r["Properties"]["TableName"].as_str().expect("TableName");
+            format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}")
+        })
+        .collect()
+}
+
+fn actions_on(statements: &[Statement], table_arn: &str) -> BTreeSet<String> {
+    statements
+        .iter()
+        .filter(|s| s.effect == "Allow" && s.resources.iter().any(|r| r == table_arn))
+        .flat_map(|s| s.actions.clone())
+        .collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// Cases of parameter values the IAM checks run under: (overrides, tag key, regions).
+fn iam_cases() -> Vec<(HashMap<String, String>, &'static str, Vec<&'static str>)> {
+    vec![
+        (params(&[]), "ScheduleName", vec![REGION]),
+        (
+            params(&[
+                ("ScheduleTagKey", "team:offhours"),
+                ("Regions", "eu-west-1,us-east-1"),
+            ]),
+            "team:offhours",
+            vec!["eu-west-1", "us-east-1"],
+        ),
+    ]
+}
+
+// ------------------------------------------------------------------ tests
+
+#[test]
+fn start_stop_needs_the_schedule_tag_and_dynamodb_only_reaches_the_stack_tables() {
+    // GIVEN the template as written
+    let template = load_template();
+    for (overrides, tag_key, regions) in iam_cases() {
+        // WHEN CloudFormation would evaluate it with these parameters
+        let rendered = Evaluator::new(&template, &overrides).render();
+        // THEN every IAM rule holds
+        check_iam(&rendered, tag_key, &regions, &table_arns(&rendered));
+    }
+}
+
+#[test]
+fn sam_rendered_template_keeps_the_tag_condition() {
+    // GIVEN the template rendered to CloudFormation by aws-sam-translator (the generated
+    // roles, managed policy attachments and destination policies are what gets deployed)
+    let Some(rendered_by_sam) = render_with_samtranslator() else {
+        return;
+    };
+    assert!(
+        rendered_by_sam["Resources"]["SchedulerFunctionRole"]["Type"] == "AWS::IAM::Role",
+        "SAM generates the scheduler role"
+    );
+    for (overrides, tag_key, regions) in iam_cases() {
+        // WHEN its remaining intrinsics are evaluated
+        let rendered = Evaluator::new(&rendered_by_sam, &overrides).render();
+        // THEN the same IAM rules hold, and the generated role only adds logs and the DLQ
+        check_iam(&rendered, tag_key, &regions, &table_arns(&rendered));
+        let scheduler = &function_statements(&rendered)["SchedulerFunction"];
+        let sqs: Vec<&Statement> = scheduler
+            .iter()
+            .filter(|s| s.actions.iter().any(|a| a.starts_with("sqs:")))
+            .collect();
+        assert_eq!(
+            sqs.len(),
+            1,
+            "one SQS statement for the failure destination"
+        );
+        assert_eq!(sqs[0].actions, ["sqs:SendMessage"]);
+        assert_eq!(sqs[0].resources, ["SchedulerDeadLetterQueue.Arn"]);
+        let fun = &rendered["Resources"]["SchedulerFunction"]["Properties"];
+        assert_eq!(fun["ReservedConcurrentExecutions"], 1);
+    }
+}
+
+#[test]
+fn each_function_gets_only_the_table_actions_it_needs() {
+    let template = load_template();
+    let t = Evaluator::new(&template, &params(&[])).render();
+    let by_function = function_statements(&t);
+    let arn = |table: &str| format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{STACK}-{table}");
+    let read = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"];
+
+    let scheduler = &by_function["SchedulerFunction"];
+    let expected = [
+        (
+            "Schedule",
+            set(&[read[0], read[1], read[2], "dynamodb:UpdateItem"]),
+        ),
+        ("ScheduleServerGroup", set(&read)),
+        ("ScheduleException", set(&read)),
+        (
+            "SchedulerState",
+            set(&[
+                read[0],
+                read[1],
+                read[2],
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+            ]),
+        ),
+    ];
+    for (table, actions) in &expected {
+        assert_eq!(
+            &actions_on(scheduler, &arn(table)),
+            actions,
+            "scheduler on {table}"
+        );
+    }
+
+    let chat = &by_function["ChatFunction"];
+    let expected = [
+        (
+            "Schedule",
+            set(&[read[0], read[1], read[2], "dynamodb:UpdateItem"]),
+        ),
+        ("ScheduleServerGroup", set(&read)),
+        (
+            "ScheduleException",
+            set(&[
+                read[0],
+                read[1],
+                read[2],
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+            ]),
+        ),
+        ("SchedulerState", set(&read)),
+    ];
+    for (table, actions) in &expected {
+        assert_eq!(&actions_on(chat, &arn(table)), actions, "chat on {table}");
+    }
+}
+
+#[test]
+fn tables_follow_the_spec_with_pitr_sse_and_on_demand_billing() {
+    let template = load_template();
+    let t = Evaluator::new(&template, &params(&[])).render();
+    // (logical id, table name after the stack prefix, key schema, deletion policy)
+    type Keys = &'static [(&'static str, &'static str)];
+    let expected: [(&str, &str, Keys, &str); 4] = [
+        (
+            "ScheduleTable",
+            "Schedule",
+            &[("ScheduleName", "HASH")],
+            "Retain",
+        ),
+        (
+            "GroupTable",
+            "ScheduleServerGroup",
+            &[("ScheduleName", "HASH"), ("GroupName", "RANGE")],
+            "Retain",
+        ),
+        (
+            "ExceptionTable",
+            "ScheduleException",
+            &[("ExceptionUuid", "HASH")],
+            "Retain",
+        ),
+        ("StateTable", "SchedulerState", &[("Key", "HASH")], "Delete"),
+    ];
+    let tables: Vec<&String> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::DynamoDB::Table")
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        tables.len(),
+        expected.len(),
+        "exactly the four tables: {tables:?}"
+    );
+
+    for (id, name, keys, deletion) in expected {
+        let res = &t["Resources"][id];
+        let p = &res["Properties"];
+        assert_eq!(p["TableName"], format!("{STACK}-{name}"), "{id}");
+        assert_eq!(p["BillingMode"], "PAY_PER_REQUEST", "{id}");
+        assert_eq!(
+            p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true,
+            "{id}: PITR"
+        );
+        assert_eq!(p["SSESpecification"]["SSEEnabled"], true, "{id}: SSE");
+        let schema: Vec<(String, String)> = p["KeySchema"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| (scalar(&k["AttributeName"]), scalar(&k["KeyType"])))
+            .collect();
+        let want: Vec<(String, String)> = keys
+            .iter()
+            .map(|(a, k)| (a.to_string(), k.to_string()))
+            .collect();
+        assert_eq!(schema, want, "{id}: key schema");
+        let attrs: BTreeMap<String, String> = p["AttributeDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (scalar(&a["AttributeName"]), scalar(&a["AttributeType"])))
+            .collect();
+        let want: BTreeMap<String, String> = keys
+            .iter()
+            .map(|(a, _)| (a.to_string(), "S".to_string()))
+            .collect();
+        assert_eq!(
+            attrs, want,
+            "{id}: all keys are strings, no other attributes"
+        );
+        assert_eq!(res["DeletionPolicy"], deletion, "{id}");
+        assert_eq!(res["UpdateReplacePolicy"], deletion, "{id}");
+    }
+}
+
+#[test]
+fn scheduler_runs_alone_every_interval_and_failures_are_kept_and_alarmed() {
+    let template = load_template();
+    let t = Evaluator::new(&template, &params(&[("ScheduleInterval", "10")])).render();
+    let res = &t["Resources"];
+    let p = &res["SchedulerFunction"]["Properties"];
+
+    assert_eq!(p["ReservedConcurrentExecutions"], 1);
+    let timeout = p["Timeout"].as_u64().unwrap();
+    assert!(
+        (120..=300).contains(&timeout),
+        "scheduler timeout {timeout}"
+    );
+    let max_wait = template["Parameters"]["MaxWaitSeconds"]["MaxValue"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        max_wait + 20 <= timeout,
+        "MAX_WAIT_SECONDS must fit in the timeout"
+    );
+
+    let events = p["Events"].as_object().unwrap();
+    assert_eq!(events.len(), 1, "one trigger: the schedule");
+    let tick = events.values().next().unwrap();
+    assert_eq!(tick["Type"], "Schedule", "an EventBridge scheduled event");
+    assert_eq!(tick["Properties"]["Schedule"], "rate(10 minutes)");
+
+    let invoke = &p["EventInvokeConfig"];
+    assert_eq!(invoke["MaximumRetryAttempts"], 0);
+    let on_failure = &invoke["DestinationConfig"]["OnFailure"];
+    assert_eq!(on_failure["Type"], "SQS");
+    assert_eq!(on_failure["Destination"], "SchedulerDeadLetterQueue.Arn");
+    assert_eq!(res["SchedulerDeadLetterQueue"]["Type"], "AWS::SQS::Queue");
+    assert_eq!(
+        res["SchedulerDeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"],
+        true
+    );
+
+    let errors_alarm = res
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|r| {
+            r["Type"] == "AWS::CloudWatch::Alarm"
+                && r["Properties"]["MetricName"] == "Errors"
+                && r["Properties"]["Namespace"] == "AWS/Lambda"
+        })
+        .expect("an alarm on the scheduler's Errors metric");
+    let ap = &errors_alarm["Properties"];
+    assert_eq!(ap["Dimensions"][0]["Name"], "FunctionName");
+    assert_eq!(ap["Dimensions"][0]["Value"], "SchedulerFunction");
+    assert_eq!(ap["Threshold"], 1);
+    assert!(
+        ap.get("AlarmActions").is_none(),
+        "no topic given, no actions"
+    );
+
+    let with_topic = params(&[(
+        "AlarmTopicArn",
+        "arn:aws:sns:ap-northeast-2:123456789012:ops",
+    )]);
+    let t = Evaluator::new(&template, &with_topic).render();
+    assert_eq!(
+        t["Resources"]["SchedulerErrorsAlarm"]["Properties"]["AlarmActions"],
+        json!(["arn:aws:sns:ap-northeast-2:123456789012:ops"])
+    );
+}
+
+#[test]
+fn chat_commands_come_through_a_public_function_url_on_their_own_function() {
+    let template = load_template();
+    let t = Evaluator::new(&template, &params(&[])).render();
+    let chat = &t["Resources"]["ChatFunction"]["Properties"];
+    assert_eq!(chat["FunctionUrlConfig"]["AuthType"], "NONE");
+    assert!(chat.get("Events").is_none(), "chat is not scheduled");
+    assert!(
+        chat["Timeout"].as_u64().unwrap() <= 15,
+        "chat answers quickly (Slack waits 3 s)"
+    );
+    assert!(
+        chat.get("ReservedConcurrentExecutions").is_none(),
+        "chat is not throttled behind a tick"
+    );
+    let env = &chat["Environment"]["Variables"];
+    assert!(env.get("SLACK_SIGNING_SECRET").is_some());
+    assert!(env.get("JANDI_TOKEN").is_some());
+    assert_eq!(
+        t["Outputs"]["CommandUrl"]["Value"],
+        "ChatFunctionUrl.FunctionUrl"
+    );
+
+    for secret in ["WebhookUrl", "SlackSigningSecret", "JandiToken"] {
+        assert_eq!(
+            template["Parameters"][secret]["NoEcho"], true,
+            "{secret} is NoEcho"
+        );
+    }
+}
+
+#[test]
+fn both_functions_come_from_one_arm64_cargo_lambda_build() {
+    let template = load_template();
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(globals["Runtime"], "provided.al2023");
+    assert_eq!(globals["Architectures"], json!(["arm64"]));
+    assert_eq!(globals["Handler"], "bootstrap");
+    let functions: Vec<(&String, &Value)> = template["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .collect();
+    assert_eq!(functions.len(), 2);
+    for (id, f) in &functions {
+        assert_eq!(
+            f["Metadata"],
+            json!({"BuildMethod": "rust-cargolambda", "BuildProperties": {"Binary": "offhours"}}),
+            "{id}: identical Metadata lets `sam build` build the crate once"
+        );
+        for key in ["Runtime", "Architectures", "Handler", "CodeUri"] {
+            assert!(
+                f["Properties"].get(key).is_none(),
+                "{id}: {key} comes from Globals"
+            );
+        }
+    }
+}
+
+#[test]
+fn functions_get_the_settings_the_binary_reads() {
+    // GIVEN the template with non-default parameters
+    let template = load_template();
+    let overrides = params(&[
+        ("Timezone", "Europe/Berlin"),
+        ("WarnMinutes", "15"),
+        ("MaxWaitSeconds", "90"),
+        ("ScheduleTagKey", "Sched"),
+        ("GroupTagKey", "SchedGroup"),
+        ("Regions", "eu-central-1,eu-west-1"),
+    ]);
+    let t = Evaluator::new(&template, &overrides).render();
+    let globals = t["Globals"]["Function"]["Environment"]["Variables"].clone();
+    for id in ["SchedulerFunction", "ChatFunction"] {
+        // WHEN the function's environment (Globals merged with its own) is read as the binary does
+        let mut env: Map<String, Value> = globals.as_object().unwrap().clone();
+        let own = &t["Resources"][id]["Properties"]["Environment"]["Variables"];
+        if let Some(own) = own.as_object() {
+            env.extend(own.clone());
+        }
+        let settings = Settings::from_lookup(|k| env.get(k).map(scalar))
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+        // THEN it names this stack's tables and carries the parameters
+        assert_eq!(settings.schedule_table, format!("{STACK}-Schedule"), "{id}");
+        assert_eq!(
+            settings.group_table,
+            format!("{STACK}-ScheduleServerGroup"),
+            "{id}"
+        );
+        assert_eq!(
+            settings.exception_table,
+            format!("{STACK}-ScheduleException"),
+            "{id}"
+        );
+        assert_eq!(
+            settings.state_table,
+            format!("{STACK}-SchedulerState"),
+            "{id}"
+        );
+        assert_eq!(settings.tags.schedule, "Sched", "{id}");
+        assert_eq!(settings.tags.group, "SchedGroup", "{id}");
+        assert_eq!(
+            settings.defaults.timezone,
+            chrono_tz::Europe::Berlin,
+            "{id}"
+        );
+        assert_eq!(settings.defaults.warn_minutes, 15, "{id}");
+        assert_eq!(settings.max_wait_seconds, 90, "{id}");
+        assert_eq!(settings.regions, ["eu-central-1", "eu-west-1"], "{id}");
+    }
+
+    // AND the defaults are the ones the binary would use without any environment
+    let t = Evaluator::new(&template, &params(&[])).render();
+    let env = t["Globals"]["Function"]["Environment"]["Variables"].clone();
+    let from_template = Settings::from_lookup(|k| env.get(k).map(scalar)).unwrap();
+    let built_in = Settings::from_lookup(|_| None).unwrap();
+    assert_eq!(from_template.defaults.timezone, built_in.defaults.timezone);
+    assert_eq!(
+        from_template.defaults.warn_minutes,
+        built_in.defaults.warn_minutes
+    );
+    assert_eq!(from_template.max_wait_seconds, built_in.max_wait_seconds);
+    assert_eq!(from_template.tags.schedule, built_in.tags.schedule);
+    assert_eq!(from_template.tags.group, built_in.tags.group);
+    assert!(from_template.regions.is_empty());
+}
+
+#[test]
+fn outputs_name_the_tables_the_command_url_and_the_functions() {
+    let template = load_template();
+    let t = Evaluator::new(&template, &params(&[])).render();
+    let expected = [
+        ("ScheduleTableName", json!(format!("{STACK}-Schedule"))),
+        (
+            "GroupTableName",
+            json!(format!("{STACK}-ScheduleServerGroup")),
+        ),
+        (
+            "ExceptionTableName",
+            json!(format!("{STACK}-ScheduleException")),
+        ),
+        ("StateTableName", json!(format!("{STACK}-SchedulerState"))),
+        ("CommandUrl", json!("ChatFunctionUrl.FunctionUrl")),
+        ("SchedulerFunctionName", json!("SchedulerFunction")),
+        ("ChatFunctionName", json!("ChatFunction")),
+        ("TickRuleName", json!("SchedulerFunctionTick")),
+    ];
+    for (name, value) in expected {
+        assert_eq!(t["Outputs"][name]["Value"], value, "output {name}");
+    }
+}
