@@ -196,6 +196,7 @@ impl fmt::Display for Report {
                 "SCHEDULE",
                 "GROUP",
                 "ACTION",
+                "STATUS",
                 "WAITING ON",
                 "RESOURCES",
             ];
