@@ -67,4 +67,27 @@ impl Error {
             message: message.into(),
         }
     }
+
+    /// An AWS call failure; the message is the error and its whole source chain
+    /// (the SDK's own `Display` says only "service error").
+    pub fn aws<E>(operation: &'static str, error: E) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let mut message = error.to_string();
+        let mut source = error.source();
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = s.source();
+        }
+        Error::Aws {
+            operation,
+            message,
+            source: Some(Box::new(error)),
+        }
+    }
 }
