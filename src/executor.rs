@@ -146,7 +146,9 @@ pub async fn execute(cloud: &impl Cloud, ctx: &Context<'_>, options: &Options) -
     let mut first = true;
     loop {
         let elapsed = started.elapsed();
-        let now = ctx.now + TimeDelta::from_std(elapsed).unwrap_or_default();
+        // Later passes plan at the tick's time plus the (whole) seconds spent waiting.
+        let now =
+            ctx.now + TimeDelta::seconds(i64::try_from(elapsed.as_secs()).unwrap_or_default());
         let resources = cloud.observe().await?;
         let mut report = plan(&Inputs {
             now,
@@ -176,6 +178,7 @@ pub async fn execute(cloud: &impl Cloud, ctx: &Context<'_>, options: &Options) -
             if !waiting || out_of_time {
                 report.steps = finish(std::mem::take(&mut report.steps), acted);
                 report.dry_run = false;
+                report.at = ctx.now.with_timezone(&ctx.report_timezone).fixed_offset();
                 return Ok(report);
             }
             tokio::time::sleep(options.poll).await;
