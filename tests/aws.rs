@@ -361,3 +361,76 @@ async fn concurrent_ticks_act_once() {
         ["APP stop done"]
     );
 }
+
+#[tokio::test]
+async fn lease_and_once_markers_admit_one_holder() {
+    let w = World::new().await;
+    let now = chrono::Utc::now();
+    let ttl = chrono::TimeDelta::seconds(60);
+    // The first owner gets the lease and may renew it; a second owner may not.
+    assert!(w.store.acquire_lease("a", now, ttl).await.expect("lease"));
+    assert!(w.store.acquire_lease("a", now, ttl).await.expect("lease"));
+    assert!(!w.store.acquire_lease("b", now, ttl).await.expect("lease"));
+    // An expired lease is free for anyone.
+    let later = now + chrono::TimeDelta::seconds(61);
+    assert!(w.store.acquire_lease("b", later, ttl).await.expect("lease"));
+    // Releasing someone else's lease does nothing; releasing your own frees it.
+    w.store.release_lease("a").await.expect("release");
+    assert!(!w.store.acquire_lease("c", later, ttl).await.expect("lease"));
+    w.store.release_lease("b").await.expect("release");
+    assert!(w.store.acquire_lease("c", later, ttl).await.expect("lease"));
+    // A marker is granted once.
+    assert!(w.store.mark_once("warn#dev#1", 7).await.expect("mark"));
+    assert!(!w.store.mark_once("warn#dev#1", 7).await.expect("mark"));
+    assert!(w.store.mark_once("warn#dev#2", 7).await.expect("mark"));
+    // Markers and the lease are not schedule states.
+    assert!(w.store.load_states().await.expect("states").is_empty());
+}
+
+#[tokio::test]
+async fn every_configured_region_is_scheduled() {
+    // GIVEN instances of one schedule in two regions
+    let mut w = World::new().await;
+    w.settings.regions = vec!["us-east-1".into(), "eu-west-1".into()];
+    w.cloud = offhours::cloud::AwsCloud::new(&w.sdk, &w.settings);
+    w.import(
+        r#"
+schedules:
+  - {ScheduleName: dev, TagValue: dev, StartTime: "09:00", StopTime: "18:00", WarnMinutes: 0}
+"#,
+    )
+    .await;
+    let home = w.ec2(1, "dev", None).await;
+    let eu_sdk = w
+        .sdk
+        .to_builder()
+        .region(aws_config::Region::new("eu-west-1"))
+        .build();
+    let eu = aws_sdk_ec2::Client::new(&eu_sdk)
+        .run_instances()
+        .image_id(common::AMI)
+        .min_count(1)
+        .max_count(1)
+        .tag_specifications(
+            aws_sdk_ec2::types::TagSpecification::builder()
+                .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
+                .tags(
+                    aws_sdk_ec2::types::Tag::builder()
+                        .key("ScheduleName")
+                        .value("dev")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("eu instance");
+    let eu_id = eu.instances()[0].instance_id().expect("id").to_string();
+
+    // WHEN the stop tick runs THEN both regions' instances stop
+    let report = w.tick("2026-11-23T18:01:00Z").await;
+    assert_eq!(report.steps[0].resources.len(), 2);
+    let states = w.states().await;
+    assert_eq!(states[&home[0]], "stopped");
+    assert_eq!(states[&eu_id], "stopped");
+}
