@@ -69,7 +69,9 @@ schedules:
 
     // WHEN one stop tick runs, recorded
     w.moto.start_recording().await;
+    let started = std::time::Instant::now();
     let report = w.tick("2026-11-23T18:01:00Z").await;
+    eprintln!("stop tick took {:?} against moto", started.elapsed());
     w.moto.stop_recording().await;
     assert_eq!(summary(&report), [" stop done"]);
     assert_eq!(report.steps[0].resources.len(), EC2 + 3);
