@@ -42,6 +42,10 @@ pub enum Error {
     #[error("webhook delivery failed: {0}")]
     Webhook(String),
 
+    /// `import` refused a config file with errors; nothing was written.
+    #[error("refusing to import: {} problem(s), nothing written:\n  {}", problems.len(), problems.join("\n  "))]
+    ImportRefused { problems: Vec<String> },
+
     /// Another invocation holds the lease on the state table.
     #[error("another invocation holds the scheduler lease until {until}")]
     LeaseHeld { until: String },

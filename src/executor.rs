@@ -227,11 +227,16 @@ mod tests {
     use crate::config::{validate, Defaults, RawConfig};
     use std::sync::Mutex;
 
-    /// An in-memory cloud: starts and stops land at once; ids in `fail` refuse.
+    /// An in-memory cloud: a start or stop shows as pending/stopping for `lag`
+    /// observations, then lands; ids in `fail` refuse.
     struct FakeCloud {
         resources: Mutex<Vec<Resource>>,
         fail: Vec<String>,
         calls: Mutex<Vec<String>>,
+        lag: usize,
+        /// id -> (observations left, final state)
+        moving: Mutex<HashMap<String, (usize, String)>>,
+        observations: Mutex<usize>,
     }
 
     impl FakeCloud {
@@ -242,6 +247,9 @@ mod tests {
                 ),
                 fail: fail.iter().map(|s| s.to_string()).collect(),
                 calls: Mutex::new(Vec::new()),
+                lag: 0,
+                moving: Mutex::new(HashMap::new()),
+                observations: Mutex::new(0),
             }
         }
 
@@ -255,12 +263,20 @@ mod tests {
                         Some("InsufficientInstanceCapacity".to_string())
                     } else {
                         if let Some(res) = resources.iter_mut().find(|x| x.id == r.id) {
-                            res.state = match (action, res.kind) {
-                                (Action::Start, ResourceKind::Ec2) => "running",
-                                (Action::Start, _) => "available",
-                                (Action::Stop, _) => "stopped",
+                            let (transient, done) = match (action, res.kind) {
+                                (Action::Start, ResourceKind::Ec2) => ("pending", "running"),
+                                (Action::Start, _) => ("starting", "available"),
+                                (Action::Stop, _) => ("stopping", "stopped"),
+                            };
+                            if self.lag == 0 {
+                                res.state = done.into();
+                            } else {
+                                res.state = transient.into();
+                                self.moving
+                                    .lock()
+                                    .expect("lock")
+                                    .insert(r.id.clone(), (self.lag, done.into()));
                             }
-                            .into();
                         }
                         None
                     };
@@ -275,7 +291,20 @@ mod tests {
 
     impl Cloud for FakeCloud {
         async fn observe(&self) -> Result<Vec<Resource>> {
-            Ok(self.resources.lock().expect("lock").clone())
+            *self.observations.lock().expect("lock") += 1;
+            let mut resources = self.resources.lock().expect("lock");
+            let mut moving = self.moving.lock().expect("lock");
+            for r in resources.iter_mut() {
+                if let Some((left, done)) = moving.get_mut(&r.id) {
+                    if *left == 0 {
+                        r.state = done.clone();
+                        moving.remove(&r.id);
+                    } else {
+                        *left -= 1;
+                    }
+                }
+            }
+            Ok(resources.clone())
         }
         async fn start(&self, resources: &[ResourceRef]) -> Vec<Outcome> {
             self.act(Action::Start, resources)
@@ -304,6 +333,10 @@ resources:
 "#;
 
     async fn tick(cloud: &FakeCloud, at: &str, max_wait: u64) -> Report {
+        tick_polling(cloud, at, max_wait, Duration::ZERO).await
+    }
+
+    async fn tick_polling(cloud: &FakeCloud, at: &str, max_wait: u64, poll: Duration) -> Report {
         let config = validate(
             &RawConfig::parse(CONFIG, "test").expect("config"),
             &Defaults::default(),
@@ -320,7 +353,7 @@ resources:
         let options = Options {
             dry_run: false,
             max_wait: Duration::from_secs(max_wait),
-            poll: Duration::ZERO,
+            poll,
         };
         execute(cloud, &ctx, &options).await.expect("tick")
     }
@@ -350,6 +383,51 @@ resources:
         );
         assert!(report.schedules[0].complete);
         assert!(!report.dry_run);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_states_are_waited_for_and_never_hit_again() {
+        // GIVEN resources that take three observations to start
+        let mut cloud = FakeCloud::new(FLEET, &[]);
+        cloud.lag = 3;
+        // WHEN a tick with a 60 s budget, polling every 5 s, runs
+        let report = tick_polling(&cloud, "2026-11-23T09:01:00Z", 60, Duration::from_secs(5)).await;
+        // THEN the chain still completes in order, each resource started exactly once
+        assert_eq!(
+            summary(&report),
+            [
+                "CACHE start done",
+                "DB start done",
+                "API start done",
+                "WEB start done"
+            ]
+        );
+        assert!(report.schedules[0].complete);
+        let calls = cloud.calls.lock().expect("lock").clone();
+        assert_eq!(calls.len(), 4, "{calls:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn wait_budget_bounds_the_tick() {
+        // GIVEN resources that stay pending for a long time
+        let mut cloud = FakeCloud::new(FLEET, &[]);
+        cloud.lag = 1000;
+        // WHEN a tick with a 20 s budget, polling every 5 s, runs
+        let started = tokio::time::Instant::now();
+        let report = tick_polling(&cloud, "2026-11-23T09:01:00Z", 20, Duration::from_secs(5)).await;
+        // THEN it gives up after the budget with the dependents blocked
+        assert!(started.elapsed() <= Duration::from_secs(30));
+        assert_eq!(
+            summary(&report),
+            [
+                "CACHE start done",
+                "DB start done",
+                "API start blocked",
+                "WEB start blocked"
+            ]
+        );
+        assert_eq!(report.steps[2].waiting_on, ["DB"]);
+        assert!(*cloud.observations.lock().expect("lock") <= 7);
     }
 
     #[tokio::test]

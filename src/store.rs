@@ -353,17 +353,10 @@ impl Store {
     /// it twice changes nothing). Returns the number of items written.
     pub async fn import(&self, raw: &RawConfig, defaults: &Defaults) -> Result<usize> {
         let config = validate(raw, defaults);
-        if let Some(first) = config.errors.first() {
-            let all: Vec<String> = config.errors.iter().map(ToString::to_string).collect();
-            return Err(Error::invalid(
-                format!("schedule '{}'", first.schedule),
-                "config",
-                format!(
-                    "refusing to import, {} problem(s): {}",
-                    all.len(),
-                    all.join("; ")
-                ),
-            ));
+        if !config.errors.is_empty() {
+            return Err(Error::ImportRefused {
+                problems: config.errors.iter().map(ToString::to_string).collect(),
+            });
         }
         let mut written = 0;
         for item in &raw.schedules {
