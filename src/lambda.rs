@@ -61,16 +61,15 @@ pub struct Handler {
 }
 
 impl Handler {
-    /// Builds the SDK clients once, from the Lambda's environment.
-    pub async fn new(settings: Settings) -> Self {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    /// Builds the clients once (at cold start) from an SDK config.
+    pub fn new(sdk: &aws_config::SdkConfig, settings: Settings) -> Self {
         let options = Options {
             max_wait: std::time::Duration::from_secs(settings.max_wait_seconds),
             ..Options::default()
         };
         Self {
-            store: Store::new(&sdk, &settings),
-            cloud: AwsCloud::new(&sdk, &settings),
+            store: Store::new(sdk, &settings),
+            cloud: AwsCloud::new(sdk, &settings),
             settings,
             options,
         }
@@ -138,7 +137,8 @@ pub fn init_logging() {
 
 /// Runs the Lambda runtime loop until the process ends.
 pub async fn serve(settings: Settings) -> std::result::Result<(), lambda_runtime::Error> {
-    let handler = Arc::new(Handler::new(settings).await);
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let handler = Arc::new(Handler::new(&sdk, settings));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);
         async move { handler.handle(event.payload).await }

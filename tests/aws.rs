@@ -434,3 +434,27 @@ schedules:
     assert_eq!(states[&home[0]], "stopped");
     assert_eq!(states[&eu_id], "stopped");
 }
+
+#[tokio::test]
+async fn lambda_scheduled_event_runs_a_tick_and_function_url_gets_404() {
+    // GIVEN the chain, with a budget of zero (one pass per invocation)
+    let (mut w, _, web) = chain_world().await;
+    w.settings.max_wait_seconds = 0;
+    let handler = offhours::lambda::Handler::new(&w.sdk, w.settings.clone());
+    // WHEN EventBridge invokes it at the stop boundary
+    let event = serde_json::json!({
+        "version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-11-23T18:00:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/offhours"], "detail": {}
+    });
+    let out = handler.handle(event).await.expect("tick");
+    // THEN the tick ran at the event's time and stopped the first layer
+    assert_eq!(out["at"], "2026-11-23T18:00:00Z");
+    assert_eq!(out["steps"][0]["group"], "WEB");
+    assert_eq!(out["steps"][0]["status"], "done");
+    assert_eq!(w.states().await[&web[0]], "stopped");
+    // AND a Function URL request is answered 404 for now
+    let url = serde_json::json!({"rawPath": "/", "requestContext": {"http": {"method": "POST", "path": "/"}}, "body": ""});
+    let out = handler.handle(url).await.expect("http answer");
+    assert_eq!(out["statusCode"], 404);
+}
