@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::cloud::Cloud;
-use crate::config::{validate, Action, Config};
+use crate::config::{validate, Action, Config, Problem};
 use crate::error::{Error, Result};
 use crate::executor::{execute, Context, Options};
 use crate::plan::{Reason, Report};
@@ -77,35 +77,55 @@ async fn tick_holding_lease(
 ) -> Result<Report> {
     let config = validate(&store.load_config().await?, &settings.defaults);
     let states = store.load_states().await?;
-    let report = execute(cloud, &context(now, &config, &states, settings), options).await?;
+    let mut report = execute(cloud, &context(now, &config, &states, settings), options).await?;
 
-    let warned = send_notifications(&report, &config).await;
+    let warned = send_notifications(store, &report, &config).await;
 
+    // Bookkeeping failures do not undo what was done; they are reported, and the next
+    // tick (idempotent) picks up from the stored state.
+    let mut problems = Vec::new();
     for decision in &report.schedules {
         let old = states.get(&decision.schedule).cloned().unwrap_or_default();
         let new = next_state(&old, decision, warned.get(&decision.schedule).copied());
         if new != old {
-            store.save_state(&decision.schedule, &new).await?;
+            if let Err(e) = store.save_state(&decision.schedule, &new).await {
+                problems.push(Problem {
+                    schedule: decision.schedule.clone(),
+                    message: format!("could not save the schedule's state: {e}"),
+                });
+            }
         }
-        if decision.complete {
-            let force = match decision.reason {
-                Reason::ForceStart => Some(Action::Start),
-                Reason::ForceStop => Some(Action::Stop),
-                _ => None,
-            };
-            if let Some(action) = force {
-                store.clear_force(&decision.schedule, action).await?;
+        let force = match decision.reason {
+            Reason::ForceStart => Some((Action::Start, "ForceStart")),
+            Reason::ForceStop => Some((Action::Stop, "ForceStop")),
+            _ => None,
+        };
+        if let (true, Some((action, field))) = (decision.complete, force) {
+            if let Err(e) = store.clear_force(&decision.schedule, action).await {
+                problems.push(Problem {
+                    schedule: decision.schedule.clone(),
+                    message: format!("could not set {field} back to false: {e}"),
+                });
             }
         }
     }
+    for p in &problems {
+        tracing::error!(schedule = %p.schedule, message = %p.message, "state table");
+    }
+    report.errors.extend(problems);
     Ok(report)
 }
 
 /// NOTIFICATION HOOK: where chat messages for this tick are sent (pre-stop warnings,
 /// transitions done, failures and errors). src/notify.rs plugs in here. Returns, per
-/// schedule, the stop event whose pre-stop warning was delivered, so it is sent once.
+/// schedule, the stop event whose pre-stop warning was delivered, so it is sent once
+/// (`Store::mark_once` de-duplicates error alerts).
 /// Until notify.rs lands, notices go to the log only.
-async fn send_notifications(report: &Report, _config: &Config) -> HashMap<String, EventKey> {
+async fn send_notifications(
+    _store: &Store,
+    report: &Report,
+    _config: &Config,
+) -> HashMap<String, EventKey> {
     let mut warned = HashMap::new();
     for notice in &report.notices {
         tracing::info!(
