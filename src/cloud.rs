@@ -51,7 +51,7 @@ pub struct AwsCloud {
     schedule_tag: String,
 }
 
-fn tags<'a>(
+fn tag_map<'a>(
     pairs: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
 ) -> BTreeMap<String, String> {
     pairs
@@ -132,7 +132,7 @@ impl AwsCloud {
                     id: id.to_string(),
                     kind: ResourceKind::Ec2,
                     state: state.to_string(),
-                    tags: tags(instance.tags().iter().map(|t| (t.key(), t.value()))),
+                    tags: tag_map(instance.tags().iter().map(|t| (t.key(), t.value()))),
                     region: Some(region.name.clone()),
                     engine: None,
                 });
@@ -161,7 +161,7 @@ impl AwsCloud {
                 if db.db_cluster_identifier().is_some() {
                     continue;
                 }
-                let tags = tags(db.tag_list().iter().map(|t| (t.key(), t.value())));
+                let tags = tag_map(db.tag_list().iter().map(|t| (t.key(), t.value())));
                 let (Some(id), Some(state)) =
                     (db.db_instance_identifier(), db.db_instance_status())
                 else {
@@ -199,7 +199,7 @@ impl AwsCloud {
                 .await
                 .map_err(|e| Error::aws("DescribeDBClusters", e))?;
             for cluster in page.db_clusters() {
-                let tags = tags(cluster.tag_list().iter().map(|t| (t.key(), t.value())));
+                let tags = tag_map(cluster.tag_list().iter().map(|t| (t.key(), t.value())));
                 let (Some(id), Some(state)) = (cluster.db_cluster_identifier(), cluster.status())
                 else {
                     continue;

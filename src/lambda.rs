@@ -131,7 +131,6 @@ pub fn init_logging() {
         .with_env_filter(filter)
         .with_current_span(false)
         .with_ansi(false)
-        .without_time()
         .init();
 }
 

@@ -359,7 +359,7 @@ fn rds_tag(k: &str, v: &str) -> aws_sdk_rds::types::Tag {
     aws_sdk_rds::types::Tag::builder().key(k).value(v).build()
 }
 
-/// Awaits every future, in order (sequential polling through tokio's join of a set).
+/// Runs the futures as tasks (concurrently) and returns their outputs in order.
 async fn futures_join<F, T>(futures: impl Iterator<Item = F>) -> Vec<T>
 where
     F: std::future::Future<Output = T> + Send + 'static,
