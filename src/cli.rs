@@ -9,11 +9,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
+use crate::cloud::AwsCloud;
 use crate::config::{validate, RawConfig};
 use crate::error::{Error, Result};
+use crate::executor::Options;
 use crate::inventory::{load_inventory, load_state};
 use crate::planner::{plan, Inputs};
+use crate::run::tick;
 use crate::settings::Settings;
+use crate::store::Store;
 use crate::timeline::timeline;
 
 /// Switch dev/staging EC2, RDS and Aurora off outside working hours, in dependency order.
@@ -74,6 +78,37 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Run one tick against AWS (same environment as the Lambda; honours AWS_ENDPOINT_URL
+    /// and AWS_REGION). Exit 1 if the report has errors or failed actions.
+    Run {
+        /// The instant the tick is for (RFC 3339); default now.
+        #[arg(long, value_parser = parse_instant)]
+        at: Option<DateTime<Utc>>,
+        /// Observe and plan only: no start/stop calls, no state written.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Validate a config file and write its items to the DynamoDB tables (nothing is
+    /// written if it has errors).
+    Import {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Print the DynamoDB tables as a config file.
+    Export {
+        #[arg(long, value_enum, default_value_t)]
+        format: ExportFormat,
+    },
+}
+
+/// File format of `export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ExportFormat {
+    #[default]
+    Yaml,
+    Json,
 }
 
 fn parse_instant(s: &str) -> std::result::Result<DateTime<Utc>, String> {
@@ -132,9 +167,97 @@ impl std::fmt::Display for Validation {
     }
 }
 
-/// Runs one offline command and returns the process exit code.
-pub fn run_offline(command: Command, settings: &Settings) -> Result<ExitCode> {
+/// Human logs on stderr for the command line; level from `RUST_LOG` (default `warn`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Runs commands that talk to AWS on a small tokio runtime.
+fn block_on<F: std::future::Future<Output = Result<ExitCode>>>(future: F) -> Result<ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::File {
+            path: PathBuf::from("<tokio runtime>"),
+            source,
+        })?
+        .block_on(future)
+}
+
+async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+async fn run_tick(
+    settings: &Settings,
+    at: Option<DateTime<Utc>>,
+    dry_run: bool,
+    format: Format,
+) -> Result<ExitCode> {
+    let sdk = sdk_config().await;
+    let store = Store::new(&sdk, settings);
+    let cloud = AwsCloud::new(&sdk, settings);
+    let options = Options {
+        dry_run,
+        max_wait: std::time::Duration::from_secs(settings.max_wait_seconds),
+        ..Options::default()
+    };
+    let report = tick(
+        &store,
+        &cloud,
+        settings,
+        at.unwrap_or_else(Utc::now),
+        &options,
+    )
+    .await?;
+    print(&report, format)?;
+    let failed = report.steps.iter().any(|s| !s.failures.is_empty());
+    Ok(if report.errors.is_empty() && !failed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+async fn import(settings: &Settings, path: &std::path::Path) -> Result<ExitCode> {
+    let raw = RawConfig::load(path)?;
+    let sdk = sdk_config().await;
+    let written = Store::new(&sdk, settings)
+        .import(&raw, &settings.defaults)
+        .await?;
+    println!("imported {written} item(s) from {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn export(settings: &Settings, format: ExportFormat) -> Result<ExitCode> {
+    let sdk = sdk_config().await;
+    let raw = Store::new(&sdk, settings).export().await?;
+    let text = match format {
+        ExportFormat::Json => serde_json::to_string_pretty(&raw)?,
+        ExportFormat::Yaml => serde_norway::to_string(&raw).map_err(|e| Error::Parse {
+            what: "export".into(),
+            source: Box::new(e),
+        })?,
+    };
+    println!("{}", text.trim_end());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs one command and returns the process exit code.
+pub fn run_command(command: Command, settings: &Settings) -> Result<ExitCode> {
     match command {
+        Command::Run {
+            at,
+            dry_run,
+            format,
+        } => block_on(run_tick(settings, at, dry_run, format)),
+        Command::Import { config } => block_on(import(settings, &config)),
+        Command::Export { format } => block_on(export(settings, format)),
         Command::Plan {
             config,
             inventory,

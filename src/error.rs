@@ -42,6 +42,10 @@ pub enum Error {
     #[error("webhook delivery failed: {0}")]
     Webhook(String),
 
+    /// `import` refused a config file with errors; nothing was written.
+    #[error("refusing to import: {} problem(s), nothing written:\n  {}", problems.len(), problems.join("\n  "))]
+    ImportRefused { problems: Vec<String> },
+
     /// Another invocation holds the lease on the state table.
     #[error("another invocation holds the scheduler lease until {until}")]
     LeaseHeld { until: String },
@@ -65,6 +69,29 @@ impl Error {
             item: item.into(),
             field: field.into(),
             message: message.into(),
+        }
+    }
+
+    /// An AWS call failure; the message is the error and its whole source chain
+    /// (the SDK's own `Display` says only "service error").
+    pub fn aws<E>(operation: &'static str, error: E) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let mut message = error.to_string();
+        let mut source = error.source();
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = s.source();
+        }
+        Error::Aws {
+            operation,
+            message,
+            source: Some(Box::new(error)),
         }
     }
 }

@@ -1,14 +1,25 @@
-//! The `offhours` binary: parses the command line and hands over to the library.
+//! The `offhours` binary: the Lambda runtime when AWS_LAMBDA_RUNTIME_API is set, else the command line.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use offhours::cli::{run_offline, Cli};
+use offhours::cli::{run_command, Cli};
 use offhours::settings::Settings;
 
 fn main() -> ExitCode {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        offhours::lambda::init_logging();
+        return match lambda() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "lambda runtime stopped");
+                ExitCode::from(2)
+            }
+        };
+    }
     let cli = Cli::parse();
-    let result = Settings::from_env().and_then(|settings| run_offline(cli.command, &settings));
+    offhours::cli::init_logging();
+    let result = Settings::from_env().and_then(|settings| run_command(cli.command, &settings));
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -17,4 +28,12 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+#[tokio::main]
+async fn lambda() -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    offhours::lambda::serve(settings)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
 }

@@ -1,0 +1,385 @@
+//! The cloud the executor acts on: `trait Cloud { observe, start, stop }` and its EC2/RDS/Aurora implementation.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+
+use aws_config::{Region, SdkConfig};
+
+use crate::config::{Action, ResourceKind};
+use crate::error::{Error, Result};
+use crate::plan::ResourceRef;
+use crate::planner::Resource;
+use crate::settings::Settings;
+
+/// Most instance ids in one StartInstances/StopInstances call.
+pub const EC2_BATCH: usize = 1000;
+/// DescribeInstances page size (the API maximum).
+const EC2_PAGE: i32 = 1000;
+/// DescribeDBInstances / DescribeDBClusters page size (the API maximum).
+const RDS_PAGE: i32 = 100;
+
+/// What happened to one resource of a start or stop request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub resource: ResourceRef,
+    /// `None` when the call succeeded; otherwise the provider's message.
+    pub error: Option<String>,
+}
+
+/// Where scheduled resources live: list them, start them, stop them.
+pub trait Cloud {
+    /// Every resource carrying the schedule tag, with its state and tags.
+    fn observe(&self) -> impl Future<Output = Result<Vec<Resource>>> + Send;
+    /// Starts `resources`; one outcome per resource, in the same order.
+    fn start(&self, resources: &[ResourceRef]) -> impl Future<Output = Vec<Outcome>> + Send;
+    /// Stops `resources`; one outcome per resource, in the same order.
+    fn stop(&self, resources: &[ResourceRef]) -> impl Future<Output = Vec<Outcome>> + Send;
+}
+
+/// The SDK clients of one region.
+#[derive(Debug, Clone)]
+struct RegionClients {
+    name: String,
+    ec2: aws_sdk_ec2::Client,
+    rds: aws_sdk_rds::Client,
+}
+
+/// EC2 instances, RDS instances and Aurora clusters in one or more regions.
+#[derive(Debug, Clone)]
+pub struct AwsCloud {
+    regions: Vec<RegionClients>,
+    schedule_tag: String,
+}
+
+fn tag_map<'a>(
+    pairs: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> BTreeMap<String, String> {
+    pairs
+        .filter_map(|(k, v)| Some((k?.to_string(), v.unwrap_or_default().to_string())))
+        .collect()
+}
+
+impl AwsCloud {
+    /// Clients for every region of `settings.regions` (the SDK's region when empty),
+    /// built once; endpoint and credentials come from `sdk`.
+    pub fn new(sdk: &SdkConfig, settings: &Settings) -> Self {
+        let names: Vec<String> = if settings.regions.is_empty() {
+            vec![sdk
+                .region()
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "us-east-1".to_string())]
+        } else {
+            settings.regions.clone()
+        };
+        let regions = names
+            .into_iter()
+            .map(|name| {
+                let ec2 = aws_sdk_ec2::config::Builder::from(sdk)
+                    .region(Region::new(name.clone()))
+                    .build();
+                let rds = aws_sdk_rds::config::Builder::from(sdk)
+                    .region(Region::new(name.clone()))
+                    .build();
+                RegionClients {
+                    name,
+                    ec2: aws_sdk_ec2::Client::from_conf(ec2),
+                    rds: aws_sdk_rds::Client::from_conf(rds),
+                }
+            })
+            .collect();
+        Self {
+            regions,
+            schedule_tag: settings.tags.schedule.clone(),
+        }
+    }
+
+    fn region(&self, name: Option<&str>) -> Option<&RegionClients> {
+        match name {
+            Some(n) => self.regions.iter().find(|r| r.name == n),
+            None => self.regions.first(),
+        }
+    }
+
+    async fn observe_ec2(&self, region: &RegionClients) -> Result<Vec<Resource>> {
+        let filter = aws_sdk_ec2::types::Filter::builder()
+            .name("tag-key")
+            .values(&self.schedule_tag)
+            .build();
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = region
+                .ec2
+                .describe_instances()
+                .filters(filter.clone())
+                .max_results(EC2_PAGE)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| Error::aws("DescribeInstances", e))?;
+            for instance in page.reservations().iter().flat_map(|r| r.instances()) {
+                let (Some(id), Some(state)) = (
+                    instance.instance_id(),
+                    instance.state().and_then(|s| s.name()),
+                ) else {
+                    continue;
+                };
+                let state = state.as_str();
+                if state == "terminated" {
+                    continue;
+                }
+                out.push(Resource {
+                    id: id.to_string(),
+                    kind: ResourceKind::Ec2,
+                    state: state.to_string(),
+                    tags: tag_map(instance.tags().iter().map(|t| (t.key(), t.value()))),
+                    region: Some(region.name.clone()),
+                    engine: None,
+                });
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn observe_rds(&self, region: &RegionClients) -> Result<Vec<Resource>> {
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = region
+                .rds
+                .describe_db_instances()
+                .max_records(RDS_PAGE)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| Error::aws("DescribeDBInstances", e))?;
+            for db in page.db_instances() {
+                // Aurora members start and stop with their cluster.
+                if db.db_cluster_identifier().is_some() {
+                    continue;
+                }
+                let tags = tag_map(db.tag_list().iter().map(|t| (t.key(), t.value())));
+                let (Some(id), Some(state)) =
+                    (db.db_instance_identifier(), db.db_instance_status())
+                else {
+                    continue;
+                };
+                if !tags.contains_key(&self.schedule_tag) {
+                    continue;
+                }
+                out.push(Resource {
+                    id: id.to_string(),
+                    kind: ResourceKind::Rds,
+                    state: state.to_string(),
+                    tags,
+                    region: Some(region.name.clone()),
+                    engine: db.engine().map(String::from),
+                });
+            }
+            match page.marker() {
+                Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn observe_aurora(&self, region: &RegionClients) -> Result<Vec<Resource>> {
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = region
+                .rds
+                .describe_db_clusters()
+                .max_records(RDS_PAGE)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| Error::aws("DescribeDBClusters", e))?;
+            for cluster in page.db_clusters() {
+                let tags = tag_map(cluster.tag_list().iter().map(|t| (t.key(), t.value())));
+                let (Some(id), Some(state)) = (cluster.db_cluster_identifier(), cluster.status())
+                else {
+                    continue;
+                };
+                if !tags.contains_key(&self.schedule_tag) {
+                    continue;
+                }
+                out.push(Resource {
+                    id: id.to_string(),
+                    kind: ResourceKind::Aurora,
+                    state: state.to_string(),
+                    tags,
+                    region: Some(region.name.clone()),
+                    engine: cluster.engine().map(String::from),
+                });
+            }
+            match page.marker() {
+                Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// One Start/StopInstances call per batch; a failed batch is split in halves and
+    /// retried, so one bad id fails alone. Returns the error per failed id.
+    async fn act_ec2(
+        &self,
+        region: &RegionClients,
+        action: Action,
+        ids: Vec<String>,
+    ) -> HashMap<String, String> {
+        let mut failed = HashMap::new();
+        let mut work: Vec<Vec<String>> = ids.chunks(EC2_BATCH).map(<[String]>::to_vec).collect();
+        work.reverse();
+        while let Some(batch) = work.pop() {
+            let result = match action {
+                Action::Start => region
+                    .ec2
+                    .start_instances()
+                    .set_instance_ids(Some(batch.clone()))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Error::aws("StartInstances", e)),
+                Action::Stop => region
+                    .ec2
+                    .stop_instances()
+                    .set_instance_ids(Some(batch.clone()))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Error::aws("StopInstances", e)),
+            };
+            match result {
+                Ok(()) => {}
+                Err(e) if batch.len() == 1 => {
+                    failed.insert(batch[0].clone(), e.to_string());
+                }
+                Err(e) => {
+                    tracing::info!(size = batch.len(), error = %e, "EC2 batch failed; retrying in halves");
+                    let (a, b) = batch.split_at(batch.len() / 2);
+                    work.push(b.to_vec());
+                    work.push(a.to_vec());
+                }
+            }
+        }
+        failed
+    }
+
+    async fn act_rds(
+        &self,
+        region: &RegionClients,
+        action: Action,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<()> {
+        let rds = &region.rds;
+        match (kind, action) {
+            (ResourceKind::Aurora, Action::Start) => rds
+                .start_db_cluster()
+                .db_cluster_identifier(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::aws("StartDBCluster", e)),
+            (ResourceKind::Aurora, Action::Stop) => rds
+                .stop_db_cluster()
+                .db_cluster_identifier(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::aws("StopDBCluster", e)),
+            (_, Action::Start) => rds
+                .start_db_instance()
+                .db_instance_identifier(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::aws("StartDBInstance", e)),
+            (_, Action::Stop) => rds
+                .stop_db_instance()
+                .db_instance_identifier(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::aws("StopDBInstance", e)),
+        }
+    }
+
+    async fn act(&self, action: Action, resources: &[ResourceRef]) -> Vec<Outcome> {
+        let mut errors: HashMap<(ResourceKind, String), String> = HashMap::new();
+        // EC2: one batch per region.
+        let mut ec2: BTreeMap<Option<&str>, Vec<String>> = BTreeMap::new();
+        for r in resources.iter().filter(|r| r.kind == ResourceKind::Ec2) {
+            ec2.entry(r.region.as_deref())
+                .or_default()
+                .push(r.id.clone());
+        }
+        for (region_name, ids) in ec2 {
+            match self.region(region_name) {
+                Some(region) => {
+                    for (id, e) in self.act_ec2(region, action, ids).await {
+                        errors.insert((ResourceKind::Ec2, id), e);
+                    }
+                }
+                None => {
+                    for id in ids {
+                        errors.insert(
+                            (ResourceKind::Ec2, id),
+                            format!("region {region_name:?} is not configured"),
+                        );
+                    }
+                }
+            }
+        }
+        // RDS instances and Aurora clusters: one call each.
+        for r in resources.iter().filter(|r| r.kind != ResourceKind::Ec2) {
+            let result = match self.region(r.region.as_deref()) {
+                Some(region) => self.act_rds(region, action, r.kind, &r.id).await,
+                None => Err(Error::invalid(
+                    format!("resource {}", r.id),
+                    "region",
+                    "region is not configured",
+                )),
+            };
+            if let Err(e) = result {
+                errors.insert((r.kind, r.id.clone()), e.to_string());
+            }
+        }
+        resources
+            .iter()
+            .map(|r| Outcome {
+                resource: r.clone(),
+                error: errors.remove(&(r.kind, r.id.clone())),
+            })
+            .collect()
+    }
+}
+
+impl Cloud for AwsCloud {
+    async fn observe(&self) -> Result<Vec<Resource>> {
+        let mut all = Vec::new();
+        for region in &self.regions {
+            let (ec2, rds, aurora) = tokio::try_join!(
+                self.observe_ec2(region),
+                self.observe_rds(region),
+                self.observe_aurora(region),
+            )?;
+            all.extend(ec2);
+            all.extend(rds);
+            all.extend(aurora);
+        }
+        Ok(all)
+    }
+
+    async fn start(&self, resources: &[ResourceRef]) -> Vec<Outcome> {
+        self.act(Action::Start, resources).await
+    }
+
+    async fn stop(&self, resources: &[ResourceRef]) -> Vec<Outcome> {
+        self.act(Action::Stop, resources).await
+    }
+}

@@ -1,0 +1,440 @@
+//! DynamoDB storage: the three config tables, the scheduler's state table and its lease (the only file using aws_sdk_dynamodb).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::Value;
+
+use crate::config::{validate, Action, Defaults, Item, RawConfig};
+use crate::error::{Error, Result};
+use crate::planner::ScheduleState;
+use crate::settings::Settings;
+
+/// A DynamoDB item as the SDK sees it.
+type Attributes = HashMap<String, AttributeValue>;
+
+/// The state-table key of the lease item.
+const LEASE_KEY: &str = "lease";
+/// Prefix of per-schedule state keys (`schedule#dev`).
+const SCHEDULE_PREFIX: &str = "schedule#";
+/// Prefix of once-only markers (`once#warn#dev#...`).
+const ONCE_PREFIX: &str = "once#";
+
+/// The four offhours tables, behind one DynamoDB client.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    schedule_table: String,
+    group_table: String,
+    exception_table: String,
+    state_table: String,
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// True when the call failed only because its condition did not hold.
+fn condition_failed<E, R>(e: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
+/// Converts one stored item into the JSON item the validator reads. An attribute that has
+/// no JSON form (binary, for instance) becomes `{"unsupported": "..."}`, which the
+/// validator rejects with the item and field name if the field matters, so a malformed
+/// item only fails its own schedule.
+fn to_json(item: &Attributes) -> Item {
+    item.iter()
+        .map(|(name, av)| {
+            let value = serde_dynamo::aws_sdk_dynamodb_1::from_attribute_value::<Value>(av.clone())
+                .unwrap_or_else(|e| {
+                    let mut m = serde_json::Map::new();
+                    m.insert("unsupported".into(), Value::String(e.to_string()));
+                    Value::Object(m)
+                });
+            (name.clone(), value)
+        })
+        .collect()
+}
+
+/// Converts a JSON item to DynamoDB attributes (`null` fields are left out).
+fn to_attributes(item: &Item, what: &str) -> Result<Attributes> {
+    let clean: Item = item
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    serde_dynamo::aws_sdk_dynamodb_1::to_item(clean).map_err(|e| Error::Parse {
+        what: what.to_string(),
+        source: Box::new(e),
+    })
+}
+
+fn field<'a>(item: &'a Item, name: &str) -> &'a str {
+    item.get(name).and_then(Value::as_str).unwrap_or("?")
+}
+
+impl Store {
+    /// A store for the tables named in `settings`, using the SDK config (region, endpoint, credentials).
+    pub fn new(sdk: &aws_config::SdkConfig, settings: &Settings) -> Self {
+        Self {
+            client: Client::new(sdk),
+            schedule_table: settings.schedule_table.clone(),
+            group_table: settings.group_table.clone(),
+            exception_table: settings.exception_table.clone(),
+            state_table: settings.state_table.clone(),
+        }
+    }
+
+    /// Every item of `table` (paginated Scan), optionally only keys starting with `prefix`.
+    async fn scan(&self, table: &str, prefix: Option<&str>) -> Result<Vec<Attributes>> {
+        let mut items = Vec::new();
+        let mut start: Option<Attributes> = None;
+        loop {
+            let mut req = self
+                .client
+                .scan()
+                .table_name(table)
+                .set_exclusive_start_key(start.take());
+            if let Some(p) = prefix {
+                req = req
+                    .filter_expression("begins_with(#k, :p)")
+                    .expression_attribute_names("#k", "Key")
+                    .expression_attribute_values(":p", s(p));
+            }
+            let page = req.send().await.map_err(|e| Error::aws("Scan", e))?;
+            items.extend(page.items().iter().cloned());
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// Reads the Schedule, ScheduleServerGroup and ScheduleException tables.
+    pub async fn load_config(&self) -> Result<RawConfig> {
+        let (schedules, groups, exceptions) = tokio::try_join!(
+            self.scan(&self.schedule_table, None),
+            self.scan(&self.group_table, None),
+            self.scan(&self.exception_table, None),
+        )?;
+        let json = |items: Vec<Attributes>| items.iter().map(to_json).collect::<Vec<_>>();
+        Ok(RawConfig {
+            schedules: json(schedules),
+            groups: json(groups),
+            exceptions: json(exceptions),
+        })
+    }
+
+    /// The stored state of every schedule. A state that cannot be read counts as
+    /// "never applied" (logged), so the schedule converges instead of failing.
+    pub async fn load_states(&self) -> Result<HashMap<String, ScheduleState>> {
+        let items = self.scan(&self.state_table, Some(SCHEDULE_PREFIX)).await?;
+        let mut states = HashMap::new();
+        for item in items {
+            let Some(AttributeValue::S(key)) = item.get("Key") else {
+                continue;
+            };
+            let Some(name) = key.strip_prefix(SCHEDULE_PREFIX) else {
+                continue;
+            };
+            let parsed = match item.get("State") {
+                Some(AttributeValue::S(text)) => serde_json::from_str::<ScheduleState>(text).ok(),
+                _ => None,
+            };
+            match parsed {
+                Some(state) => {
+                    states.insert(name.to_string(), state);
+                }
+                None => tracing::warn!(
+                    schedule = name,
+                    "unreadable state item; treated as never applied"
+                ),
+            }
+        }
+        Ok(states)
+    }
+
+    /// Stores the state of schedule `name`.
+    pub async fn save_state(&self, name: &str, state: &ScheduleState) -> Result<()> {
+        let text = serde_json::to_string(state)?;
+        self.client
+            .put_item()
+            .table_name(&self.state_table)
+            .item("Key", s(format!("{SCHEDULE_PREFIX}{name}")))
+            .item("State", s(text))
+            .send()
+            .await
+            .map_err(|e| Error::aws("PutItem", e))?;
+        Ok(())
+    }
+
+    /// Takes the scheduler lease for `ttl` if it is free, expired, or already held by
+    /// `owner`. Returns false when another owner holds it. `now` is the wall clock.
+    pub async fn acquire_lease(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl: TimeDelta,
+    ) -> Result<bool> {
+        let until = now + ttl;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.state_table)
+            .item("Key", s(LEASE_KEY))
+            .item("Owner", s(owner))
+            .item("Until", n(until.timestamp()))
+            .item("UntilText", s(until.to_rfc3339()))
+            .condition_expression("attribute_not_exists(#k) OR #u < :now OR #o = :owner")
+            .expression_attribute_names("#k", "Key")
+            .expression_attribute_names("#u", "Until")
+            .expression_attribute_names("#o", "Owner")
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(Error::aws("PutItem", e)),
+        }
+    }
+
+    /// When the current lease ends (RFC 3339), for messages; `None` if there is none.
+    pub async fn lease_until(&self) -> Result<Option<String>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.state_table)
+            .key("Key", s(LEASE_KEY))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| Error::aws("GetItem", e))?;
+        Ok(out.item().and_then(|i| match i.get("UntilText") {
+            Some(AttributeValue::S(t)) => Some(t.clone()),
+            _ => None,
+        }))
+    }
+
+    /// Gives the lease back, if `owner` still holds it.
+    pub async fn release_lease(&self, owner: &str) -> Result<()> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.state_table)
+            .key("Key", s(LEASE_KEY))
+            .condition_expression("#o = :owner")
+            .expression_attribute_names("#o", "Owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(Error::aws("DeleteItem", e)),
+        }
+    }
+
+    fn force_field(action: Action) -> &'static str {
+        match action {
+            Action::Start => "ForceStart",
+            Action::Stop => "ForceStop",
+        }
+    }
+
+    /// Sets ForceStart/ForceStop back to false, only if it is still true. Returns whether it was.
+    pub async fn clear_force(&self, schedule: &str, action: Action) -> Result<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.schedule_table)
+            .key("ScheduleName", s(schedule))
+            .update_expression("SET #f = :false")
+            .condition_expression("#f = :true")
+            .expression_attribute_names("#f", Self::force_field(action))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(Error::aws("UpdateItem", e)),
+        }
+    }
+
+    /// Sets ForceStart (or ForceStop) on an existing schedule. False if there is no such schedule.
+    pub async fn set_force(&self, schedule: &str, action: Action) -> Result<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.schedule_table)
+            .key("ScheduleName", s(schedule))
+            .update_expression("SET #f = :true")
+            .condition_expression("attribute_exists(ScheduleName)")
+            .expression_attribute_names("#f", Self::force_field(action))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(Error::aws("UpdateItem", e)),
+        }
+    }
+
+    /// Writes one exception item (replacing one with the same ExceptionUuid).
+    pub async fn put_exception(&self, item: &Item) -> Result<()> {
+        let what = format!("exception '{}'", field(item, "ExceptionUuid"));
+        self.put(&self.exception_table, item, &what).await
+    }
+
+    /// Deletes an exception; true if it existed.
+    pub async fn delete_exception(&self, uuid: &str) -> Result<bool> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.exception_table)
+            .key("ExceptionUuid", s(uuid))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| Error::aws("DeleteItem", e))?;
+        Ok(out.attributes().is_some_and(|a| !a.is_empty()))
+    }
+
+    /// Records `key` in the state table for `ttl_days`; true only for the first caller
+    /// (used to send each alert or warning once).
+    pub async fn mark_once(&self, key: &str, ttl_days: u32) -> Result<bool> {
+        let expires = Utc::now() + TimeDelta::days(i64::from(ttl_days));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.state_table)
+            .item("Key", s(format!("{ONCE_PREFIX}{key}")))
+            .item("Expires", n(expires.timestamp()))
+            .condition_expression("attribute_not_exists(#k)")
+            .expression_attribute_names("#k", "Key")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(Error::aws("PutItem", e)),
+        }
+    }
+
+    async fn put(&self, table: &str, item: &Item, what: &str) -> Result<()> {
+        self.client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(to_attributes(item, what)?))
+            .send()
+            .await
+            .map_err(|e| Error::aws("PutItem", e))?;
+        Ok(())
+    }
+
+    /// Validates `raw` and, only if it has no errors, writes every item (PutItem: running
+    /// it twice changes nothing). Returns the number of items written.
+    pub async fn import(&self, raw: &RawConfig, defaults: &Defaults) -> Result<usize> {
+        let config = validate(raw, defaults);
+        if !config.errors.is_empty() {
+            return Err(Error::ImportRefused {
+                problems: config.errors.iter().map(ToString::to_string).collect(),
+            });
+        }
+        let mut written = 0;
+        for item in &raw.schedules {
+            let what = format!("schedule '{}'", field(item, "ScheduleName"));
+            self.put(&self.schedule_table, item, &what).await?;
+            written += 1;
+        }
+        for item in &raw.groups {
+            let what = format!(
+                "group '{}' of schedule '{}'",
+                field(item, "GroupName"),
+                field(item, "ScheduleName")
+            );
+            self.put(&self.group_table, item, &what).await?;
+            written += 1;
+        }
+        for item in &raw.exceptions {
+            self.put_exception(item).await?;
+            written += 1;
+        }
+        Ok(written)
+    }
+
+    /// Every config item, sorted by key, in the file shape `import` reads.
+    pub async fn export(&self) -> Result<RawConfig> {
+        let mut raw = self.load_config().await?;
+        let key = |item: &Item, fields: &[&str]| -> Vec<String> {
+            fields.iter().map(|f| field(item, f).to_string()).collect()
+        };
+        raw.schedules.sort_by_key(|i| key(i, &["ScheduleName"]));
+        raw.groups
+            .sort_by_key(|i| key(i, &["ScheduleName", "GroupName"]));
+        raw.exceptions
+            .sort_by_key(|i| key(i, &["ScheduleName", "ExceptionDate", "ExceptionUuid"]));
+        Ok(raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::primitives::Blob;
+
+    #[test]
+    fn stored_items_become_json_items_field_by_field() {
+        let item: Attributes = [
+            ("ScheduleName".to_string(), s("dev")),
+            ("WarnMinutes".to_string(), AttributeValue::N("15".into())),
+            ("Enabled".to_string(), AttributeValue::Bool(true)),
+            (
+                "Dependency".to_string(),
+                AttributeValue::Ss(vec!["DB".into()]),
+            ),
+            (
+                "StartTime".to_string(),
+                AttributeValue::B(Blob::new(vec![1, 2])),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let json = to_json(&item);
+        assert_eq!(json["ScheduleName"], "dev");
+        assert_eq!(json["WarnMinutes"], 15);
+        assert_eq!(json["Enabled"], true);
+        assert_eq!(json["Dependency"], serde_json::json!(["DB"]));
+        assert!(json["StartTime"].is_object(), "binary is kept as a marker");
+    }
+
+    #[test]
+    fn json_items_become_attributes_without_nulls() {
+        let item: Item = serde_json::from_str(
+            r#"{"ScheduleName":"dev","Dependency":["DB","API"],"WarnMinutes":5,"StopTime":null}"#,
+        )
+        .expect("json");
+        let av = to_attributes(&item, "test").expect("converts");
+        assert_eq!(av["ScheduleName"], s("dev"));
+        assert_eq!(av["WarnMinutes"], AttributeValue::N("5".into()));
+        assert!(matches!(av["Dependency"], AttributeValue::L(_)));
+        assert!(!av.contains_key("StopTime"));
+    }
+}

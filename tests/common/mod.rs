@@ -1,0 +1,392 @@
+//! Test harness: a private moto server per test process, SDK config pointing at it, and fleet/table builders.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use base64::Engine;
+use offhours::cloud::{AwsCloud, Cloud};
+use offhours::config::{RawConfig, ResourceKind};
+use offhours::executor::Options;
+use offhours::plan::Report;
+use offhours::run::tick;
+use offhours::settings::Settings;
+use offhours::store::Store;
+
+/// A moto server on a free local port, killed (by its process id) when dropped.
+pub struct Moto {
+    child: Child,
+    pub url: String,
+    recording: std::path::PathBuf,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free local port")
+            .port();
+        let recording = std::env::temp_dir().join(format!("offhours-moto-{port}.jsonl"));
+        let _ = std::fs::remove_file(&recording);
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_RECORDER_FILEPATH", &recording)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start moto_server ({e}). These tests need it on PATH: \
+                     pip install 'moto[server]'"
+                )
+            });
+        let mut moto = Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            recording,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!("moto_server exited at start-up with {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not answer within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        moto
+    }
+
+    /// SDK config for the server: region us-east-1, dummy credentials.
+    pub async fn sdk(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.url)
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .load()
+            .await
+    }
+
+    async fn post(&self, path: &str) {
+        reqwest::Client::new()
+            .post(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("moto api answers");
+    }
+
+    pub async fn start_recording(&self) {
+        self.post("/moto-api/recorder/reset-recording").await;
+        self.post("/moto-api/recorder/start-recording").await;
+    }
+
+    pub async fn stop_recording(&self) {
+        self.post("/moto-api/recorder/stop-recording").await;
+    }
+
+    /// The operations recorded since `start_recording`, e.g. `ec2:DescribeInstances`,
+    /// `dynamodb:Scan`, in order.
+    pub async fn recorded_operations(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .map(|entry| operation(&entry))
+            .collect()
+    }
+}
+
+fn operation(entry: &serde_json::Value) -> String {
+    let headers = &entry["headers"];
+    let target = headers
+        .as_object()
+        .and_then(|h| {
+            h.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-target"))
+                .and_then(|(_, v)| v.as_str())
+        })
+        .map(String::from);
+    if let Some(t) = target {
+        return format!("dynamodb:{}", t.rsplit('.').next().unwrap_or_default());
+    }
+    let body = entry["body"].as_str().unwrap_or_default();
+    let body = if entry["body_encoded"].as_bool() == Some(true) {
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default()
+    } else {
+        body.to_string()
+    };
+    let action = form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| "?".into());
+    let auth = headers
+        .as_object()
+        .and_then(|h| {
+            h.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+                .and_then(|(_, v)| v.as_str())
+        })
+        .unwrap_or_default();
+    let service = if auth.contains("/rds/") { "rds" } else { "ec2" };
+    format!("{service}:{action}")
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.recording);
+    }
+}
+
+/// One test's world: moto, settings (UTC, one pass per tick), store and cloud.
+pub struct World {
+    pub moto: Moto,
+    pub sdk: SdkConfig,
+    pub settings: Settings,
+    pub store: Store,
+    pub cloud: AwsCloud,
+    pub options: Options,
+}
+
+pub const AMI: &str = "ami-03cf127a";
+
+impl World {
+    /// Starts moto and creates the four tables.
+    pub async fn new() -> World {
+        let moto = Moto::start();
+        let sdk = moto.sdk().await;
+        let settings = Settings::from_lookup(|k| match k {
+            "TIMEZONE" => Some("UTC".into()),
+            "REGIONS" => Some("us-east-1".into()),
+            _ => None,
+        })
+        .expect("settings");
+        let store = Store::new(&sdk, &settings);
+        let cloud = AwsCloud::new(&sdk, &settings);
+        let world = World {
+            moto,
+            sdk,
+            settings,
+            store,
+            cloud,
+            options: Options {
+                dry_run: false,
+                max_wait: Duration::ZERO,
+                poll: Duration::ZERO,
+            },
+        };
+        world.create_tables().await;
+        world
+    }
+
+    async fn create_tables(&self) {
+        let ddb = aws_sdk_dynamodb::Client::new(&self.sdk);
+        let s = &self.settings;
+        let tables: [(&str, &[&str]); 4] = [
+            (&s.schedule_table, &["ScheduleName"]),
+            (&s.group_table, &["ScheduleName", "GroupName"]),
+            (&s.exception_table, &["ExceptionUuid"]),
+            (&s.state_table, &["Key"]),
+        ];
+        for (name, keys) in tables {
+            let mut req = ddb
+                .create_table()
+                .table_name(name)
+                .billing_mode(BillingMode::PayPerRequest);
+            for (i, k) in keys.iter().enumerate() {
+                req = req
+                    .attribute_definitions(
+                        AttributeDefinition::builder()
+                            .attribute_name(*k)
+                            .attribute_type(ScalarAttributeType::S)
+                            .build()
+                            .expect("attribute"),
+                    )
+                    .key_schema(
+                        KeySchemaElement::builder()
+                            .attribute_name(*k)
+                            .key_type(if i == 0 {
+                                KeyType::Hash
+                            } else {
+                                KeyType::Range
+                            })
+                            .build()
+                            .expect("key"),
+                    );
+            }
+            req.send().await.expect("create table");
+        }
+    }
+
+    /// Imports a YAML config into the tables.
+    pub async fn import(&self, yaml: &str) {
+        let raw = RawConfig::parse(yaml, "test config").expect("config parses");
+        self.store
+            .import(&raw, &self.settings.defaults)
+            .await
+            .expect("import");
+    }
+
+    /// Creates `count` EC2 instances (one reservation each) tagged for `schedule`/`group`.
+    pub async fn ec2(&self, count: usize, schedule: &str, group: Option<&str>) -> Vec<String> {
+        let ec2 = aws_sdk_ec2::Client::new(&self.sdk);
+        let mut tags = vec![("ScheduleName", schedule)];
+        tags.extend(group.map(|g| ("ScheduleGroupName", g)));
+        let spec = aws_sdk_ec2::types::TagSpecification::builder()
+            .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(*k).value(*v).build())
+                    .collect(),
+            ))
+            .build();
+        let mut ids = Vec::new();
+        // A few requests in flight at once keeps 1,000+ reservations quick.
+        for chunk in (0..count).collect::<Vec<_>>().chunks(16) {
+            let calls = chunk.iter().map(|_| {
+                ec2.run_instances()
+                    .image_id(AMI)
+                    .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+                    .min_count(1)
+                    .max_count(1)
+                    .tag_specifications(spec.clone())
+                    .send()
+            });
+            for out in futures_join(calls).await {
+                let out = out.expect("run instances");
+                ids.extend(
+                    out.instances()
+                        .iter()
+                        .filter_map(|i| i.instance_id().map(String::from)),
+                );
+            }
+        }
+        ids
+    }
+
+    /// Creates an RDS postgres instance tagged for `schedule`/`group`.
+    pub async fn rds(&self, id: &str, schedule: &str, group: Option<&str>) {
+        let rds = aws_sdk_rds::Client::new(&self.sdk);
+        let mut req = rds
+            .create_db_instance()
+            .db_instance_identifier(id)
+            .db_instance_class("db.t3.micro")
+            .engine("postgres")
+            .allocated_storage(20)
+            .master_username("admin")
+            .master_user_password("password123")
+            .tags(rds_tag("ScheduleName", schedule));
+        if let Some(g) = group {
+            req = req.tags(rds_tag("ScheduleGroupName", g));
+        }
+        req.send().await.expect("create db instance");
+    }
+
+    /// Creates an Aurora cluster tagged for `schedule`/`group`.
+    pub async fn aurora(&self, id: &str, schedule: &str, group: Option<&str>) {
+        let rds = aws_sdk_rds::Client::new(&self.sdk);
+        let mut req = rds
+            .create_db_cluster()
+            .db_cluster_identifier(id)
+            .engine("aurora-postgresql")
+            .master_username("admin")
+            .master_user_password("password123")
+            .tags(rds_tag("ScheduleName", schedule));
+        if let Some(g) = group {
+            req = req.tags(rds_tag("ScheduleGroupName", g));
+        }
+        req.send().await.expect("create db cluster");
+    }
+
+    /// Provider state per resource id.
+    pub async fn states(&self) -> HashMap<String, String> {
+        self.cloud
+            .observe()
+            .await
+            .expect("observe")
+            .into_iter()
+            .map(|r| (r.id, r.state))
+            .collect()
+    }
+
+    /// Stops everything the cloud sees (moto creates resources running).
+    pub async fn stop_all(&self) {
+        let refs: Vec<_> = self
+            .cloud
+            .observe()
+            .await
+            .expect("observe")
+            .iter()
+            .map(|r| r.to_ref())
+            .collect();
+        let outcomes = self.cloud.stop(&refs).await;
+        assert!(outcomes.iter().all(|o| o.error.is_none()), "{outcomes:?}");
+    }
+
+    /// One tick at `at` (RFC 3339).
+    pub async fn tick(&self, at: &str) -> Report {
+        self.tick_with(&self.cloud, at).await
+    }
+
+    pub async fn tick_with(&self, cloud: &impl Cloud, at: &str) -> Report {
+        tick(
+            &self.store,
+            cloud,
+            &self.settings,
+            at.parse().expect("RFC 3339 instant"),
+            &self.options,
+        )
+        .await
+        .expect("tick")
+    }
+}
+
+fn rds_tag(k: &str, v: &str) -> aws_sdk_rds::types::Tag {
+    aws_sdk_rds::types::Tag::builder().key(k).value(v).build()
+}
+
+/// Runs the futures as tasks (concurrently) and returns their outputs in order.
+async fn futures_join<F, T>(futures: impl Iterator<Item = F>) -> Vec<T>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.expect("task"));
+    }
+    out
+}
+
+/// `group action status` for every step, e.g. `DB start done`.
+pub fn summary(report: &Report) -> Vec<String> {
+    report
+        .steps
+        .iter()
+        .map(|s| format!("{} {} {}", s.group, s.action, s.status.as_str()))
+        .collect()
+}
+
+/// Counts of each resource kind's states, for compact assertions.
+pub fn by_kind(resources: &[offhours::planner::Resource]) -> BTreeMap<ResourceKind, usize> {
+    let mut m = BTreeMap::new();
+    for r in resources {
+        *m.entry(r.kind).or_default() += 1;
+    }
+    m
+}
