@@ -4,6 +4,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod inventory;
+pub mod notify;
 pub mod plan;
 pub mod planner;
 pub mod schedule;
