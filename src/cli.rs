@@ -9,10 +9,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
+use crate::chat::{ChatSecrets, MemoryStore};
 use crate::config::{validate, RawConfig};
 use crate::error::{Error, Result};
 use crate::inventory::{load_inventory, load_state};
 use crate::planner::{plan, Inputs};
+use crate::serve::{serve_addr, Endpoint};
 use crate::settings::Settings;
 use crate::timeline::timeline;
 
@@ -73,6 +75,20 @@ pub enum Command {
         days: u32,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+    },
+    /// Serve chat commands (Slack slash command, JANDI outgoing webhook) on POST /.
+    /// Verifies requests with SLACK_SIGNING_SECRET / JANDI_TOKEN. With --config, commands
+    /// act on that file's items in memory (nothing is written back).
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Config file (YAML or JSON) loaded into an in-memory store.
+        #[arg(long)]
+        config: PathBuf,
+        /// Inventory file for `status` (optional).
+        #[arg(long)]
+        inventory: Option<PathBuf>,
     },
 }
 
@@ -195,6 +211,42 @@ pub fn run_offline(command: Command, settings: &Settings) -> Result<ExitCode> {
             });
             let t = timeline(&config, from, days.clamp(1, 366));
             print(&t, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve {
+            listen,
+            config,
+            inventory,
+        } => {
+            let raw = RawConfig::load(&config)?;
+            let resources = match inventory {
+                Some(path) => load_inventory(&path)?,
+                None => Vec::new(),
+            };
+            let endpoint = Endpoint {
+                store: MemoryStore::new(raw, resources),
+                settings: settings.clone(),
+                secrets: ChatSecrets::from_env(),
+            };
+            if endpoint.secrets.slack_signing_secret.is_none()
+                && endpoint.secrets.jandi_token.is_none()
+            {
+                eprintln!("warning: neither SLACK_SIGNING_SECRET nor JANDI_TOKEN is set: every request will be refused");
+            }
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|source| Error::Serve {
+                    addr: listen.clone(),
+                    source,
+                })?;
+            runtime.block_on(async {
+                tokio::select! {
+                    served = serve_addr(&listen, endpoint) => served,
+                    _ = tokio::signal::ctrl_c() => Ok(()),
+                }
+            })?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -42,6 +42,18 @@ pub enum Error {
     #[error("webhook delivery failed: {0}")]
     Webhook(String),
 
+    /// A storage operation outside AWS failed (the in-memory store of tests and `serve`).
+    #[error("storage: {0}")]
+    Store(String),
+
+    /// The chat-command endpoint could not listen or serve.
+    #[error("cannot serve chat commands on {addr}: {source}")]
+    Serve {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// Another invocation holds the lease on the state table.
     #[error("another invocation holds the scheduler lease until {until}")]
     LeaseHeld { until: String },

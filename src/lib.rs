@@ -1,5 +1,6 @@
 //! offhours: switch dev/staging EC2, RDS and Aurora off outside working hours, in dependency order.
 
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -8,6 +9,7 @@ pub mod notify;
 pub mod plan;
 pub mod planner;
 pub mod schedule;
+pub mod serve;
 pub mod settings;
 pub mod timeline;
 
