@@ -1282,3 +1282,584 @@ impl CommandStore for MemoryStore {
         Ok(self.lock()?.1.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::parse_inventory;
+
+    const CONFIG: &str = "schedules:\n  - {ScheduleName: dev, TagValue: dev, DaysActive: weekdays, StartTime: '09:00', StopTime: '22:00', Timezone: Asia/Seoul}\n  - {ScheduleName: broken, TagValue: broken, StartTime: '25:00'}\ngroups:\n  - {ScheduleName: dev, GroupName: DB, InstanceType: RDS}\n  - {ScheduleName: dev, GroupName: API, InstanceType: EC2, Dependency: [DB]}\nexceptions:\n  - {ExceptionUuid: xmas, ScheduleName: '*', ExceptionDate: '2026-12-25', ExceptionType: start, ExceptionValue: None}\n  - {ExceptionUuid: old, ScheduleName: dev, ExceptionDate: '2026-11-02', ExceptionType: stop, ExceptionValue: '23:00'}\n";
+    const INVENTORY: &str = "resources:\n  - {id: i-0a1, kind: ec2, state: running, tags: {ScheduleName: dev, ScheduleGroupName: API, Name: api-1}}\n  - {id: dev-db, kind: rds, state: available, engine: postgres, tags: {ScheduleName: dev, ScheduleGroupName: DB}}\n";
+    const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+    const TOKEN: &str = "jandi-token-123";
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("test instant")
+            .with_timezone(&Utc)
+    }
+
+    fn date(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("test date")
+    }
+
+    fn store() -> MemoryStore {
+        MemoryStore::new(
+            RawConfig::parse(CONFIG, "test").expect("config"),
+            parse_inventory(INVENTORY, "test").expect("inventory"),
+        )
+    }
+
+    fn settings() -> Settings {
+        Settings::from_lookup(|_| None).expect("defaults")
+    }
+
+    fn secrets() -> ChatSecrets {
+        ChatSecrets {
+            slack_signing_secret: Some(SECRET.into()),
+            jandi_token: Some(TOKEN.into()),
+            command: "/offhours".into(),
+        }
+    }
+
+    fn dev() -> Schedule {
+        let c = validate(
+            &RawConfig::parse(CONFIG, "test").expect("config"),
+            &settings().defaults,
+        );
+        c.schedule("dev").cloned().expect("dev schedule")
+    }
+
+    fn slack_request(text: &str, now: DateTime<Utc>, secret: &str) -> ChatRequest {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", "legacy")
+            .append_pair("command", "/offhours")
+            .append_pair("text", text)
+            .append_pair("user_name", "mina")
+            .finish();
+        let ts = now.timestamp().to_string();
+        ChatRequest {
+            headers: vec![
+                (
+                    "Content-Type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ),
+                ("X-Slack-Request-Timestamp".into(), ts.clone()),
+                (
+                    "X-Slack-Signature".into(),
+                    slack_signature(secret, &ts, &body),
+                ),
+            ],
+            body,
+        }
+    }
+
+    fn jandi_request(text: &str, token: &str) -> ChatRequest {
+        ChatRequest {
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: json!({
+                "token": token, "teamName": "team", "roomName": "ops", "writerName": "Mina",
+                "writerEmail": "mina@example.com", "text": text, "keyword": "offhours",
+                "createdAt": "2026-11-23T12:50:00.000Z",
+            })
+            .to_string(),
+        }
+    }
+
+    #[test]
+    fn command_parsing_table() {
+        let d = date;
+        let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).expect("time");
+        let s = |x: &str| x.to_string();
+        let cases: Vec<(&str, Command)> = vec![
+            ("", Command::Help),
+            ("help", Command::Help),
+            ("status dev", Command::Status { schedule: s("dev") }),
+            (
+                "info dev",
+                Command::Info {
+                    schedule: s("dev"),
+                    day: None,
+                },
+            ),
+            (
+                "info dev 2026-11-26",
+                Command::Info {
+                    schedule: s("dev"),
+                    day: Some(Day::Date(d("2026-11-26"))),
+                },
+            ),
+            (
+                "info dev tomorrow",
+                Command::Info {
+                    schedule: s("dev"),
+                    day: Some(Day::Tomorrow),
+                },
+            ),
+            (
+                "exception list dev",
+                Command::ExceptionList { schedule: s("dev") },
+            ),
+            (
+                "exception set dev 2026-11-26 stop 23:30",
+                Command::ExceptionSet {
+                    schedule: s("dev"),
+                    date: d("2026-11-26"),
+                    action: Action::Stop,
+                    time: Some(t(23, 30)),
+                },
+            ),
+            (
+                "Exception SET * 2026-12-31 start None",
+                Command::ExceptionSet {
+                    schedule: s("*"),
+                    date: d("2026-12-31"),
+                    action: Action::Start,
+                    time: None,
+                },
+            ),
+            (
+                "exception del 1b4e28ba",
+                Command::ExceptionDel {
+                    uuid: s("1b4e28ba"),
+                },
+            ),
+            (
+                "extend dev +1h",
+                Command::Extend {
+                    schedule: s("dev"),
+                    to: Extension::By(TimeDelta::hours(1)),
+                },
+            ),
+            (
+                "extend dev +30m",
+                Command::Extend {
+                    schedule: s("dev"),
+                    to: Extension::By(TimeDelta::minutes(30)),
+                },
+            ),
+            (
+                "extend dev +1h30m",
+                Command::Extend {
+                    schedule: s("dev"),
+                    to: Extension::By(TimeDelta::minutes(90)),
+                },
+            ),
+            (
+                "extend dev 23:15",
+                Command::Extend {
+                    schedule: s("dev"),
+                    to: Extension::At(t(23, 15)),
+                },
+            ),
+            (
+                "skip dev",
+                Command::Skip {
+                    schedule: s("dev"),
+                    day: None,
+                },
+            ),
+            (
+                "skip dev 2026-11-24",
+                Command::Skip {
+                    schedule: s("dev"),
+                    day: Some(Day::Date(d("2026-11-24"))),
+                },
+            ),
+            ("start dev", Command::Start { schedule: s("dev") }),
+            ("  STOP   dev ", Command::Stop { schedule: s("dev") }),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse(text, "/offhours"), Ok(expected), "{text:?}");
+        }
+        let errors: &[(&str, &str)] = &[
+            (
+                "reboot dev",
+                "unknown command 'reboot'. Try `/offhours help`.",
+            ),
+            ("status", "usage: /offhours status <schedule>"),
+            ("status dev extra", "usage: /offhours status <schedule>"),
+            ("extend dev", "usage: /offhours extend"),
+            ("extend dev soon", "'soon' is not HH:MM, +Nh, +Nm"),
+            ("extend dev +0m", "extend by 1 minute to 24 hours"),
+            ("extend dev +25h", "extend by 1 minute to 24 hours"),
+            ("extend dev 24:00", "'24:00' is not HH:MM"),
+            ("info dev 2026-13-01", "'2026-13-01' is not a date"),
+            (
+                "exception set dev 2026-11-26 later 10:00",
+                "'later' is not start or stop",
+            ),
+            (
+                "exception set dev 26/11 stop 10:00",
+                "'26/11' is not a date",
+            ),
+            (
+                "exception set dev 2026-11-26 stop 7pm",
+                "'7pm' is not a time",
+            ),
+            (
+                "exception set dev 2026-11-26 stop",
+                "usage: /offhours exception set",
+            ),
+            ("exception frobnicate", "usage: /offhours exception list"),
+            ("skip", "usage: /offhours skip"),
+        ];
+        for (text, expected) in errors {
+            match parse(text, "/offhours") {
+                Err(e) => assert!(e.contains(expected), "{text:?}: {e}"),
+                Ok(c) => panic!("{text:?} parsed as {c:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn slack_verification_table() {
+        let now = at("2026-11-23T12:50:00Z");
+        let good = slack_request("status dev", now, SECRET);
+        assert_eq!(
+            verify(&good, now, &secrets()).map(|i| (i.platform, i.text, i.user)),
+            Ok((
+                Platform::Slack,
+                "status dev".to_string(),
+                "mina".to_string()
+            ))
+        );
+        let mut tampered = good.clone();
+        tampered.body = tampered.body.replace("status", "stop");
+        let cases: Vec<(&str, ChatRequest, DateTime<Utc>, ChatSecrets)> = vec![
+            (
+                "wrong secret",
+                slack_request("stop dev", now, "other-secret"),
+                now,
+                secrets(),
+            ),
+            ("tampered body", tampered, now, secrets()),
+            (
+                "stale timestamp",
+                slack_request("stop dev", now - TimeDelta::seconds(301), SECRET),
+                now,
+                secrets(),
+            ),
+            (
+                "future timestamp",
+                slack_request("stop dev", now + TimeDelta::seconds(301), SECRET),
+                now,
+                secrets(),
+            ),
+            (
+                "secret not configured",
+                good.clone(),
+                now,
+                ChatSecrets {
+                    slack_signing_secret: None,
+                    ..secrets()
+                },
+            ),
+            (
+                "no signature",
+                ChatRequest {
+                    headers: vec![(
+                        "X-Slack-Request-Timestamp".into(),
+                        now.timestamp().to_string(),
+                    )],
+                    body: good.body.clone(),
+                },
+                now,
+                secrets(),
+            ),
+            (
+                "unsigned form",
+                ChatRequest {
+                    headers: vec![],
+                    body: good.body.clone(),
+                },
+                now,
+                secrets(),
+            ),
+        ];
+        for (name, request, now, secrets) in cases {
+            assert!(
+                verify(&request, now, &secrets).is_err(),
+                "{name} must be refused"
+            );
+        }
+        // Within the window on both sides is fine.
+        let edge = slack_request("status dev", now - TimeDelta::seconds(299), SECRET);
+        assert!(verify(&edge, now, &secrets()).is_ok());
+    }
+
+    #[test]
+    fn jandi_verification_strips_the_trigger_word() {
+        let ok = verify(
+            &jandi_request("/offhours extend dev +1h", TOKEN),
+            Utc::now(),
+            &secrets(),
+        );
+        assert_eq!(
+            ok.map(|i| (i.platform, i.text, i.user)),
+            Ok((
+                Platform::Jandi,
+                "extend dev +1h".to_string(),
+                "Mina".to_string()
+            ))
+        );
+        assert!(verify(
+            &jandi_request("/offhours stop dev", "wrong"),
+            Utc::now(),
+            &secrets()
+        )
+        .is_err());
+        assert!(verify(
+            &jandi_request("/offhours stop dev", ""),
+            Utc::now(),
+            &secrets()
+        )
+        .is_err());
+        let unset = ChatSecrets {
+            jandi_token: None,
+            ..secrets()
+        };
+        assert!(verify(
+            &jandi_request("/offhours stop dev", TOKEN),
+            Utc::now(),
+            &unset
+        )
+        .is_err());
+    }
+
+    #[tokio::test]
+    async fn unverified_requests_get_401_and_change_nothing() {
+        let now = at("2026-11-23T12:50:00Z");
+        let requests = [
+            slack_request("stop dev", now, "other-secret"),
+            slack_request("stop dev", now - TimeDelta::minutes(6), SECRET),
+            jandi_request("/offhours stop dev", "wrong"),
+            jandi_request("/offhours extend dev +1h", ""),
+            ChatRequest {
+                headers: vec![],
+                body: "hello".into(),
+            },
+        ];
+        for request in requests {
+            let store = store();
+            let before = store.snapshot().expect("snapshot");
+            let r = handle(&request, now, &store, &settings(), &secrets()).await;
+            assert_eq!(r.status, 401, "{request:?}");
+            assert!(!r.body.contains(SECRET) && !r.body.contains(TOKEN));
+            assert_eq!(store.snapshot().expect("snapshot"), before);
+        }
+    }
+
+    #[tokio::test]
+    async fn slack_replies_are_json_with_response_type() {
+        let now = at("2026-11-23T12:50:00Z");
+        let store = store();
+        let r = handle(
+            &slack_request("help", now, SECRET),
+            now,
+            &store,
+            &settings(),
+            &secrets(),
+        )
+        .await;
+        assert_eq!((r.status, r.content_type), (200, "application/json"));
+        let v: Value = serde_json::from_str(&r.body).expect("json");
+        assert_eq!(v["response_type"], "ephemeral");
+        assert!(v["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("/offhours extend <schedule>")));
+
+        let r = handle(
+            &slack_request("start dev", now, SECRET),
+            now,
+            &store,
+            &settings(),
+            &secrets(),
+        )
+        .await;
+        let v: Value = serde_json::from_str(&r.body).expect("json");
+        assert_eq!(v["response_type"], "in_channel");
+        assert!(v["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("ForceStart set") && t.contains("mina")));
+        let raw = store.snapshot().expect("snapshot");
+        assert_eq!(raw.schedules[0]["ForceStart"], Value::Bool(true));
+    }
+
+    #[tokio::test]
+    async fn jandi_replies_have_body_color_and_info() {
+        let now = at("2026-11-23T12:50:00Z");
+        let r = handle(
+            &jandi_request("/offhours status dev", TOKEN),
+            now,
+            &store(),
+            &settings(),
+            &secrets(),
+        )
+        .await;
+        assert_eq!(r.status, 200);
+        let v: Value = serde_json::from_str(&r.body).expect("json");
+        assert_eq!(v["body"], "dev (Asia/Seoul)");
+        assert_eq!(v["connectColor"], "#2EB67D");
+        let d = v["connectInfo"][0]["description"]
+            .as_str()
+            .expect("description");
+        assert!(
+            d.contains("DB (RDS): dev-db (rds, postgres) available"),
+            "{d}"
+        );
+        assert!(d.contains("API (EC2): api-1 (i-0a1, ec2) running"), "{d}");
+        assert!(d.contains("next stop: 2026-11-23 22:00 KST"), "{d}");
+    }
+
+    async fn run_text(store: &MemoryStore, text: &str, now: DateTime<Utc>) -> Reply {
+        let command = parse(text, "/offhours").expect("parses");
+        execute(&command, now, store, &settings(), "/offhours").await
+    }
+
+    #[tokio::test]
+    async fn unknown_and_broken_schedules_are_explained() {
+        let now = at("2026-11-23T12:50:00Z");
+        let store = store();
+        let r = run_text(&store, "status prod", now).await;
+        assert!(!r.ok);
+        assert_eq!(r.title, "unknown schedule 'prod'. Schedules: dev");
+        let r = run_text(&store, "extend broken +1h", now).await;
+        assert!(
+            r.title
+                .contains("schedule 'broken' has configuration errors"),
+            "{r:?}"
+        );
+        assert!(r.lines.iter().any(|l| l.contains("StartTime")), "{r:?}");
+        let r = run_text(&store, "exception del nope", now).await;
+        assert_eq!(r.title, "no exception with id nope");
+    }
+
+    #[tokio::test]
+    async fn extend_writes_todays_stop_exception_and_replaces_an_older_one() {
+        // GIVEN dev stops at 22:00 KST; it is 21:50 on Monday 2026-11-23.
+        let now = at("2026-11-23T21:50:00+09:00");
+        let store = store();
+        // WHEN extending twice
+        let first = run_text(&store, "extend dev +1h", now).await;
+        assert!(first.ok, "{first:?}");
+        assert_eq!(
+            first.title,
+            "dev: stop on 2026-11-23 (Mon) moved from 22:00 to 23:00 KST"
+        );
+        let second = run_text(&store, "extend dev 23:30", now).await;
+        assert!(second.ok, "{second:?}");
+        // THEN one stop exception for today remains, at 23:30.
+        let raw = store.snapshot().expect("snapshot");
+        let today: Vec<&Item> = raw
+            .exceptions
+            .iter()
+            .filter(|e| e["ExceptionDate"] == "2026-11-23")
+            .collect();
+        assert_eq!(today.len(), 1, "{today:?}");
+        assert_eq!(today[0]["ExceptionType"], "stop");
+        assert_eq!(today[0]["ExceptionValue"], "23:30");
+        assert_eq!(today[0]["ScheduleName"], "dev");
+    }
+
+    #[test]
+    fn extend_plans_and_refusals() {
+        let now = at("2026-11-23T21:50:00+09:00");
+        let s = dev();
+        let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).expect("time");
+        let ok = plan_extend(&s, Extension::By(TimeDelta::minutes(90)), now).expect("ok");
+        assert_eq!(
+            (ok.date, ok.time, ok.from),
+            (date("2026-11-23"), t(23, 30), Some(t(22, 0)))
+        );
+        let past = plan_extend(&s, Extension::At(t(21, 0)), now);
+        assert!(past.is_err_and(|e| e.contains("is in the past")));
+        let midnight = plan_extend(&s, Extension::By(TimeDelta::hours(3)), now);
+        assert!(midnight.is_err_and(|e| e.contains("past midnight") && e.contains("stop None")));
+        // Saturday: no stop within 24 hours; a time adds one today, a delay cannot.
+        let saturday = at("2026-11-28T12:00:00+09:00");
+        assert!(plan_extend(&s, Extension::By(TimeDelta::hours(1)), saturday).is_err());
+        let added = plan_extend(&s, Extension::At(t(18, 0)), saturday).expect("adds");
+        assert_eq!((added.date, added.from), (date("2026-11-28"), None));
+    }
+
+    #[tokio::test]
+    async fn skip_defaults_to_today_before_the_start_and_tomorrow_after() {
+        let store = store();
+        let early = at("2026-11-23T08:00:00+09:00");
+        let r = run_text(&store, "skip dev", early).await;
+        assert_eq!(r.title, "dev: no start on 2026-11-23 (Mon)");
+        let late = at("2026-11-23T10:00:00+09:00");
+        assert_eq!(default_skip_date(&dev(), late), date("2026-11-24"));
+        let r = run_text(&store, "skip dev", late).await;
+        assert_eq!(r.title, "dev: no start on 2026-11-24 (Tue)");
+        let raw = store.snapshot().expect("snapshot");
+        assert!(raw
+            .exceptions
+            .iter()
+            .any(|e| e["ExceptionDate"] == "2026-11-24"
+                && e["ExceptionType"] == "start"
+                && e["ExceptionValue"] == "None"));
+        let r = run_text(&store, "skip dev 2026-11-01", late).await;
+        assert!(!r.ok && r.title.contains("in the past"), "{r:?}");
+        let r = run_text(&store, "skip dev 2026-11-28", late).await;
+        assert!(
+            r.lines.iter().any(|l| l.contains("no start anyway")),
+            "{r:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn info_shows_the_days_events_after_exceptions() {
+        let store = store();
+        let now = at("2026-11-23T12:00:00+09:00");
+        let r = run_text(&store, "info dev", now).await;
+        assert_eq!(
+            r.lines,
+            [
+                "09:00 KST start: done (schedule)",
+                "22:00 KST stop: upcoming (schedule)"
+            ]
+        );
+        let r = run_text(&store, "info dev 2026-12-25", now).await;
+        assert_eq!(r.lines, ["22:00 KST stop: upcoming (schedule)"]);
+        run_text(&store, "exception set dev 2026-11-24 stop 23:45", now).await;
+        let r = run_text(&store, "info dev tomorrow", now).await;
+        assert!(
+            r.lines[1].starts_with("23:45 KST stop: upcoming (exception "),
+            "{r:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn exception_list_set_and_del() {
+        let store = store();
+        let now = at("2026-11-23T12:00:00+09:00");
+        let r = run_text(&store, "exception list dev", now).await;
+        assert_eq!(
+            r.lines,
+            [
+                "2026-12-25 (Fri) start None (all schedules): `xmas`",
+                "(1 past exception(s) not shown)"
+            ]
+        );
+        let set = run_text(&store, "exception set dev 2026-11-26 stop 23:00", now).await;
+        assert!(set.ok, "{set:?}");
+        let id = set.lines[0]
+            .trim_start_matches("exception id: `")
+            .trim_end_matches('`')
+            .to_string();
+        let r = run_text(&store, "exception list dev", now).await;
+        assert!(r.lines[0].contains(&id), "{r:?}");
+        let del = run_text(&store, &format!("exception del {id}"), now).await;
+        assert!(del.ok, "{del:?}");
+        let r = run_text(&store, "exception set prod 2026-11-26 stop 23:00", now).await;
+        assert!(!r.ok && r.title.contains("unknown schedule"), "{r:?}");
+    }
+
+    #[test]
+    fn secrets_are_not_printed_by_debug() {
+        let text = format!("{:?}", secrets());
+        assert!(!text.contains(SECRET) && !text.contains(TOKEN), "{text}");
+    }
+}
