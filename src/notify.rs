@@ -261,7 +261,7 @@ fn step_line(i: usize, step: &Step) -> String {
         step.action,
         step.status.as_str()
     );
-    if !step.waiting_on.is_empty() {
+    if step.status == StepStatus::Blocked && !step.waiting_on.is_empty() {
         line.push_str(&format!(" (waiting on {})", step.waiting_on.join(", ")));
     }
     if !resources.is_empty() {
