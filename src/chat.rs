@@ -143,6 +143,8 @@ pub struct Incoming {
     pub text: String,
     /// Who sent it, for the reply and the log.
     pub user: String,
+    /// Slack's certificate check (`ssl_check=1`): answer 200 and do nothing.
+    pub ssl_check: bool,
 }
 
 /// Slack rejects requests whose timestamp is further than this from now.
@@ -213,10 +215,12 @@ fn verify_slack(
     }
     let mut text = String::new();
     let mut user = String::new();
+    let mut ssl_check = false;
     for (k, v) in form_urlencoded::parse(request.body.as_bytes()) {
         match k.as_ref() {
             "text" => text = v.into_owned(),
             "user_name" => user = v.into_owned(),
+            "ssl_check" => ssl_check = v == "1",
             _ => {}
         }
     }
@@ -224,6 +228,7 @@ fn verify_slack(
         platform: Platform::Slack,
         text: text.trim().to_string(),
         user,
+        ssl_check,
     })
 }
 
@@ -265,6 +270,7 @@ fn verify_jandi(
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string(),
+        ssl_check: false,
     })
 }
 
@@ -630,7 +636,7 @@ pub async fn handle<S: CommandStore>(
             return ChatResponse::unauthorized();
         }
     };
-    if request.body.contains("ssl_check=1") && incoming.text.is_empty() {
+    if incoming.ssl_check {
         return ChatResponse::plain(200, "");
     }
     let reply = match parse(&incoming.text, &secrets.command) {

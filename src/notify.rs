@@ -217,9 +217,7 @@ pub fn warning_message(notice: &Notice, command: &str) -> Message {
     postpone.push(format!(
         "`{command} exception set {s} {date} stop None`: no stop on {date}"
     ));
-    postpone.push(format!(
-        "`{command} skip {s}`: also skip the next working day's start"
-    ));
+    postpone.push(format!("`{command} skip {s}`: cancel tomorrow's start"));
     Message {
         kind: MessageKind::PreStopWarning,
         severity: Severity::Warning,

@@ -345,3 +345,27 @@ async fn finished_transition_is_summarised_once_in_group_order() {
         ])
     );
 }
+
+/// A dedup store that is down.
+struct BrokenDedup;
+
+impl offhours::notify::Dedup for BrokenDedup {
+    async fn mark_once(&self, _key: &str) -> offhours::Result<bool> {
+        Err(offhours::Error::Store("state table unavailable".into()))
+    }
+}
+
+#[tokio::test]
+async fn warning_is_held_back_when_it_cannot_be_recorded_and_retried_next_tick() {
+    let hook = hook(Mode::Ok).await;
+    let config = config(&hook.url);
+    let notifier = notifier(None, fast_policy());
+    let report = tick(&config, at("2026-11-23T21:50:00+09:00"), &HashMap::new());
+
+    let outcome = notify_tick(&notifier, &config, &report, &BrokenDedup).await;
+    assert!(outcome.warned.is_empty() && outcome.deliveries.is_empty());
+    assert!(hook.requests().is_empty());
+
+    let outcome = notify_tick(&notifier, &config, &report, &MemoryDedup::default()).await;
+    assert_eq!(outcome.sent(), 1);
+}
