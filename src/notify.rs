@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::config::{Action, Config, Problem};
+use crate::config::{Action, Config, Problem, Schedule};
 use crate::error::{Error, Result};
 use crate::plan::{Decision, Notice, Reason, Report, Step, StepStatus};
 use crate::schedule::EventKey;
@@ -273,7 +273,13 @@ fn failed(step: &Step) -> bool {
 }
 
 /// The summary of one schedule's transition from the steps handled this tick, in order.
-pub fn transition_message(decision: &Decision, steps: &[&Step]) -> Message {
+/// When this tick ran no step (the work was done by earlier ticks), the schedule's groups
+/// are listed in the order they were handled.
+pub fn transition_message(
+    decision: &Decision,
+    steps: &[&Step],
+    schedule: Option<&Schedule>,
+) -> Message {
     let s = &decision.schedule;
     let action = decision.transition.unwrap_or(Action::Stop);
     let verb = match action {
@@ -317,13 +323,42 @@ pub fn transition_message(decision: &Decision, steps: &[&Step]) -> Message {
             "The rest continues at the next tick.".to_string(),
         )
     };
-    let mut sections = vec![Section {
-        title: "Groups, in order".into(),
-        lines: steps
+    let lines = if steps.is_empty() {
+        let state = if action == Action::Start {
+            "up"
+        } else {
+            "stopped"
+        };
+        let mut groups: Vec<String> = schedule
+            .map(|sc| {
+                sc.groups
+                    .iter()
+                    .map(|g| format!("{} ({})", g.name, g.kind.as_str().to_uppercase()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if action == Action::Stop {
+            groups.reverse();
+        }
+        if groups.is_empty() {
+            vec![format!("every resource is {state}")]
+        } else {
+            groups
+                .iter()
+                .enumerate()
+                .map(|(i, g)| format!("{}. {g}: {state}", i + 1))
+                .collect()
+        }
+    } else {
+        steps
             .iter()
             .enumerate()
             .map(|(i, st)| step_line(i, st))
-            .collect(),
+            .collect()
+    };
+    let mut sections = vec![Section {
+        title: "Groups, in order".into(),
+        lines,
     }];
     if !failures.is_empty() {
         sections.push(Section {
@@ -415,7 +450,11 @@ pub fn render(format: WebhookFormat, m: &Message) -> Payload {
         WebhookFormat::Jandi => Payload {
             headers: vec![("Accept", JANDI_ACCEPT)],
             body: json!({
-                "body": clip(&format!("[offhours] {}", m.title), 1000),
+                "body": clip(&if m.title.starts_with("offhours") {
+                    m.title.clone()
+                } else {
+                    format!("[offhours] {}", m.title)
+                }, 1000),
                 "connectColor": m.severity.color(),
                 "connectInfo": std::iter::once(json!({"title": "", "description": clip(&m.text, 1000)}))
                     .chain(m.sections.iter().map(|s| json!({
@@ -890,7 +929,19 @@ fn transition_key(report: &Report, decision: &Decision, steps: &[&Step]) -> Opti
         let digest = short_hash(&failures.join("\n"));
         return Some(format!("notify#stalled#{s}#{action}#{event}#{digest}"));
     }
-    (decision.complete && !steps.is_empty()).then(|| format!("notify#done#{s}#{action}#{occasion}"))
+    if !decision.complete {
+        // In progress: the summary comes when it finishes (or stalls).
+        return None;
+    }
+    let key = format!("notify#done#{s}#{action}#{occasion}");
+    match decision.reason {
+        // Enforcement only has news when it had to correct something.
+        Reason::Enforced => (!steps.is_empty()).then_some(key),
+        // The tick that finishes an event's (or a force's) transition, even when the
+        // steps ran in earlier ticks.
+        Reason::Boundary | Reason::ForceStart | Reason::ForceStop => Some(key),
+        _ => None,
+    }
 }
 
 /// Tracks destinations that failed during this tick so that later messages skip them.
@@ -946,11 +997,15 @@ impl Destinations<'_> {
     }
 }
 
+/// How long the production [`Dedup`] should keep a key: a persisting error is reported
+/// again after this many days.
+pub const DEDUP_TTL_DAYS: u32 = 14;
+
 /// Sends what a finished tick has to say: each pre-stop warning once per stop event,
 /// summaries of transitions that finished or stalled, and each distinct error once.
 /// Call it after execution with the run's report. A message is claimed in `dedup`
 /// before it is sent (at most once, even with overlapping invocations); a claim that
-/// fails is retried at the next tick.
+/// fails is retried at the next tick. Not for dry runs: the caller skips it then.
 pub async fn notify_tick(
     notifier: &Notifier,
     config: &Config,
@@ -1011,7 +1066,7 @@ pub async fn notify_tick(
         let Some(key) = transition_key(report, decision, &mine) else {
             continue;
         };
-        let message = transition_message(decision, &mine);
+        let message = transition_message(decision, &mine, config.schedule(&decision.schedule));
         let url = notifier.destination(config, &decision.schedule);
         match claim(dedup, &key).await {
             Some(true) => {
@@ -1138,7 +1193,7 @@ mod tests {
             step("API", StepStatus::Blocked, vec![]),
         ];
         let refs: Vec<&Step> = steps.iter().collect();
-        let m = transition_message(&decision, &refs);
+        let m = transition_message(&decision, &refs, None);
         assert_eq!(m.severity, Severity::Error);
         assert_eq!(
             m.sections[0].lines,

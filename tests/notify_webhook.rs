@@ -138,6 +138,20 @@ fn tick(config: &Config, now: DateTime<Utc>, states: &HashMap<String, ScheduleSt
     })
 }
 
+/// State after this morning's 09:00 start was applied.
+fn morning_states() -> HashMap<String, ScheduleState> {
+    HashMap::from([(
+        "dev".to_string(),
+        ScheduleState {
+            applied: Some(offhours::schedule::EventKey {
+                at: at("2026-11-23T09:00:00+09:00"),
+                action: offhours::config::Action::Start,
+            }),
+            ..ScheduleState::default()
+        },
+    )])
+}
+
 fn notifier(format: Option<WebhookFormat>, policy: DeliveryPolicy) -> Notifier {
     Notifier::new(NotifySettings {
         webhook_url: None,
@@ -164,7 +178,9 @@ async fn one_warning_per_stop_event_across_ticks_at_t10_and_t5() {
     let config = config(&hook.url);
     let notifier = notifier(None, fast_policy());
     let dedup = MemoryDedup::default();
-    let mut states: HashMap<String, ScheduleState> = HashMap::new();
+    // The 09:00 start was applied this morning.
+    let morning = morning_states()["dev"].clone();
+    let mut states = HashMap::from([("dev".to_string(), morning.clone())]);
 
     // WHEN a tick runs at T-10 and records what it warned about
     let first = tick(&config, at("2026-11-23T21:50:00+09:00"), &states);
@@ -174,13 +190,14 @@ async fn one_warning_per_stop_event_across_ticks_at_t10_and_t5() {
     let warned = outcome.warned_for("dev");
     assert_eq!(warned, Some(first.notices[0].event));
     let decision = &first.schedules[0];
-    states.insert(
-        "dev".into(),
-        next_state(&ScheduleState::default(), decision, warned),
-    );
+    states.insert("dev".into(), next_state(&morning, decision, warned));
 
     // AND a tick at T-5 whose state write was lost, and one that kept it
-    let lost = tick(&config, at("2026-11-23T21:55:00+09:00"), &HashMap::new());
+    let lost = tick(
+        &config,
+        at("2026-11-23T21:55:00+09:00"),
+        &HashMap::from([("dev".to_string(), morning)]),
+    );
     let again = notify_tick(&notifier, &config, &lost, &dedup).await;
     assert_eq!(again.sent(), 0);
     assert!(matches!(again.deliveries[0].delivery, Delivery::Duplicate));
@@ -292,8 +309,13 @@ async fn each_distinct_error_is_reported_once_and_jandi_gets_its_accept_header()
     }
 
     // `staging` has no webhook of its own and WEBHOOK_URL is unset: nothing to send there.
-    let requests = hook.requests();
+    let requests: Vec<Recorded> = hook
+        .requests()
+        .into_iter()
+        .filter(|r| r.body["connectColor"] == "#E01E5A")
+        .collect();
     assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0].body["body"], "offhours: error in schedule dev");
     assert_eq!(
         requests[0].headers.get("accept").map(String::as_str),
         Some("application/vnd.tosslab.jandi-v2+json")
@@ -360,7 +382,7 @@ async fn warning_is_held_back_when_it_cannot_be_recorded_and_retried_next_tick()
     let hook = hook(Mode::Ok).await;
     let config = config(&hook.url);
     let notifier = notifier(None, fast_policy());
-    let report = tick(&config, at("2026-11-23T21:50:00+09:00"), &HashMap::new());
+    let report = tick(&config, at("2026-11-23T21:50:00+09:00"), &morning_states());
 
     let outcome = notify_tick(&notifier, &config, &report, &BrokenDedup).await;
     assert!(outcome.warned.is_empty() && outcome.deliveries.is_empty());
@@ -368,4 +390,37 @@ async fn warning_is_held_back_when_it_cannot_be_recorded_and_retried_next_tick()
 
     let outcome = notify_tick(&notifier, &config, &report, &MemoryDedup::default()).await;
     assert_eq!(outcome.sent(), 1);
+}
+
+#[tokio::test]
+async fn transition_finished_by_earlier_ticks_is_summarised_in_stop_order() {
+    // GIVEN everything already stopped by earlier ticks, and the 22:00 stop not yet applied.
+    let hook = hook(Mode::Ok).await;
+    let config = config(&hook.url);
+    let notifier = notifier(None, fast_policy());
+    let stopped = INVENTORY
+        .replace("state: running", "state: stopped")
+        .replace("state: available", "state: stopped");
+    let resources = parse_inventory(&stopped, "test").expect("inventory");
+    let report = plan(&Inputs {
+        now: at("2026-11-23T22:05:00+09:00"),
+        config: &config,
+        resources: &resources,
+        states: &HashMap::new(),
+        tags: &TagKeys::default(),
+        report_timezone: chrono_tz::Asia::Seoul,
+    });
+    assert!(report.steps.is_empty() && report.schedules[0].complete);
+
+    // WHEN the tick notifies
+    notify_tick(&notifier, &config, &report, &MemoryDedup::default()).await;
+
+    // THEN the summary names the groups in the order they stop.
+    let requests = hook.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].body["title"], "dev: stopped");
+    assert_eq!(
+        requests[0].body["sections"][0]["lines"],
+        serde_json::json!(["1. API (EC2): stopped", "2. DB (RDS): stopped"])
+    );
 }
