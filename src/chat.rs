@@ -669,7 +669,10 @@ pub async fn execute<S: CommandStore>(
 ) -> Reply {
     match run(command, now, store, settings, prefix).await {
         Ok(reply) => reply,
-        Err(e) => Reply::error(format!("offhours could not do that: {e}")),
+        Err(e) => {
+            tracing::warn!(error = %e, "chat command failed");
+            Reply::error(format!("offhours could not do that: {e}"))
+        }
     }
 }
 

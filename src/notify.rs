@@ -952,7 +952,7 @@ struct Destinations<'a> {
 }
 
 impl Destinations<'_> {
-    async fn send(&mut self, url: Option<&str>, message: Message) -> bool {
+    async fn send(&mut self, url: Option<&str>, message: Message) {
         let Some(url) = url else {
             self.record(
                 &message,
@@ -961,7 +961,7 @@ impl Destinations<'_> {
                     reason: "no webhook configured".into(),
                 },
             );
-            return false;
+            return;
         };
         let id = short_hash(url);
         if self.down.contains(&id) {
@@ -972,15 +972,13 @@ impl Destinations<'_> {
                     reason: "the webhook failed earlier in this tick".into(),
                 },
             );
-            return false;
+            return;
         }
         let (format, delivery) = self.notifier.deliver(url, &message).await;
-        let ok = matches!(delivery, Delivery::Sent { .. });
-        if !ok {
+        if !matches!(delivery, Delivery::Sent { .. }) {
             self.down.insert(id);
         }
         self.record(&message, Some(format), delivery);
-        ok
     }
 
     fn record(&mut self, m: &Message, format: Option<WebhookFormat>, delivery: Delivery) {
@@ -1069,9 +1067,7 @@ pub async fn notify_tick(
         let message = transition_message(decision, &mine, config.schedule(&decision.schedule));
         let url = notifier.destination(config, &decision.schedule);
         match claim(dedup, &key).await {
-            Some(true) => {
-                out.send(url, message).await;
-            }
+            Some(true) => out.send(url, message).await,
             Some(false) => out.duplicate(&message),
             None => {}
         }
@@ -1081,9 +1077,7 @@ pub async fn notify_tick(
         let message = alert_message(problem);
         let url = notifier.destination(config, &problem.schedule);
         match claim(dedup, &error_key(problem)).await {
-            Some(true) => {
-                out.send(url, message).await;
-            }
+            Some(true) => out.send(url, message).await,
             Some(false) => out.duplicate(&message),
             None => {}
         }
