@@ -825,6 +825,15 @@ impl MemoryDedup {
     pub fn contains(&self, key: &str) -> bool {
         self.keys.lock().map(|k| k.contains(key)).unwrap_or(false)
     }
+
+    /// Number of keys claimed so far.
+    pub fn len(&self) -> usize {
+        self.keys.lock().map(|k| k.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl Dedup for MemoryDedup {
@@ -1001,9 +1010,12 @@ pub const DEDUP_TTL_DAYS: u32 = 14;
 
 /// Sends what a finished tick has to say: each pre-stop warning once per stop event,
 /// summaries of transitions that finished or stalled, and each distinct error once.
-/// Call it after execution with the run's report. A message is claimed in `dedup`
-/// before it is sent (at most once, even with overlapping invocations); a claim that
-/// fails is retried at the next tick. Not for dry runs: the caller skips it then.
+/// Call it after execution with the run's report; not for dry runs.
+///
+/// A message is claimed in `dedup` just before it is sent, so it goes out at most once
+/// even with overlapping invocations. A message is not claimed (and so goes out at the
+/// next tick) when the claim itself fails or its webhook already failed in this tick;
+/// a message whose own delivery fails after its retries is not sent again.
 pub async fn notify_tick(
     notifier: &Notifier,
     config: &Config,
@@ -1028,30 +1040,23 @@ pub async fn notify_tick(
         }
     }
 
-    for notice in &report.notices {
-        let message = warning_message(notice, &command);
-        let url = notifier.destination(config, &notice.schedule);
-        if url.is_some_and(|u| out.down.contains(&short_hash(u))) {
-            out.send(url, message).await;
-            continue;
-        }
-        match claim(dedup, &warning_key(notice)).await {
-            Some(true) => {
-                out.send(url, message).await;
-                out.outcome
-                    .warned
-                    .push((notice.schedule.clone(), notice.event));
-            }
-            Some(false) => {
-                out.duplicate(&message);
-                out.outcome
-                    .warned
-                    .push((notice.schedule.clone(), notice.event));
-            }
-            None => {}
-        }
+    // Everything this tick has to say, in order: warnings, summaries, errors.
+    struct Pending<'a> {
+        key: String,
+        url: Option<&'a str>,
+        message: Message,
+        /// The stop event a warning is about, to report in `warned`.
+        warns: Option<(String, EventKey)>,
     }
-
+    let mut pending: Vec<Pending<'_>> = Vec::new();
+    for notice in &report.notices {
+        pending.push(Pending {
+            key: warning_key(notice),
+            url: notifier.destination(config, &notice.schedule),
+            message: warning_message(notice, &command),
+            warns: Some((notice.schedule.clone(), notice.event)),
+        });
+    }
     let mut steps: BTreeMap<&str, Vec<&Step>> = BTreeMap::new();
     for step in &report.steps {
         steps.entry(step.schedule.as_str()).or_default().push(step);
@@ -1061,25 +1066,38 @@ pub async fn notify_tick(
             .get(decision.schedule.as_str())
             .cloned()
             .unwrap_or_default();
-        let Some(key) = transition_key(report, decision, &mine) else {
-            continue;
-        };
-        let message = transition_message(decision, &mine, config.schedule(&decision.schedule));
-        let url = notifier.destination(config, &decision.schedule);
-        match claim(dedup, &key).await {
-            Some(true) => out.send(url, message).await,
-            Some(false) => out.duplicate(&message),
-            None => {}
+        if let Some(key) = transition_key(report, decision, &mine) {
+            pending.push(Pending {
+                key,
+                url: notifier.destination(config, &decision.schedule),
+                message: transition_message(decision, &mine, config.schedule(&decision.schedule)),
+                warns: None,
+            });
         }
     }
-
     for problem in &report.errors {
-        let message = alert_message(problem);
-        let url = notifier.destination(config, &problem.schedule);
-        match claim(dedup, &error_key(problem)).await {
-            Some(true) => out.send(url, message).await,
-            Some(false) => out.duplicate(&message),
-            None => {}
+        pending.push(Pending {
+            key: error_key(problem),
+            url: notifier.destination(config, &problem.schedule),
+            message: alert_message(problem),
+            warns: None,
+        });
+    }
+
+    for p in pending {
+        // A destination that failed this tick is not tried again, and nothing is claimed
+        // for it: the next tick sends those messages.
+        if p.url.is_some_and(|u| out.down.contains(&short_hash(u))) {
+            out.send(p.url, p.message).await;
+            continue;
+        }
+        match claim(dedup, &p.key).await {
+            Some(true) => out.send(p.url, p.message).await,
+            Some(false) => out.duplicate(&p.message),
+            None => continue,
+        }
+        if let Some(w) = p.warns {
+            out.outcome.warned.push(w);
         }
     }
     out.outcome

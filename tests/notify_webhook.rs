@@ -222,9 +222,17 @@ async fn webhook_returning_500_is_retried_a_bounded_number_of_times() {
     let notifier = notifier(Some(WebhookFormat::Slack), fast_policy());
     let report = tick(&config, at("2026-11-23T21:50:00+09:00"), &HashMap::new());
 
-    let outcome = notify_tick(&notifier, &config, &report, &MemoryDedup::default()).await;
+    let dedup = MemoryDedup::default();
+    let outcome = notify_tick(&notifier, &config, &report, &dedup).await;
 
     assert_eq!(hook.requests().len(), 3, "one attempt and two retries");
+    // The morning summary that followed was not tried against the failing webhook, and
+    // not claimed either: the next tick sends it.
+    assert!(matches!(
+        outcome.deliveries[1].delivery,
+        Delivery::Skipped { .. }
+    ));
+    assert_eq!(dedup.len(), 1);
     assert_eq!(
         outcome.deliveries[0].delivery,
         Delivery::Failed {
