@@ -1239,7 +1239,7 @@ impl MemoryStore {
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, (RawConfig, Vec<Resource>)>> {
         self.inner
             .lock()
-            .map_err(|_| Error::Store("in-memory store lock poisoned".into()))
+            .map_err(|_| Error::Poisoned("the in-memory store"))
     }
 }
 

@@ -42,9 +42,9 @@ pub enum Error {
     #[error("webhook delivery failed: {0}")]
     Webhook(String),
 
-    /// A storage operation outside AWS failed (the in-memory store of tests and `serve`).
-    #[error("storage: {0}")]
-    Store(String),
+    /// An in-memory store (tests, `serve --config`) is unusable after a panic.
+    #[error("{0} is unusable after an earlier panic")]
+    Poisoned(&'static str),
 
     /// The chat-command endpoint could not listen or serve.
     #[error("cannot serve chat commands on {addr}: {source}")]

@@ -841,7 +841,7 @@ impl Dedup for MemoryDedup {
         let mut keys = self
             .keys
             .lock()
-            .map_err(|_| Error::Webhook("dedup set poisoned".into()))?;
+            .map_err(|_| Error::Poisoned("the in-memory dedup set"))?;
         Ok(keys.insert(key.to_string()))
     }
 }

@@ -381,7 +381,11 @@ struct BrokenDedup;
 
 impl offhours::notify::Dedup for BrokenDedup {
     async fn mark_once(&self, _key: &str) -> offhours::Result<bool> {
-        Err(offhours::Error::Store("state table unavailable".into()))
+        Err(offhours::Error::Aws {
+            operation: "PutItem",
+            message: "state table unavailable".into(),
+            source: None,
+        })
     }
 }
 
