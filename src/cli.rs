@@ -9,15 +9,18 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
+use crate::chat::{ChatSecrets, MemoryStore};
 use crate::cloud::AwsCloud;
 use crate::config::{validate, RawConfig};
 use crate::error::{Error, Result};
 use crate::executor::Options;
 use crate::inventory::{load_inventory, load_state};
+use crate::notify::{Notifier, NotifySettings};
 use crate::planner::{plan, Inputs};
 use crate::run::tick;
+use crate::serve::{serve_addr, Endpoint};
 use crate::settings::Settings;
-use crate::store::Store;
+use crate::store::{AwsCommandStore, Store};
 use crate::timeline::timeline;
 
 /// Switch dev/staging EC2, RDS and Aurora off outside working hours, in dependency order.
@@ -100,6 +103,21 @@ pub enum Command {
     Export {
         #[arg(long, value_enum, default_value_t)]
         format: ExportFormat,
+    },
+    /// Serve chat commands (Slack slash command, JANDI outgoing webhook) on POST /, the
+    /// same handler as the Lambda Function URL. Verifies requests with SLACK_SIGNING_SECRET /
+    /// JANDI_TOKEN. Commands act on the DynamoDB tables (AWS_ENDPOINT_URL honoured); with
+    /// --config they act on that file's items in memory instead (nothing is written back).
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Config file (YAML or JSON) loaded into an in-memory store instead of DynamoDB.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Inventory file for `status` with --config (optional).
+        #[arg(long)]
+        inventory: Option<PathBuf>,
     },
 }
 
@@ -202,6 +220,7 @@ async fn run_tick(
     let sdk = sdk_config().await;
     let store = Store::new(&sdk, settings);
     let cloud = AwsCloud::new(&sdk, settings);
+    let notifier = Notifier::new(NotifySettings::from_env()?)?;
     let options = Options {
         dry_run,
         max_wait: std::time::Duration::from_secs(settings.max_wait_seconds),
@@ -210,6 +229,7 @@ async fn run_tick(
     let report = tick(
         &store,
         &cloud,
+        &notifier,
         settings,
         at.unwrap_or_else(Utc::now),
         &options,
@@ -320,5 +340,63 @@ pub fn run_command(command: Command, settings: &Settings) -> Result<ExitCode> {
             print(&t, format)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve {
+            listen,
+            config,
+            inventory,
+        } => {
+            let secrets = ChatSecrets::from_env();
+            if secrets.slack_signing_secret.is_none() && secrets.jandi_token.is_none() {
+                eprintln!("warning: neither SLACK_SIGNING_SECRET nor JANDI_TOKEN is set: every request will be refused");
+            }
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|source| Error::Serve {
+                    addr: listen.clone(),
+                    source,
+                })?;
+            runtime.block_on(async {
+                match config {
+                    Some(config) => {
+                        let resources = match inventory {
+                            Some(path) => load_inventory(&path)?,
+                            None => Vec::new(),
+                        };
+                        let store = MemoryStore::new(RawConfig::load(&config)?, resources);
+                        serve_until_interrupted(&listen, endpoint(store, settings, secrets)).await
+                    }
+                    None => {
+                        let sdk = sdk_config().await;
+                        let store = AwsCommandStore {
+                            store: Store::new(&sdk, settings),
+                            cloud: AwsCloud::new(&sdk, settings),
+                        };
+                        serve_until_interrupted(&listen, endpoint(store, settings, secrets)).await
+                    }
+                }
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn endpoint<S>(store: S, settings: &Settings, secrets: ChatSecrets) -> Endpoint<S> {
+    Endpoint {
+        store,
+        settings: settings.clone(),
+        secrets,
+    }
+}
+
+/// Serves chat commands on `listen` until Ctrl-C.
+async fn serve_until_interrupted<S>(listen: &str, endpoint: Endpoint<S>) -> Result<()>
+where
+    S: crate::chat::CommandStore + Send + Sync + 'static,
+{
+    tokio::select! {
+        served = serve_addr(listen, endpoint) => served,
+        _ = tokio::signal::ctrl_c() => Ok(()),
     }
 }

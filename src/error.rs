@@ -46,6 +46,18 @@ pub enum Error {
     #[error("refusing to import: {} problem(s), nothing written:\n  {}", problems.len(), problems.join("\n  "))]
     ImportRefused { problems: Vec<String> },
 
+    /// An in-memory store (tests, `serve --config`) is unusable after a panic.
+    #[error("{0} is unusable after an earlier panic")]
+    Poisoned(&'static str),
+
+    /// The chat-command endpoint could not listen or serve.
+    #[error("cannot serve chat commands on {addr}: {source}")]
+    Serve {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// Another invocation holds the lease on the state table.
     #[error("another invocation holds the scheduler lease until {until}")]
     LeaseHeld { until: String },

@@ -1,4 +1,4 @@
-//! The AWS Lambda entry: EventBridge schedule events run a tick; Function URL requests get HTTP answers.
+//! The AWS Lambda entry: EventBridge schedule events run a tick; Function URL requests are chat commands.
 
 use std::sync::Arc;
 
@@ -6,12 +6,17 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
 
+use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
+
+use crate::chat::ChatSecrets;
 use crate::cloud::AwsCloud;
 use crate::error::{Error, Result};
 use crate::executor::Options;
+use crate::notify::{Notifier, NotifySettings};
 use crate::run::tick;
+use crate::serve::handle_function_url;
 use crate::settings::Settings;
-use crate::store::Store;
+use crate::store::{AwsCommandStore, Store};
 
 /// What an invocation payload is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,43 +48,52 @@ pub fn classify(event: &Value) -> Invocation {
     Invocation::Unknown
 }
 
-/// The Function URL answer for paths nobody serves yet.
-fn not_found() -> Value {
-    json!({
-        "statusCode": 404,
-        "headers": {"content-type": "application/json"},
-        "body": json!({"error": "not found"}).to_string(),
-    })
-}
-
 /// Everything built once per cold start.
 pub struct Handler {
     store: Store,
     cloud: AwsCloud,
+    notifier: Notifier,
+    secrets: ChatSecrets,
     settings: Settings,
     options: Options,
 }
 
 impl Handler {
-    /// Builds the clients once (at cold start) from an SDK config.
-    pub fn new(sdk: &aws_config::SdkConfig, settings: Settings) -> Self {
+    /// Builds the clients once (at cold start) from an SDK config and the chat settings.
+    pub fn new(
+        sdk: &aws_config::SdkConfig,
+        settings: Settings,
+        notify: NotifySettings,
+        secrets: ChatSecrets,
+    ) -> Result<Self> {
         let options = Options {
             max_wait: std::time::Duration::from_secs(settings.max_wait_seconds),
             ..Options::default()
         };
-        Self {
+        Ok(Self {
             store: Store::new(sdk, &settings),
             cloud: AwsCloud::new(sdk, &settings),
+            notifier: Notifier::new(notify)?,
+            secrets,
             settings,
             options,
-        }
+        })
     }
 
     /// Handles one invocation.
     pub async fn handle(&self, event: Value) -> Result<Value> {
         match classify(&event) {
             Invocation::Scheduled { at } => {
-                match tick(&self.store, &self.cloud, &self.settings, at, &self.options).await {
+                let ticked = tick(
+                    &self.store,
+                    &self.cloud,
+                    &self.notifier,
+                    &self.settings,
+                    at,
+                    &self.options,
+                )
+                .await;
+                match ticked {
                     Ok(report) => {
                         let value = serde_json::to_value(&report)?;
                         tracing::info!(report = %value, "tick done");
@@ -97,7 +111,26 @@ impl Handler {
                     }
                 }
             }
-            Invocation::FunctionUrl => Ok(not_found()),
+            Invocation::FunctionUrl => {
+                let request: LambdaFunctionUrlRequest = match serde_json::from_value(event) {
+                    Ok(request) => request,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "malformed Function URL event");
+                        return Ok(json!({
+                            "statusCode": 400,
+                            "headers": {"content-type": "text/plain; charset=utf-8"},
+                            "body": "malformed request",
+                        }));
+                    }
+                };
+                let commands = AwsCommandStore {
+                    store: self.store.clone(),
+                    cloud: self.cloud.clone(),
+                };
+                let response =
+                    handle_function_url(&request, &commands, &self.settings, &self.secrets).await;
+                Ok(serde_json::to_value(response)?)
+            }
             Invocation::Unknown => Err(Error::invalid(
                 "invocation",
                 "payload",
@@ -137,7 +170,12 @@ pub fn init_logging() {
 /// Runs the Lambda runtime loop until the process ends.
 pub async fn serve(settings: Settings) -> std::result::Result<(), lambda_runtime::Error> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let handler = Arc::new(Handler::new(&sdk, settings));
+    let handler = Arc::new(Handler::new(
+        &sdk,
+        settings,
+        NotifySettings::from_env()?,
+        ChatSecrets::from_env(),
+    )?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);
         async move { handler.handle(event.payload).await }
@@ -164,6 +202,5 @@ mod tests {
         let url = json!({"rawPath": "/", "requestContext": {"http": {"method": "POST"}}});
         assert_eq!(classify(&url), Invocation::FunctionUrl);
         assert_eq!(classify(&json!({"hello": 1})), Invocation::Unknown);
-        assert_eq!(not_found()["statusCode"], 404);
     }
 }

@@ -8,9 +8,9 @@ use crate::cloud::Cloud;
 use crate::config::{validate, Action, Config, Problem};
 use crate::error::{Error, Result};
 use crate::executor::{execute, Context, Options};
+use crate::notify::{notify_tick, Notifier};
 use crate::plan::{Reason, Report};
 use crate::planner::{next_state, ScheduleState};
-use crate::schedule::EventKey;
 use crate::settings::Settings;
 use crate::store::Store;
 
@@ -23,6 +23,7 @@ const LEASE_MARGIN_SECONDS: i64 = 120;
 pub async fn tick(
     store: &Store,
     cloud: &impl Cloud,
+    notifier: &Notifier,
     settings: &Settings,
     now: DateTime<Utc>,
     options: &Options,
@@ -46,7 +47,7 @@ pub async fn tick(
             .unwrap_or_else(|| "an unknown time".to_string());
         return Err(Error::LeaseHeld { until });
     }
-    let result = tick_holding_lease(store, cloud, settings, now, options).await;
+    let result = tick_holding_lease(store, cloud, notifier, settings, now, options).await;
     if let Err(e) = store.release_lease(&owner).await {
         tracing::warn!(error = %e, "could not release the lease; it expires by itself");
     }
@@ -71,6 +72,7 @@ fn context<'a>(
 async fn tick_holding_lease(
     store: &Store,
     cloud: &impl Cloud,
+    notifier: &Notifier,
     settings: &Settings,
     now: DateTime<Utc>,
     options: &Options,
@@ -79,14 +81,22 @@ async fn tick_holding_lease(
     let states = store.load_states().await?;
     let mut report = execute(cloud, &context(now, &config, &states, settings), options).await?;
 
-    let warned = send_notifications(store, &report, &config).await;
+    // Chat after the work: a slow webhook cannot delay a start or stop, and delivery
+    // problems never fail the tick (notify_tick bounds its own time).
+    let notified = notify_tick(notifier, &config, &report, store).await;
+    tracing::info!(
+        sent = notified.sent(),
+        failed = notified.failed(),
+        messages = notified.deliveries.len(),
+        "chat notifications"
+    );
 
     // Bookkeeping failures do not undo what was done; they are reported, and the next
     // tick (idempotent) picks up from the stored state.
     let mut problems = Vec::new();
     for decision in &report.schedules {
         let old = states.get(&decision.schedule).cloned().unwrap_or_default();
-        let new = next_state(&old, decision, warned.get(&decision.schedule).copied());
+        let new = next_state(&old, decision, notified.warned_for(&decision.schedule));
         if new != old {
             if let Err(e) = store.save_state(&decision.schedule, &new).await {
                 problems.push(Problem {
@@ -114,27 +124,4 @@ async fn tick_holding_lease(
     }
     report.errors.extend(problems);
     Ok(report)
-}
-
-/// NOTIFICATION HOOK: where chat messages for this tick are sent (pre-stop warnings,
-/// transitions done, failures and errors). src/notify.rs plugs in here. Returns, per
-/// schedule, the stop event whose pre-stop warning was delivered, so it is sent once
-/// (`Store::mark_once` de-duplicates error alerts).
-/// Until notify.rs lands, notices go to the log only.
-async fn send_notifications(
-    _store: &Store,
-    report: &Report,
-    _config: &Config,
-) -> HashMap<String, EventKey> {
-    let mut warned = HashMap::new();
-    for notice in &report.notices {
-        tracing::info!(
-            schedule = %notice.schedule,
-            stop_at = %notice.stop_at,
-            resources = notice.resources.len(),
-            "pre-stop warning"
-        );
-        warned.insert(notice.schedule.clone(), notice.event);
-    }
-    warned
 }

@@ -1,4 +1,4 @@
-//! DynamoDB storage: the three config tables, the scheduler's state table and its lease (the only file using aws_sdk_dynamodb).
+//! DynamoDB storage: the three config tables, the scheduler's state table, its lease and chat de-duplication (the only file using aws_sdk_dynamodb).
 
 use std::collections::HashMap;
 
@@ -8,9 +8,12 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
+use crate::chat::CommandStore;
+use crate::cloud::{AwsCloud, Cloud};
 use crate::config::{validate, Action, Defaults, Item, RawConfig};
 use crate::error::{Error, Result};
-use crate::planner::ScheduleState;
+use crate::notify::{Dedup, DEDUP_TTL_DAYS};
+use crate::planner::{Resource, ScheduleState};
 use crate::settings::Settings;
 
 /// A DynamoDB item as the SDK sees it.
@@ -392,6 +395,43 @@ impl Store {
         raw.exceptions
             .sort_by_key(|i| key(i, &["ScheduleName", "ExceptionDate", "ExceptionUuid"]));
         Ok(raw)
+    }
+}
+
+impl Dedup for Store {
+    /// Each chat message key is kept for [`DEDUP_TTL_DAYS`].
+    async fn mark_once(&self, key: &str) -> Result<bool> {
+        Store::mark_once(self, key, DEDUP_TTL_DAYS).await
+    }
+}
+
+/// What chat commands act on in production (the Lambda Function URL and `offhours serve`
+/// without `--config`): the DynamoDB tables, and EC2/RDS/Aurora for `status`.
+#[derive(Debug, Clone)]
+pub struct AwsCommandStore {
+    pub store: Store,
+    pub cloud: AwsCloud,
+}
+
+impl CommandStore for AwsCommandStore {
+    async fn load_config(&self) -> Result<RawConfig> {
+        self.store.load_config().await
+    }
+
+    async fn put_exception(&self, item: &Item) -> Result<()> {
+        self.store.put_exception(item).await
+    }
+
+    async fn delete_exception(&self, uuid: &str) -> Result<bool> {
+        self.store.delete_exception(uuid).await
+    }
+
+    async fn set_force(&self, schedule: &str, action: Action) -> Result<bool> {
+        self.store.set_force(schedule, action).await
+    }
+
+    async fn observe(&self) -> Result<Vec<Resource>> {
+        self.cloud.observe().await
     }
 }
 

@@ -341,8 +341,8 @@ async fn concurrent_ticks_act_once() {
     // WHEN two ticks run at the same time
     let at = "2026-11-23T18:01:00Z".parse().expect("instant");
     let (a, b) = tokio::join!(
-        offhours::run::tick(&w.store, &w.cloud, &w.settings, at, &w.options),
-        offhours::run::tick(&w.store, &w.cloud, &w.settings, at, &w.options),
+        offhours::run::tick(&w.store, &w.cloud, &w.notifier, &w.settings, at, &w.options),
+        offhours::run::tick(&w.store, &w.cloud, &w.notifier, &w.settings, at, &w.options),
     );
     w.moto.stop_recording().await;
     // THEN exactly one acts and the other reports the lease
@@ -436,11 +436,20 @@ schedules:
 }
 
 #[tokio::test]
-async fn lambda_scheduled_event_runs_a_tick_and_function_url_gets_404() {
-    // GIVEN the chain, with a budget of zero (one pass per invocation)
+async fn lambda_scheduled_event_runs_a_tick_and_function_url_serves_chat_commands() {
+    // GIVEN the chain, with a budget of zero (one pass per invocation), and a JANDI token
     let (mut w, _, web) = chain_world().await;
     w.settings.max_wait_seconds = 0;
-    let handler = offhours::lambda::Handler::new(&w.sdk, w.settings.clone());
+    let secrets = offhours::chat::ChatSecrets::from_lookup(|k| {
+        (k == "JANDI_TOKEN").then(|| "jandi-token-1".to_string())
+    });
+    let handler = offhours::lambda::Handler::new(
+        &w.sdk,
+        w.settings.clone(),
+        offhours::notify::NotifySettings::default(),
+        secrets,
+    )
+    .expect("handler");
     // WHEN EventBridge invokes it at the stop boundary
     let event = serde_json::json!({
         "version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
@@ -453,8 +462,49 @@ async fn lambda_scheduled_event_runs_a_tick_and_function_url_gets_404() {
     assert_eq!(out["steps"][0]["group"], "WEB");
     assert_eq!(out["steps"][0]["status"], "done");
     assert_eq!(w.states().await[&web[0]], "stopped");
-    // AND a Function URL request is answered 404 for now
-    let url = serde_json::json!({"rawPath": "/", "requestContext": {"http": {"method": "POST", "path": "/"}}, "body": ""});
-    let out = handler.handle(url).await.expect("http answer");
-    assert_eq!(out["statusCode"], 404);
+
+    // WHEN a JANDI outgoing webhook with the right token asks for `start dev` via the Function URL
+    let url_event = |token: &str| {
+        let body = serde_json::json!({
+            "token": token, "teamName": "team", "roomName": "ops", "writerName": "Mina",
+            "text": "/offhours start dev", "keyword": "offhours",
+        })
+        .to_string();
+        serde_json::json!({
+            "version": "2.0", "rawPath": "/", "rawQueryString": "",
+            "headers": {"content-type": "application/json"},
+            "requestContext": {"accountId": "anonymous", "apiId": "abc123",
+                "domainName": "abc123.lambda-url.us-east-1.on.aws", "domainPrefix": "abc123",
+                "requestId": "r-1", "time": "23/Nov/2026:18:01:00 +0000", "timeEpoch": 1_795_456_860_000_i64,
+                "http": {"method": "POST", "path": "/", "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.9", "userAgent": "jandi"}},
+            "body": body, "isBase64Encoded": false
+        })
+    };
+    let forced = || async {
+        w.store
+            .export()
+            .await
+            .expect("export")
+            .schedules
+            .iter()
+            .any(|s| s.get("ForceStart") == Some(&serde_json::Value::Bool(true)))
+    };
+    // THEN a wrong token gets 401 and writes nothing
+    let refused = handler
+        .handle(url_event("wrong"))
+        .await
+        .expect("http answer");
+    assert_eq!(refused["statusCode"], 401);
+    assert!(!forced().await, "nothing written for an unverified request");
+    // AND the right token sets ForceStart in the Schedule table and answers in JANDI's shape
+    let out = handler
+        .handle(url_event("jandi-token-1"))
+        .await
+        .expect("http answer");
+    assert_eq!(out["statusCode"], 200, "{out}");
+    let reply: serde_json::Value =
+        serde_json::from_str(out["body"].as_str().expect("body")).expect("JSON reply");
+    assert!(reply["body"].as_str().expect("JANDI body").contains("dev"));
+    assert!(forced().await, "ForceStart set by the chat command");
 }

@@ -117,6 +117,9 @@ groups:
     let out = offhours(&w, &["run", "--at", "2026-11-23T22:06:00+09:00"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("DB") && text.contains("stop done"), "{text}");
+    assert!(
+        text.contains("DB") && text.contains("stop") && text.contains("done"),
+        "{text}"
+    );
     assert_eq!(w.states().await["dev-db"], "stopped");
 }

@@ -14,6 +14,7 @@ use base64::Engine;
 use offhours::cloud::{AwsCloud, Cloud};
 use offhours::config::{RawConfig, ResourceKind};
 use offhours::executor::Options;
+use offhours::notify::{Notifier, NotifySettings};
 use offhours::plan::Report;
 use offhours::run::tick;
 use offhours::settings::Settings;
@@ -159,6 +160,8 @@ pub struct World {
     pub settings: Settings,
     pub store: Store,
     pub cloud: AwsCloud,
+    /// No webhook by default; tests of chat replace it.
+    pub notifier: Notifier,
     pub options: Options,
 }
 
@@ -183,6 +186,7 @@ impl World {
             settings,
             store,
             cloud,
+            notifier: Notifier::new(NotifySettings::default()).expect("notifier"),
             options: Options {
                 dry_run: false,
                 max_wait: Duration::ZERO,
@@ -346,6 +350,7 @@ impl World {
         tick(
             &self.store,
             cloud,
+            &self.notifier,
             &self.settings,
             at.parse().expect("RFC 3339 instant"),
             &self.options,

@@ -1,0 +1,1380 @@
+//! Chat notifications: messages built from a tick's report, rendered per chat format (pure), and delivered with bounded retries.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono_tz::Tz;
+use serde::Serialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::config::{Action, Config, Problem, Schedule};
+use crate::error::{Error, Result};
+use crate::plan::{Decision, Notice, Reason, Report, Step, StepStatus};
+use crate::schedule::EventKey;
+
+/// The chat platform a webhook belongs to, which decides the payload shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    Jandi,
+    Slack,
+    /// Microsoft Teams through a Workflows (Power Automate) webhook: an Adaptive Card.
+    Teams,
+    Discord,
+    GoogleChat,
+    /// A plain JSON event for anything else (a custom receiver, a log pipeline).
+    Generic,
+}
+
+impl WebhookFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Jandi => "jandi",
+            Self::Slack => "slack",
+            Self::Teams => "teams",
+            Self::Discord => "discord",
+            Self::GoogleChat => "google_chat",
+            Self::Generic => "generic",
+        }
+    }
+
+    /// Parses a `WEBHOOK_FORMAT` value (`jandi`, `slack`, `teams`, `discord`, `google_chat`/`googlechat`/`gchat`, `generic`/`json`).
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(
+            match text
+                .trim()
+                .to_ascii_lowercase()
+                .replace(['-', ' '], "_")
+                .as_str()
+            {
+                "jandi" => Self::Jandi,
+                "slack" => Self::Slack,
+                "teams" | "msteams" | "ms_teams" | "workflows" => Self::Teams,
+                "discord" => Self::Discord,
+                "google_chat" | "googlechat" | "gchat" | "google" => Self::GoogleChat,
+                "generic" | "json" => Self::Generic,
+                _ => return None,
+            },
+        )
+    }
+
+    /// Recognises the platform from the webhook URL's host; `Generic` when unknown.
+    pub fn detect(url: &str) -> Self {
+        let Some(host) = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        else {
+            return Self::Generic;
+        };
+        let is = |domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
+        if is("jandi.com") {
+            Self::Jandi
+        } else if is("hooks.slack.com") {
+            Self::Slack
+        } else if is("webhook.office.com")
+            || is("logic.azure.com")
+            || is("powerautomate.com")
+            || is("powerplatform.com")
+        {
+            Self::Teams
+        } else if is("discord.com") || is("discordapp.com") {
+            Self::Discord
+        } else if is("chat.googleapis.com") {
+            Self::GoogleChat
+        } else {
+            Self::Generic
+        }
+    }
+}
+
+impl fmt::Display for WebhookFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a message is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    PreStopWarning,
+    TransitionSummary,
+    Alert,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PreStopWarning => "pre_stop_warning",
+            Self::TransitionSummary => "transition_summary",
+            Self::Alert => "alert",
+        }
+    }
+}
+
+/// How loud a message is; decides its colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    /// `#RRGGBB` colour of the message's side bar.
+    pub fn color(self) -> &'static str {
+        match self {
+            Self::Info => "#2EB67D",
+            Self::Warning => "#FAC11B",
+            Self::Error => "#E01E5A",
+        }
+    }
+
+    fn color_number(self) -> u32 {
+        u32::from_str_radix(self.color().trim_start_matches('#'), 16).unwrap_or(0)
+    }
+
+    fn teams_color(self) -> &'static str {
+        match self {
+            Self::Info => "Good",
+            Self::Warning => "Warning",
+            Self::Error => "Attention",
+        }
+    }
+}
+
+/// A titled list of lines inside a message. Lines may hold `code` spans in backticks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Section {
+    pub title: String,
+    pub lines: Vec<String>,
+}
+
+/// A chat message, independent of the platform it is rendered for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Message {
+    pub kind: MessageKind,
+    pub severity: Severity,
+    /// The schedule it is about (`*` for global problems).
+    pub schedule: String,
+    pub title: String,
+    pub text: String,
+    pub sections: Vec<Section>,
+    /// The core value the message was built from, for the generic JSON event.
+    pub data: Value,
+}
+
+impl Message {
+    /// The whole message as plain text (fallback text, logs of tests).
+    pub fn plain_text(&self) -> String {
+        let mut out = format!("{}\n{}", self.title, self.text);
+        for s in &self.sections {
+            out.push_str(&format!("\n\n{}:", s.title));
+            for l in &s.lines {
+                out.push_str(&format!("\n{l}"));
+            }
+        }
+        out
+    }
+}
+
+/// At most this many resources are listed in one message; the rest are counted.
+const MAX_LISTED: usize = 25;
+
+fn capped(lines: Vec<String>) -> Vec<String> {
+    let n = lines.len();
+    if n <= MAX_LISTED {
+        return lines;
+    }
+    let mut out: Vec<String> = lines.into_iter().take(MAX_LISTED).collect();
+    out.push(format!("... and {} more", n - MAX_LISTED));
+    out
+}
+
+/// The pre-stop warning for one notice. `command` is the chat command prefix (`/offhours`).
+pub fn warning_message(notice: &Notice, command: &str) -> Message {
+    let stop = notice.stop_at;
+    let zone = match notice.timezone.parse::<Tz>() {
+        Ok(tz) => stop.with_timezone(&tz).format("%Z").to_string(),
+        Err(_) => stop.format("UTC%:z").to_string(),
+    };
+    let hm = stop.format("%H:%M").to_string();
+    let date = stop.format("%Y-%m-%d").to_string();
+    let s = &notice.schedule;
+    let n = notice.resources.len();
+    let later = (stop + chrono::TimeDelta::hours(2))
+        .format("%H:%M")
+        .to_string();
+    let mut postpone = vec![format!("`{command} extend {s} +1h`: stop one hour later")];
+    if (stop + chrono::TimeDelta::hours(2)).date_naive() == stop.date_naive() {
+        postpone.push(format!("`{command} extend {s} {later}`: stop at {later}"));
+    }
+    postpone.push(format!(
+        "`{command} exception set {s} {date} stop None`: no stop on {date}"
+    ));
+    postpone.push(format!("`{command} skip {s}`: cancel tomorrow's start"));
+    Message {
+        kind: MessageKind::PreStopWarning,
+        severity: Severity::Warning,
+        schedule: s.clone(),
+        title: format!("{s} stops at {hm} {zone} (in {} min)", notice.minutes_left),
+        text: format!(
+            "{n} resource(s) of schedule {s} will be stopped at {hm} {zone} on {date} ({}).",
+            notice.timezone
+        ),
+        sections: vec![
+            Section {
+                title: "Will stop".into(),
+                lines: capped(notice.resources.iter().map(|r| r.to_string()).collect()),
+            },
+            Section {
+                title: "To postpone".into(),
+                lines: postpone,
+            },
+        ],
+        data: serde_json::to_value(notice).unwrap_or(Value::Null),
+    }
+}
+
+fn step_line(i: usize, step: &Step) -> String {
+    let group = if step.group.is_empty() {
+        "(ungrouped)"
+    } else {
+        step.group.as_str()
+    };
+    let resources = step
+        .resources
+        .iter()
+        .map(|r| r.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut line = format!(
+        "{}. {group}: {} {}",
+        i + 1,
+        step.action,
+        step.status.as_str()
+    );
+    if step.status == StepStatus::Blocked && !step.waiting_on.is_empty() {
+        line.push_str(&format!(" (waiting on {})", step.waiting_on.join(", ")));
+    }
+    if !resources.is_empty() {
+        line.push_str(&format!(": {resources}"));
+    }
+    line
+}
+
+fn failed(step: &Step) -> bool {
+    step.status == StepStatus::Failed || !step.failures.is_empty()
+}
+
+/// The summary of one schedule's transition from the steps handled this tick, in order.
+/// When this tick ran no step (the work was done by earlier ticks), the schedule's groups
+/// are listed in the order they were handled.
+pub fn transition_message(
+    decision: &Decision,
+    steps: &[&Step],
+    schedule: Option<&Schedule>,
+) -> Message {
+    let s = &decision.schedule;
+    let action = decision.transition.unwrap_or(Action::Stop);
+    let verb = match action {
+        Action::Start => "started",
+        Action::Stop => "stopped",
+    };
+    let failures: Vec<String> = steps
+        .iter()
+        .flat_map(|st| {
+            st.failures
+                .iter()
+                .map(move |f| format!("{} ({}): {}", f.id, group_label(st), f.message))
+        })
+        .collect();
+    let stalled = steps.iter().any(|st| failed(st));
+    let (severity, title, text) = if stalled {
+        (
+            Severity::Error,
+            format!("{s}: {} held back by failures", action_noun(action)),
+            format!(
+                "Some resources of {s} could not be {verb}; they are retried at the next tick, and groups that depend on them wait."
+            ),
+        )
+    } else if decision.complete {
+        (
+            Severity::Info,
+            format!("{s}: {verb}"),
+            format!(
+                "Every resource of {s} is {}.",
+                if action == Action::Start {
+                    "up"
+                } else {
+                    "stopped"
+                }
+            ),
+        )
+    } else {
+        (
+            Severity::Info,
+            format!("{s}: {} in progress", action_noun(action)),
+            "The rest continues at the next tick.".to_string(),
+        )
+    };
+    let lines = if steps.is_empty() {
+        let state = if action == Action::Start {
+            "up"
+        } else {
+            "stopped"
+        };
+        let mut groups: Vec<String> = schedule
+            .map(|sc| {
+                sc.groups
+                    .iter()
+                    .map(|g| format!("{} ({})", g.name, g.kind.as_str().to_uppercase()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if action == Action::Stop {
+            groups.reverse();
+        }
+        if groups.is_empty() {
+            vec![format!("every resource is {state}")]
+        } else {
+            groups
+                .iter()
+                .enumerate()
+                .map(|(i, g)| format!("{}. {g}: {state}", i + 1))
+                .collect()
+        }
+    } else {
+        steps
+            .iter()
+            .enumerate()
+            .map(|(i, st)| step_line(i, st))
+            .collect()
+    };
+    let mut sections = vec![Section {
+        title: "Groups, in order".into(),
+        lines,
+    }];
+    if !failures.is_empty() {
+        sections.push(Section {
+            title: "Failures".into(),
+            lines: capped(failures),
+        });
+    }
+    Message {
+        kind: MessageKind::TransitionSummary,
+        severity,
+        schedule: s.clone(),
+        title,
+        text,
+        sections,
+        data: json!({ "decision": decision, "steps": steps }),
+    }
+}
+
+fn action_noun(action: Action) -> &'static str {
+    match action {
+        Action::Start => "start",
+        Action::Stop => "stop",
+    }
+}
+
+fn group_label(step: &Step) -> &str {
+    if step.group.is_empty() {
+        "ungrouped"
+    } else {
+        &step.group
+    }
+}
+
+/// An alert for a configuration error or a failed action.
+pub fn alert_message(problem: &Problem) -> Message {
+    let title = if problem.schedule == "*" || problem.schedule.is_empty() {
+        "offhours: error".to_string()
+    } else {
+        format!("offhours: error in schedule {}", problem.schedule)
+    };
+    Message {
+        kind: MessageKind::Alert,
+        severity: Severity::Error,
+        schedule: problem.schedule.clone(),
+        title,
+        text: problem.message.clone(),
+        sections: Vec::new(),
+        data: serde_json::to_value(problem).unwrap_or(Value::Null),
+    }
+}
+
+/// An HTTP request body plus the extra headers a platform needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Payload {
+    pub headers: Vec<(&'static str, &'static str)>,
+    pub body: Value,
+}
+
+/// The JANDI `Accept` header that incoming webhooks require.
+pub const JANDI_ACCEPT: &str = "application/vnd.tosslab.jandi-v2+json";
+
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Removes code backticks for platforms that show them literally.
+fn unticked(line: &str) -> String {
+    line.replace('`', "")
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Renders a message for one platform.
+pub fn render(format: WebhookFormat, m: &Message) -> Payload {
+    let json_only = |body| Payload {
+        headers: Vec::new(),
+        body,
+    };
+    match format {
+        WebhookFormat::Jandi => Payload {
+            headers: vec![("Accept", JANDI_ACCEPT)],
+            body: json!({
+                "body": clip(&if m.title.starts_with("offhours") {
+                    m.title.clone()
+                } else {
+                    format!("[offhours] {}", m.title)
+                }, 1000),
+                "connectColor": m.severity.color(),
+                "connectInfo": std::iter::once(json!({"title": "", "description": clip(&m.text, 1000)}))
+                    .chain(m.sections.iter().map(|s| json!({
+                        "title": s.title,
+                        "description": clip(&s.lines.iter().map(|l| unticked(l)).collect::<Vec<_>>().join("\n"), 2000),
+                    })))
+                    .collect::<Vec<_>>(),
+            }),
+        },
+        WebhookFormat::Slack => {
+            let mut blocks = vec![
+                json!({"type": "header", "text": {"type": "plain_text", "text": clip(&m.title, 150), "emoji": true}}),
+                json!({"type": "section", "text": {"type": "mrkdwn", "text": clip(&m.text, 3000)}}),
+            ];
+            for s in &m.sections {
+                let text = format!("*{}*\n{}", s.title, s.lines.join("\n"));
+                blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": clip(&text, 3000)}}));
+            }
+            json_only(json!({
+                "text": clip(&format!("{}: {}", m.title, m.text), 3000),
+                "blocks": blocks,
+            }))
+        }
+        WebhookFormat::Teams => {
+            let mut body = vec![
+                json!({"type": "TextBlock", "text": clip(&m.title, 500), "weight": "Bolder", "size": "Medium", "wrap": true, "color": m.severity.teams_color()}),
+                json!({"type": "TextBlock", "text": clip(&m.text, 2000), "wrap": true}),
+            ];
+            for s in &m.sections {
+                body.push(json!({"type": "TextBlock", "text": s.title, "weight": "Bolder", "wrap": true, "spacing": "Medium"}));
+                for l in &s.lines {
+                    body.push(json!({"type": "TextBlock", "text": clip(&unticked(l), 1000), "wrap": true, "spacing": "None"}));
+                }
+            }
+            json_only(json!({
+                "type": "message",
+                "attachments": [{
+                    "contentType": "application/vnd.microsoft.card.adaptive",
+                    "contentUrl": null,
+                    "content": {
+                        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                        "type": "AdaptiveCard",
+                        "version": "1.4",
+                        "msteams": {"width": "Full"},
+                        "body": body,
+                    }
+                }]
+            }))
+        }
+        WebhookFormat::Discord => json_only(json!({
+            "username": "offhours",
+            "embeds": [{
+                "title": clip(&m.title, 256),
+                "description": clip(&m.text, 4000),
+                "color": m.severity.color_number(),
+                "fields": m.sections.iter().take(25).map(|s| json!({
+                    "name": clip(&s.title, 256),
+                    "value": clip(&s.lines.join("\n"), 1024),
+                    "inline": false,
+                })).collect::<Vec<_>>(),
+            }],
+            "allowed_mentions": {"parse": []},
+        })),
+        WebhookFormat::GoogleChat => json_only(json!({
+            "text": clip(&format!("{}: {}", m.title, m.text), 4000),
+            "cardsV2": [{
+                "cardId": format!("offhours-{}", m.kind.as_str()),
+                "card": {
+                    "header": {"title": clip(&m.title, 200), "subtitle": clip(&m.text, 400)},
+                    "sections": m.sections.iter().map(|s| json!({
+                        "header": html_escape(&s.title),
+                        "widgets": [{"textParagraph": {"text": clip(&s.lines.iter().map(|l| html_escape(&unticked(l))).collect::<Vec<_>>().join("<br>"), 4000)}}],
+                    })).collect::<Vec<_>>(),
+                }
+            }]
+        })),
+        WebhookFormat::Generic => json_only(json!({
+            "source": "offhours",
+            "kind": m.kind,
+            "severity": m.severity,
+            "schedule": m.schedule,
+            "title": m.title,
+            "text": m.text,
+            "sections": m.sections,
+            "data": m.data,
+        })),
+    }
+}
+
+/// Time limits of one delivery: a webhook that is slow or down never holds a tick for long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryPolicy {
+    /// Limit of one HTTP attempt (connect + response).
+    pub attempt_timeout: Duration,
+    /// Extra attempts after a 5xx, 408, 429, timeout or connection failure.
+    pub retries: u32,
+    /// Pause before the first retry; doubles for each further one.
+    pub backoff: Duration,
+    /// Limit of the whole delivery, retries included.
+    pub total: Duration,
+}
+
+impl Default for DeliveryPolicy {
+    fn default() -> Self {
+        Self {
+            attempt_timeout: Duration::from_secs(3),
+            retries: 2,
+            backoff: Duration::from_millis(300),
+            total: Duration::from_secs(8),
+        }
+    }
+}
+
+/// Where and how messages go, from the environment.
+#[derive(Clone)]
+pub struct NotifySettings {
+    /// Env `WEBHOOK_URL`: the destination of schedules without their own WebhookUrl.
+    pub webhook_url: Option<String>,
+    /// Env `WEBHOOK_FORMAT`; detected from each URL's host when absent.
+    pub format: Option<WebhookFormat>,
+    /// Env `CHAT_COMMAND` (default `/offhours`): the prefix shown in postpone hints.
+    pub command: String,
+    pub policy: DeliveryPolicy,
+}
+
+impl fmt::Debug for NotifySettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The webhook URL is a secret: never printed.
+        f.debug_struct("NotifySettings")
+            .field("webhook_url", &self.webhook_url.as_ref().map(|_| "<set>"))
+            .field("format", &self.format)
+            .field("command", &self.command)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        Self {
+            webhook_url: None,
+            format: None,
+            command: "/offhours".into(),
+            policy: DeliveryPolicy::default(),
+        }
+    }
+}
+
+impl NotifySettings {
+    /// Reads `WEBHOOK_URL`, `WEBHOOK_FORMAT` and `CHAT_COMMAND` through `get`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let var = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let format = match var("WEBHOOK_FORMAT") {
+            None => None,
+            Some(f) if f.eq_ignore_ascii_case("auto") => None,
+            Some(f) => Some(WebhookFormat::parse(&f).ok_or_else(|| {
+                Error::invalid(
+                    "environment",
+                    "WEBHOOK_FORMAT",
+                    format!(
+                        "'{f}' is not one of jandi, slack, teams, discord, google_chat, generic"
+                    ),
+                )
+            })?),
+        };
+        let command = var("CHAT_COMMAND").unwrap_or_else(|| "/offhours".into());
+        Ok(Self {
+            webhook_url: var("WEBHOOK_URL"),
+            format,
+            command,
+            policy: DeliveryPolicy::default(),
+        })
+    }
+
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+/// The result of delivering one message. Never carries the URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Delivery {
+    Sent {
+        attempts: u32,
+    },
+    Failed {
+        attempts: u32,
+        reason: String,
+    },
+    /// Not attempted (no destination, or the destination failed earlier in this tick).
+    Skipped {
+        reason: String,
+    },
+    /// Already sent by an earlier tick.
+    Duplicate,
+}
+
+/// Sends messages to webhooks with reqwest (rustls).
+pub struct Notifier {
+    client: reqwest::Client,
+    settings: NotifySettings,
+}
+
+impl fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Notifier")
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+/// Describes a reqwest error without its URL (and, to be sure, with the URL text removed).
+fn describe(e: reqwest::Error, url: &str) -> String {
+    let e = e.without_url();
+    let text = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "could not connect".to_string()
+    } else {
+        format!("request failed: {e}")
+    };
+    if url.is_empty() {
+        text
+    } else {
+        text.replace(url, "<webhook>")
+    }
+}
+
+fn retryable_status(status: reqwest::StatusCode) -> bool {
+    status.is_server_error()
+        || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+        || status == reqwest::StatusCode::REQUEST_TIMEOUT
+}
+
+impl Notifier {
+    pub fn new(settings: NotifySettings) -> Result<Self> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(settings.policy.attempt_timeout)
+            .timeout(settings.policy.attempt_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("offhours/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                Error::Webhook(format!("cannot build the HTTP client: {}", e.without_url()))
+            })?;
+        Ok(Self { client, settings })
+    }
+
+    pub fn settings(&self) -> &NotifySettings {
+        &self.settings
+    }
+
+    /// The format used for `url`: `WEBHOOK_FORMAT` if set, else detected from the host.
+    pub fn format_for(&self, url: &str) -> WebhookFormat {
+        self.settings
+            .format
+            .unwrap_or_else(|| WebhookFormat::detect(url))
+    }
+
+    /// The destination of a schedule's messages: its WebhookUrl, else `WEBHOOK_URL`.
+    pub fn destination<'a>(&'a self, config: &'a Config, schedule: &str) -> Option<&'a str> {
+        config
+            .schedule(schedule)
+            .and_then(|s| s.webhook_url.as_deref())
+            .or(self.settings.webhook_url.as_deref())
+    }
+
+    /// Delivers one message to `url`: bounded attempts, bounded total time, never an error.
+    pub async fn deliver(&self, url: &str, message: &Message) -> (WebhookFormat, Delivery) {
+        let format = self.format_for(url);
+        let payload = render(format, message);
+        let policy = self.settings.policy;
+        let attempts = AtomicU32::new(0);
+        let tries = async {
+            let mut backoff = policy.backoff;
+            let mut last = String::new();
+            for attempt in 0..=policy.retries {
+                if attempt > 0 {
+                    tokio::time::sleep(backoff).await;
+                    backoff = backoff.saturating_mul(2);
+                }
+                attempts.fetch_add(1, Ordering::Relaxed);
+                let mut request = self.client.post(url).json(&payload.body);
+                for (name, value) in &payload.headers {
+                    request = request.header(*name, *value);
+                }
+                match request.send().await {
+                    Ok(response) if response.status().is_success() => {
+                        return Delivery::Sent {
+                            attempts: attempts.load(Ordering::Relaxed),
+                        }
+                    }
+                    Ok(response) => {
+                        let status = response.status();
+                        last = format!("HTTP {}", status.as_u16());
+                        if !retryable_status(status) {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        let retry = e.is_timeout() || e.is_connect() || e.is_request();
+                        last = describe(e, url);
+                        if !retry {
+                            break;
+                        }
+                    }
+                }
+            }
+            Delivery::Failed {
+                attempts: attempts.load(Ordering::Relaxed),
+                reason: last,
+            }
+        };
+        let started = Instant::now();
+        let delivery = match tokio::time::timeout(policy.total, tries).await {
+            Ok(d) => d,
+            Err(_) => Delivery::Failed {
+                attempts: attempts.load(Ordering::Relaxed),
+                reason: format!(
+                    "gave up after {} ms (delivery time limit)",
+                    policy.total.as_millis()
+                ),
+            },
+        };
+        match &delivery {
+            Delivery::Sent { attempts } => tracing::info!(
+                format = format.as_str(),
+                kind = message.kind.as_str(),
+                schedule = %message.schedule,
+                attempts,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "chat message sent"
+            ),
+            Delivery::Failed { attempts, reason } => tracing::warn!(
+                format = format.as_str(),
+                kind = message.kind.as_str(),
+                schedule = %message.schedule,
+                attempts,
+                reason = %reason,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "chat message not delivered"
+            ),
+            _ => {}
+        }
+        (format, delivery)
+    }
+}
+
+/// "Only the first caller wins" storage for de-duplicating messages across ticks.
+/// Production: the state table's `mark_once`; tests: [`MemoryDedup`].
+pub trait Dedup {
+    /// True only for the first call with `key`.
+    fn mark_once(&self, key: &str) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// An in-memory [`Dedup`] for tests and local runs.
+#[derive(Debug, Default)]
+pub struct MemoryDedup {
+    keys: std::sync::Mutex<HashSet<String>>,
+}
+
+impl MemoryDedup {
+    pub fn contains(&self, key: &str) -> bool {
+        self.keys.lock().map(|k| k.contains(key)).unwrap_or(false)
+    }
+
+    /// Number of keys claimed so far.
+    pub fn len(&self) -> usize {
+        self.keys.lock().map(|k| k.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Dedup for MemoryDedup {
+    async fn mark_once(&self, key: &str) -> Result<bool> {
+        let mut keys = self
+            .keys
+            .lock()
+            .map_err(|_| Error::Poisoned("the in-memory dedup set"))?;
+        Ok(keys.insert(key.to_string()))
+    }
+}
+
+/// One message of a tick and what happened to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryRecord {
+    pub kind: MessageKind,
+    pub schedule: String,
+    /// `None` when there was no destination.
+    pub format: Option<WebhookFormat>,
+    #[serde(flatten)]
+    pub delivery: Delivery,
+}
+
+/// What `notify_tick` did; never an error.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NotifyOutcome {
+    /// Stop events a warning was sent for (now or by an earlier tick), per schedule:
+    /// record them in the state's `warned` so the planner stops proposing them.
+    pub warned: Vec<(String, EventKey)>,
+    pub deliveries: Vec<DeliveryRecord>,
+}
+
+impl NotifyOutcome {
+    pub fn sent(&self) -> usize {
+        self.count(|d| matches!(d, Delivery::Sent { .. }))
+    }
+
+    pub fn failed(&self) -> usize {
+        self.count(|d| matches!(d, Delivery::Failed { .. }))
+    }
+
+    fn count(&self, f: impl Fn(&Delivery) -> bool) -> usize {
+        self.deliveries.iter().filter(|r| f(&r.delivery)).count()
+    }
+
+    /// The warned stop event of `schedule`, if any.
+    pub fn warned_for(&self, schedule: &str) -> Option<EventKey> {
+        self.warned
+            .iter()
+            .find(|(s, _)| s == schedule)
+            .map(|(_, e)| *e)
+    }
+}
+
+fn short_hash(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    hex::encode(&digest[..8])
+}
+
+/// Dedup key of a pre-stop warning: one per schedule and stop event.
+pub fn warning_key(notice: &Notice) -> String {
+    format!(
+        "notify#warn#{}#{}",
+        notice.schedule,
+        notice.event.at.to_rfc3339()
+    )
+}
+
+/// Dedup key of an error: one per schedule and distinct message.
+pub fn error_key(problem: &Problem) -> String {
+    format!(
+        "notify#error#{}#{}",
+        problem.schedule,
+        short_hash(&problem.message)
+    )
+}
+
+/// Dedup key of a transition summary, or `None` when nothing worth saying happened.
+fn transition_key(report: &Report, decision: &Decision, steps: &[&Step]) -> Option<String> {
+    let action = decision.transition?;
+    let event = decision
+        .event
+        .map(|e| e.at.to_rfc3339())
+        .unwrap_or_else(|| "none".into());
+    // Forced and enforced transitions can repeat under one event: key them by tick too.
+    let occasion = match decision.reason {
+        Reason::ForceStart | Reason::ForceStop | Reason::Enforced => {
+            format!("{event}@{}", report.at.to_rfc3339())
+        }
+        _ => event.clone(),
+    };
+    let s = &decision.schedule;
+    if steps.iter().any(|st| failed(st)) {
+        let failures: Vec<String> = steps
+            .iter()
+            .flat_map(|st| {
+                st.failures
+                    .iter()
+                    .map(|f| format!("{}:{}", f.id, f.message))
+            })
+            .collect();
+        let digest = short_hash(&failures.join("\n"));
+        return Some(format!("notify#stalled#{s}#{action}#{event}#{digest}"));
+    }
+    if !decision.complete {
+        // In progress: the summary comes when it finishes (or stalls).
+        return None;
+    }
+    let key = format!("notify#done#{s}#{action}#{occasion}");
+    match decision.reason {
+        // Enforcement only has news when it had to correct something.
+        Reason::Enforced => (!steps.is_empty()).then_some(key),
+        // The tick that finishes an event's (or a force's) transition, even when the
+        // steps ran in earlier ticks.
+        Reason::Boundary | Reason::ForceStart | Reason::ForceStop => Some(key),
+        _ => None,
+    }
+}
+
+/// Tracks destinations that failed during this tick so that later messages skip them.
+struct Destinations<'a> {
+    notifier: &'a Notifier,
+    down: HashSet<String>,
+    outcome: NotifyOutcome,
+}
+
+impl Destinations<'_> {
+    async fn send(&mut self, url: Option<&str>, message: Message) {
+        let Some(url) = url else {
+            self.record(
+                &message,
+                None,
+                Delivery::Skipped {
+                    reason: "no webhook configured".into(),
+                },
+            );
+            return;
+        };
+        let id = short_hash(url);
+        if self.down.contains(&id) {
+            self.record(
+                &message,
+                Some(self.notifier.format_for(url)),
+                Delivery::Skipped {
+                    reason: "the webhook failed earlier in this tick".into(),
+                },
+            );
+            return;
+        }
+        let (format, delivery) = self.notifier.deliver(url, &message).await;
+        if !matches!(delivery, Delivery::Sent { .. }) {
+            self.down.insert(id);
+        }
+        self.record(&message, Some(format), delivery);
+    }
+
+    fn record(&mut self, m: &Message, format: Option<WebhookFormat>, delivery: Delivery) {
+        self.outcome.deliveries.push(DeliveryRecord {
+            kind: m.kind,
+            schedule: m.schedule.clone(),
+            format,
+            delivery,
+        });
+    }
+
+    fn duplicate(&mut self, m: &Message) {
+        self.record(m, None, Delivery::Duplicate);
+    }
+}
+
+/// How long the production [`Dedup`] should keep a key: a persisting error is reported
+/// again after this many days.
+pub const DEDUP_TTL_DAYS: u32 = 14;
+
+/// Sends what a finished tick has to say: each pre-stop warning once per stop event,
+/// summaries of transitions that finished or stalled, and each distinct error once.
+/// Call it after execution with the run's report; not for dry runs.
+///
+/// A message is claimed in `dedup` just before it is sent, so it goes out at most once
+/// even with overlapping invocations. A message is not claimed (and so goes out at the
+/// next tick) when the claim itself fails or its webhook already failed in this tick;
+/// a message whose own delivery fails after its retries is not sent again.
+pub async fn notify_tick(
+    notifier: &Notifier,
+    config: &Config,
+    report: &Report,
+    dedup: &impl Dedup,
+) -> NotifyOutcome {
+    let mut out = Destinations {
+        notifier,
+        down: HashSet::new(),
+        outcome: NotifyOutcome::default(),
+    };
+    let command = notifier.settings.command.clone();
+
+    // Claims `key`; Some(true): send now, Some(false): sent before, None: storage failed.
+    async fn claim(dedup: &impl Dedup, key: &str) -> Option<bool> {
+        match dedup.mark_once(key).await {
+            Ok(first) => Some(first),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot record a chat message as sent; retrying next tick");
+                None
+            }
+        }
+    }
+
+    // Everything this tick has to say, in order: warnings, summaries, errors.
+    struct Pending<'a> {
+        key: String,
+        url: Option<&'a str>,
+        message: Message,
+        /// The stop event a warning is about, to report in `warned`.
+        warns: Option<(String, EventKey)>,
+    }
+    let mut pending: Vec<Pending<'_>> = Vec::new();
+    for notice in &report.notices {
+        pending.push(Pending {
+            key: warning_key(notice),
+            url: notifier.destination(config, &notice.schedule),
+            message: warning_message(notice, &command),
+            warns: Some((notice.schedule.clone(), notice.event)),
+        });
+    }
+    let mut steps: BTreeMap<&str, Vec<&Step>> = BTreeMap::new();
+    for step in &report.steps {
+        steps.entry(step.schedule.as_str()).or_default().push(step);
+    }
+    for decision in &report.schedules {
+        let mine = steps
+            .get(decision.schedule.as_str())
+            .cloned()
+            .unwrap_or_default();
+        if let Some(key) = transition_key(report, decision, &mine) {
+            pending.push(Pending {
+                key,
+                url: notifier.destination(config, &decision.schedule),
+                message: transition_message(decision, &mine, config.schedule(&decision.schedule)),
+                warns: None,
+            });
+        }
+    }
+    for problem in &report.errors {
+        pending.push(Pending {
+            key: error_key(problem),
+            url: notifier.destination(config, &problem.schedule),
+            message: alert_message(problem),
+            warns: None,
+        });
+    }
+
+    for p in pending {
+        // A destination that failed this tick is not tried again, and nothing is claimed
+        // for it: the next tick sends those messages.
+        if p.url.is_some_and(|u| out.down.contains(&short_hash(u))) {
+            out.send(p.url, p.message).await;
+            continue;
+        }
+        match claim(dedup, &p.key).await {
+            Some(true) => out.send(p.url, p.message).await,
+            Some(false) => out.duplicate(&p.message),
+            None => continue,
+        }
+        if let Some(w) = p.warns {
+            out.outcome.warned.push(w);
+        }
+    }
+    out.outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ResourceKind;
+    use crate::plan::{Failure, NoticeKind, ResourceRef};
+    use chrono::{DateTime, Utc};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("test instant")
+            .with_timezone(&Utc)
+    }
+
+    fn notice() -> Notice {
+        Notice {
+            schedule: "dev".into(),
+            kind: NoticeKind::PreStopWarning,
+            stop_at: DateTime::parse_from_rfc3339("2026-11-23T22:00:00+09:00").expect("instant"),
+            resources: vec![
+                ResourceRef {
+                    id: "i-0a1".into(),
+                    kind: ResourceKind::Ec2,
+                    region: None,
+                    name: Some("api-1".into()),
+                    engine: None,
+                },
+                ResourceRef {
+                    id: "dev-db".into(),
+                    kind: ResourceKind::Rds,
+                    region: None,
+                    name: None,
+                    engine: Some("postgres".into()),
+                },
+            ],
+            timezone: "Asia/Seoul".into(),
+            minutes_left: 10,
+            event: EventKey {
+                at: at("2026-11-23T13:00:00Z"),
+                action: Action::Stop,
+            },
+        }
+    }
+
+    #[test]
+    fn warning_names_resources_stop_time_and_postpone_commands() {
+        let m = warning_message(&notice(), "/offhours");
+        let text = m.plain_text();
+        assert_eq!(m.title, "dev stops at 22:00 KST (in 10 min)");
+        for needle in [
+            "api-1 (i-0a1, ec2)",
+            "dev-db (rds, postgres)",
+            "2026-11-23",
+            "Asia/Seoul",
+            "`/offhours extend dev +1h`",
+            "`/offhours skip dev`",
+            "`/offhours exception set dev 2026-11-23 stop None`",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from:\n{text}");
+        }
+    }
+
+    #[test]
+    fn transition_summary_lists_groups_in_order_with_failures() {
+        let step = |group: &str, status, failures: Vec<Failure>| Step {
+            schedule: "dev".into(),
+            group: group.into(),
+            action: Action::Start,
+            status,
+            waiting_on: if status == StepStatus::Blocked {
+                vec!["DB".into()]
+            } else {
+                vec![]
+            },
+            resources: vec![ResourceRef {
+                id: format!("{group}-1"),
+                kind: ResourceKind::Ec2,
+                region: None,
+                name: None,
+                engine: None,
+            }],
+            failures,
+        };
+        let decision = Decision {
+            schedule: "dev".into(),
+            event: None,
+            desired: Some(Action::Start),
+            transition: Some(Action::Start),
+            reason: Reason::Boundary,
+            complete: false,
+        };
+        let steps = [
+            step(
+                "DB",
+                StepStatus::Failed,
+                vec![Failure {
+                    id: "DB-1".into(),
+                    message: "InsufficientInstanceCapacity".into(),
+                }],
+            ),
+            step("API", StepStatus::Blocked, vec![]),
+        ];
+        let refs: Vec<&Step> = steps.iter().collect();
+        let m = transition_message(&decision, &refs, None);
+        assert_eq!(m.severity, Severity::Error);
+        assert_eq!(
+            m.sections[0].lines,
+            [
+                "1. DB: start failed: DB-1 (ec2)",
+                "2. API: start blocked (waiting on DB): API-1 (ec2)"
+            ]
+        );
+        assert_eq!(
+            m.sections[1].lines,
+            ["DB-1 (DB): InsufficientInstanceCapacity"]
+        );
+    }
+
+    #[test]
+    fn host_detection_table() {
+        let cases = [
+            ("https://wh.jandi.com/connect-api/webhook/123/abc", WebhookFormat::Jandi),
+            ("https://hooks.slack.com/services/T0/B0/xyz", WebhookFormat::Slack),
+            ("https://contoso.webhook.office.com/webhookb2/abc", WebhookFormat::Teams),
+            ("https://prod-12.westus.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke?sig=x", WebhookFormat::Teams),
+            ("https://default1234.56.environment.api.powerplatform.com:443/powerautomate/automations/direct/workflows/abc", WebhookFormat::Teams),
+            ("https://discord.com/api/webhooks/1/abc", WebhookFormat::Discord),
+            ("https://discordapp.com/api/webhooks/1/abc", WebhookFormat::Discord),
+            ("https://ptb.discord.com/api/webhooks/1/abc", WebhookFormat::Discord),
+            ("https://chat.googleapis.com/v1/spaces/AAA/messages?key=k&token=t", WebhookFormat::GoogleChat),
+            ("https://example.com/hooks/offhours", WebhookFormat::Generic),
+            ("https://notslack.com.evil.example/hooks.slack.com", WebhookFormat::Generic),
+            ("https://evil-discord.com/api/webhooks", WebhookFormat::Generic),
+            ("not a url", WebhookFormat::Generic),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(WebhookFormat::detect(url), expected, "{url}");
+        }
+    }
+
+    #[test]
+    fn format_setting_overrides_detection_and_rejects_unknown_values() {
+        let s =
+            NotifySettings::from_lookup(|k| (k == "WEBHOOK_FORMAT").then(|| "Google-Chat".into()))
+                .expect("valid");
+        assert_eq!(s.format, Some(WebhookFormat::GoogleChat));
+        let n = Notifier::new(s).expect("client");
+        assert_eq!(
+            n.format_for("https://hooks.slack.com/services/x"),
+            WebhookFormat::GoogleChat
+        );
+        let e = NotifySettings::from_lookup(|k| (k == "WEBHOOK_FORMAT").then(|| "irc".into()));
+        assert!(e.is_err_and(|e| e.to_string().contains("WEBHOOK_FORMAT")));
+    }
+
+    #[test]
+    fn settings_debug_hides_the_webhook_url() {
+        let s = NotifySettings::from_lookup(|k| {
+            (k == "WEBHOOK_URL").then(|| "https://hooks.slack.com/services/SECRET".into())
+        })
+        .expect("valid");
+        assert!(!format!("{s:?}").contains("SECRET"));
+    }
+
+    fn rendered(format: WebhookFormat) -> Payload {
+        render(format, &warning_message(&notice(), "/offhours"))
+    }
+
+    #[test]
+    fn jandi_payload_has_accept_header_body_color_and_info() {
+        let p = rendered(WebhookFormat::Jandi);
+        assert_eq!(
+            p.headers,
+            [("Accept", "application/vnd.tosslab.jandi-v2+json")]
+        );
+        assert!(p.body["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("dev stops at 22:00")));
+        assert_eq!(p.body["connectColor"], "#FAC11B");
+        let info = p.body["connectInfo"].as_array().expect("connectInfo list");
+        assert!(info
+            .iter()
+            .all(|i| i["title"].is_string() && i["description"].is_string()));
+        assert!(info.iter().any(|i| i["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("/offhours extend dev +1h") && !d.contains('`'))));
+    }
+
+    #[test]
+    fn slack_payload_has_text_and_blocks() {
+        let p = rendered(WebhookFormat::Slack);
+        assert!(p.headers.is_empty());
+        assert!(p.body["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("dev stops")));
+        let blocks = p.body["blocks"].as_array().expect("blocks");
+        assert_eq!(blocks[0]["type"], "header");
+        assert_eq!(blocks[0]["text"]["type"], "plain_text");
+        assert!(blocks[1..]
+            .iter()
+            .all(|b| b["type"] == "section" && b["text"]["type"] == "mrkdwn"));
+    }
+
+    #[test]
+    fn teams_payload_is_an_adaptive_card_attachment() {
+        let p = rendered(WebhookFormat::Teams);
+        assert_eq!(p.body["type"], "message");
+        let a = &p.body["attachments"][0];
+        assert_eq!(a["contentType"], "application/vnd.microsoft.card.adaptive");
+        assert_eq!(a["content"]["type"], "AdaptiveCard");
+        assert_eq!(a["content"]["version"], "1.4");
+        let body = a["content"]["body"].as_array().expect("card body");
+        assert!(body.iter().all(|b| b["type"] == "TextBlock"));
+    }
+
+    #[test]
+    fn discord_payload_has_an_embed_with_fields() {
+        let p = rendered(WebhookFormat::Discord);
+        let e = &p.body["embeds"][0];
+        assert!(e["title"].as_str().is_some_and(|t| t.contains("dev stops")));
+        assert_eq!(e["color"], 0xFAC11B);
+        assert_eq!(e["fields"].as_array().map(Vec::len), Some(2));
+        assert_eq!(p.body["allowed_mentions"]["parse"], json!([]));
+    }
+
+    #[test]
+    fn google_chat_payload_has_text_and_cards_v2() {
+        let p = rendered(WebhookFormat::GoogleChat);
+        assert!(p.body["text"].is_string());
+        let card = &p.body["cardsV2"][0];
+        assert!(card["cardId"].is_string());
+        assert!(card["card"]["header"]["title"].is_string());
+        let w = &card["card"]["sections"][0]["widgets"][0]["textParagraph"]["text"];
+        assert!(w
+            .as_str()
+            .is_some_and(|t| t.contains("api-1") && t.contains("<br>")));
+    }
+
+    #[test]
+    fn generic_payload_carries_kind_schedule_and_data() {
+        let p = rendered(WebhookFormat::Generic);
+        assert_eq!(p.body["source"], "offhours");
+        assert_eq!(p.body["kind"], "pre_stop_warning");
+        assert_eq!(p.body["schedule"], "dev");
+        assert_eq!(p.body["severity"], "warning");
+        assert_eq!(p.body["data"]["stop_at"], "2026-11-23T22:00:00+09:00");
+        assert_eq!(p.body["data"]["resources"][0]["id"], "i-0a1");
+    }
+
+    #[test]
+    fn long_texts_are_clipped_to_platform_limits() {
+        let mut m = alert_message(&Problem {
+            schedule: "dev".into(),
+            message: "x".repeat(10_000),
+        });
+        m.title = "t".repeat(500);
+        let slack = render(WebhookFormat::Slack, &m);
+        assert!(slack.body["blocks"][0]["text"]["text"]
+            .as_str()
+            .is_some_and(|t| t.chars().count() <= 150));
+        let discord = render(WebhookFormat::Discord, &m);
+        assert!(discord.body["embeds"][0]["title"]
+            .as_str()
+            .is_some_and(|t| t.chars().count() <= 256));
+    }
+
+    #[test]
+    fn error_keys_differ_per_message_and_repeat_for_the_same() {
+        let p = |m: &str| Problem {
+            schedule: "dev".into(),
+            message: m.into(),
+        };
+        assert_eq!(error_key(&p("a")), error_key(&p("a")));
+        assert_ne!(error_key(&p("a")), error_key(&p("b")));
+    }
+}

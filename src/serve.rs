@@ -1,0 +1,241 @@
+//! The chat-command endpoint over HTTP: a small hyper server for `offhours serve`, and the Lambda Function URL adapter.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use aws_lambda_events::event::lambda_function_urls::{
+    LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
+};
+use base64::Engine;
+use bytes::Bytes;
+use chrono::Utc;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use crate::chat::{handle, ChatRequest, ChatResponse, ChatSecrets, CommandStore};
+use crate::error::{Error, Result};
+use crate::settings::Settings;
+
+/// Chat requests are small; anything larger is refused unread.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What the endpoint needs besides the request: storage, settings and secrets.
+pub struct Endpoint<S> {
+    pub store: S,
+    pub settings: Settings,
+    pub secrets: ChatSecrets,
+}
+
+/// Answers for requests that never reach the handler.
+fn refuse(status: u16, text: &str) -> ChatResponse {
+    ChatResponse {
+        status,
+        content_type: "text/plain; charset=utf-8",
+        body: format!("{text}\n"),
+    }
+}
+
+/// Checks method and path: the endpoint takes `POST /` only.
+pub fn route(method: &str, path: &str) -> Option<ChatResponse> {
+    if path != "/" && !path.is_empty() {
+        return Some(refuse(404, "not found"));
+    }
+    if !method.eq_ignore_ascii_case("POST") {
+        return Some(refuse(405, "method not allowed: POST / only"));
+    }
+    None
+}
+
+fn to_hyper(r: ChatResponse) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(r.body)));
+    *response.status_mut() =
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(v) = hyper::header::HeaderValue::from_str(r.content_type) {
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_TYPE, v);
+    }
+    response
+}
+
+async fn respond<S: CommandStore>(
+    request: Request<Incoming>,
+    endpoint: &Endpoint<S>,
+) -> ChatResponse {
+    if let Some(refused) = route(request.method().as_str(), request.uri().path()) {
+        return refused;
+    }
+    if request.method() != Method::POST {
+        return refuse(405, "method not allowed");
+    }
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let body = match Limited::new(request.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return refuse(413, "request body too large or unreadable"),
+    };
+    let Ok(body) = String::from_utf8(body.to_vec()) else {
+        return refuse(400, "request body is not UTF-8");
+    };
+    let chat = ChatRequest { headers, body };
+    handle(
+        &chat,
+        Utc::now(),
+        &endpoint.store,
+        &endpoint.settings,
+        &endpoint.secrets,
+    )
+    .await
+}
+
+/// Serves chat commands on `listener` until the task is dropped. Each connection is
+/// handled on its own task; one bad connection never stops the server.
+pub async fn serve<S>(listener: TcpListener, endpoint: Arc<Endpoint<S>>) -> Result<()>
+where
+    S: CommandStore + Send + Sync + 'static,
+{
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| "?".into());
+    tracing::info!(%addr, "serving chat commands on POST /");
+    loop {
+        let (stream, _) = listener.accept().await.map_err(|source| Error::Serve {
+            addr: addr.clone(),
+            source,
+        })?;
+        let endpoint = endpoint.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let endpoint = endpoint.clone();
+                async move { Ok::<_, Infallible>(to_hyper(respond(request, &endpoint).await)) }
+            });
+            if let Err(e) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %e, "chat connection ended with an error");
+            }
+        });
+    }
+}
+
+/// Binds `addr` and serves until interrupted.
+pub async fn serve_addr<S>(addr: &str, endpoint: Endpoint<S>) -> Result<()>
+where
+    S: CommandStore + Send + Sync + 'static,
+{
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Serve {
+            addr: addr.to_string(),
+            source,
+        })?;
+    serve(listener, Arc::new(endpoint)).await
+}
+
+/// Converts a Lambda Function URL event into a chat request (or the refusal to send).
+pub fn from_function_url(
+    event: &LambdaFunctionUrlRequest,
+) -> std::result::Result<ChatRequest, ChatResponse> {
+    let method = event
+        .request_context
+        .http
+        .method
+        .as_deref()
+        .unwrap_or("POST");
+    let path = event
+        .raw_path
+        .as_deref()
+        .or(event.request_context.http.path.as_deref())
+        .unwrap_or("/");
+    if let Some(refused) = route(method, path) {
+        return Err(refused);
+    }
+    let headers = event
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let raw = event.body.clone().unwrap_or_default();
+    if raw.len() > MAX_BODY_BYTES * 2 {
+        return Err(refuse(413, "request body too large"));
+    }
+    let body = if event.is_base64_encoded {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(raw.as_bytes())
+            .map_err(|_| refuse(400, "request body is not valid base64"))?;
+        String::from_utf8(bytes).map_err(|_| refuse(400, "request body is not UTF-8"))?
+    } else {
+        raw
+    };
+    Ok(ChatRequest { headers, body })
+}
+
+/// Converts a chat response into a Lambda Function URL response.
+pub fn to_function_url(r: ChatResponse) -> LambdaFunctionUrlResponse {
+    let mut response = LambdaFunctionUrlResponse::default();
+    response.status_code = i64::from(r.status);
+    if let Ok(v) = reqwest::header::HeaderValue::from_str(r.content_type) {
+        response.headers.insert(reqwest::header::CONTENT_TYPE, v);
+    }
+    response.body = Some(r.body);
+    response
+}
+
+/// The whole Function URL path: event in, response out. The Lambda dispatch calls this.
+pub async fn handle_function_url<S: CommandStore>(
+    event: &LambdaFunctionUrlRequest,
+    store: &S,
+    settings: &Settings,
+    secrets: &ChatSecrets,
+) -> LambdaFunctionUrlResponse {
+    let response = match from_function_url(event) {
+        Ok(request) => handle(&request, Utc::now(), store, settings, secrets).await,
+        Err(refused) => refused,
+    };
+    to_function_url(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_post_to_the_root_reaches_the_handler() {
+        assert_eq!(route("POST", "/"), None);
+        assert_eq!(route("post", ""), None);
+        assert_eq!(route("GET", "/").map(|r| r.status), Some(405));
+        assert_eq!(route("POST", "/admin").map(|r| r.status), Some(404));
+    }
+
+    #[test]
+    fn function_url_events_are_decoded_from_base64() {
+        let mut event = LambdaFunctionUrlRequest::default();
+        event.request_context.http.method = Some("POST".into());
+        event.raw_path = Some("/".into());
+        event.is_base64_encoded = true;
+        event.body = Some(base64::engine::general_purpose::STANDARD.encode("text=help"));
+        event.headers.insert(
+            "x-slack-signature",
+            reqwest::header::HeaderValue::from_static("v0=00"),
+        );
+        let request = from_function_url(&event).expect("accepted");
+        assert_eq!(request.body, "text=help");
+        assert_eq!(request.header("X-Slack-Signature"), Some("v0=00"));
+
+        event.request_context.http.method = Some("GET".into());
+        assert_eq!(from_function_url(&event).err().map(|r| r.status), Some(405));
+    }
+}

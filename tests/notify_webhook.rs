@@ -1,0 +1,438 @@
+//! Webhook delivery against a real HTTP listener on 127.0.0.1: dedup across ticks, bounded retries, bounded time.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use offhours::config::{validate, Config, Defaults, Problem, RawConfig};
+use offhours::inventory::parse_inventory;
+use offhours::notify::{
+    notify_tick, Delivery, DeliveryPolicy, MemoryDedup, MessageKind, Notifier, NotifySettings,
+    WebhookFormat,
+};
+use offhours::plan::Report;
+use offhours::planner::{next_state, plan, Inputs, ScheduleState, TagKeys};
+
+/// How the fake webhook answers.
+#[derive(Clone, Copy)]
+enum Mode {
+    Ok,
+    ServerError,
+    /// Accepts the request and never answers.
+    Hang,
+}
+
+#[derive(Debug, Clone)]
+struct Recorded {
+    headers: HashMap<String, String>,
+    body: Value,
+}
+
+struct Hook {
+    url: String,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl Hook {
+    fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().expect("lock").clone()
+    }
+}
+
+/// Starts a webhook receiver on 127.0.0.1 that records every request.
+async fn hook(mode: Mode) -> Hook {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
+    let log = requests.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let log = log.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request: Request<hyper::body::Incoming>| {
+                    let log = log.clone();
+                    async move {
+                        let headers = request
+                            .headers()
+                            .iter()
+                            .map(|(k, v)| {
+                                (k.to_string(), v.to_str().unwrap_or_default().to_string())
+                            })
+                            .collect();
+                        let body = request
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                        log.lock().expect("lock").push(Recorded { headers, body });
+                        let status = match mode {
+                            Mode::Ok => 200,
+                            Mode::ServerError => 500,
+                            Mode::Hang => {
+                                tokio::time::sleep(Duration::from_secs(3600)).await;
+                                200
+                            }
+                        };
+                        let mut r = Response::new(Full::new(Bytes::from_static(b"ok")));
+                        *r.status_mut() = hyper::StatusCode::from_u16(status).expect("status");
+                        Ok::<_, Infallible>(r)
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Hook {
+        url: format!("http://{addr}/hook/SECRET-PATH"),
+        requests,
+    }
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("test instant")
+        .with_timezone(&Utc)
+}
+
+fn config(webhook: &str) -> Config {
+    let yaml = format!(
+        "schedules:\n  - {{ScheduleName: dev, TagValue: dev, DaysActive: weekdays, StartTime: '09:00', StopTime: '22:00', Timezone: Asia/Seoul, WarnMinutes: 10, WebhookUrl: '{webhook}'}}\ngroups:\n  - {{ScheduleName: dev, GroupName: DB, InstanceType: RDS}}\n  - {{ScheduleName: dev, GroupName: API, InstanceType: EC2, Dependency: [DB]}}\n"
+    );
+    let config = validate(
+        &RawConfig::parse(&yaml, "test").expect("yaml"),
+        &Defaults::default(),
+    );
+    assert!(config.errors.is_empty(), "{:?}", config.errors);
+    config
+}
+
+const INVENTORY: &str = "resources:\n  - {id: i-0a1, kind: ec2, state: running, tags: {ScheduleName: dev, ScheduleGroupName: API, Name: api-1}}\n  - {id: dev-db, kind: rds, state: available, engine: postgres, tags: {ScheduleName: dev, ScheduleGroupName: DB}}\n";
+
+fn tick(config: &Config, now: DateTime<Utc>, states: &HashMap<String, ScheduleState>) -> Report {
+    let resources = parse_inventory(INVENTORY, "test").expect("inventory");
+    plan(&Inputs {
+        now,
+        config,
+        resources: &resources,
+        states,
+        tags: &TagKeys::default(),
+        report_timezone: chrono_tz::Asia::Seoul,
+    })
+}
+
+/// State after this morning's 09:00 start was applied.
+fn morning_states() -> HashMap<String, ScheduleState> {
+    HashMap::from([(
+        "dev".to_string(),
+        ScheduleState {
+            applied: Some(offhours::schedule::EventKey {
+                at: at("2026-11-23T09:00:00+09:00"),
+                action: offhours::config::Action::Start,
+            }),
+            ..ScheduleState::default()
+        },
+    )])
+}
+
+fn notifier(format: Option<WebhookFormat>, policy: DeliveryPolicy) -> Notifier {
+    Notifier::new(NotifySettings {
+        webhook_url: None,
+        format,
+        command: "/offhours".into(),
+        policy,
+    })
+    .expect("client")
+}
+
+fn fast_policy() -> DeliveryPolicy {
+    DeliveryPolicy {
+        attempt_timeout: Duration::from_millis(500),
+        retries: 2,
+        backoff: Duration::from_millis(20),
+        total: Duration::from_secs(3),
+    }
+}
+
+#[tokio::test]
+async fn one_warning_per_stop_event_across_ticks_at_t10_and_t5() {
+    // GIVEN dev stops at 22:00 KST with a 10-minute warning, and its resources run.
+    let hook = hook(Mode::Ok).await;
+    let config = config(&hook.url);
+    let notifier = notifier(None, fast_policy());
+    let dedup = MemoryDedup::default();
+    // The 09:00 start was applied this morning.
+    let morning = morning_states()["dev"].clone();
+    let mut states = HashMap::from([("dev".to_string(), morning.clone())]);
+
+    // WHEN a tick runs at T-10 and records what it warned about
+    let first = tick(&config, at("2026-11-23T21:50:00+09:00"), &states);
+    assert_eq!(first.notices.len(), 1);
+    let outcome = notify_tick(&notifier, &config, &first, &dedup).await;
+    assert_eq!(outcome.sent(), 1, "{outcome:?}");
+    let warned = outcome.warned_for("dev");
+    assert_eq!(warned, Some(first.notices[0].event));
+    let decision = &first.schedules[0];
+    states.insert("dev".into(), next_state(&morning, decision, warned));
+
+    // AND a tick at T-5 whose state write was lost, and one that kept it
+    let lost = tick(
+        &config,
+        at("2026-11-23T21:55:00+09:00"),
+        &HashMap::from([("dev".to_string(), morning)]),
+    );
+    let again = notify_tick(&notifier, &config, &lost, &dedup).await;
+    assert_eq!(again.sent(), 0);
+    assert!(matches!(again.deliveries[0].delivery, Delivery::Duplicate));
+    let kept = tick(&config, at("2026-11-23T21:55:00+09:00"), &states);
+    assert!(kept.notices.is_empty(), "the planner knows it warned");
+
+    // THEN exactly one message reached the webhook: a warning about the 22:00 stop.
+    let requests = hook.requests();
+    assert_eq!(requests.len(), 1);
+    let body = &requests[0].body;
+    assert_eq!(body["kind"], "pre_stop_warning");
+    assert_eq!(body["data"]["stop_at"], "2026-11-23T22:00:00+09:00");
+    assert!(body["title"]
+        .as_str()
+        .is_some_and(|t| t.contains("22:00 KST")));
+}
+
+#[tokio::test]
+async fn webhook_returning_500_is_retried_a_bounded_number_of_times() {
+    let hook = hook(Mode::ServerError).await;
+    let config = config(&hook.url);
+    let notifier = notifier(Some(WebhookFormat::Slack), fast_policy());
+    let report = tick(&config, at("2026-11-23T21:50:00+09:00"), &HashMap::new());
+
+    let dedup = MemoryDedup::default();
+    let outcome = notify_tick(&notifier, &config, &report, &dedup).await;
+
+    assert_eq!(hook.requests().len(), 3, "one attempt and two retries");
+    // The morning summary that followed was not tried against the failing webhook, and
+    // not claimed either: the next tick sends it.
+    assert!(matches!(
+        outcome.deliveries[1].delivery,
+        Delivery::Skipped { .. }
+    ));
+    assert_eq!(dedup.len(), 1);
+    assert_eq!(
+        outcome.deliveries[0].delivery,
+        Delivery::Failed {
+            attempts: 3,
+            reason: "HTTP 500".into()
+        }
+    );
+    assert!(hook.requests()[0].body["blocks"].is_array(), "Slack shape");
+}
+
+#[tokio::test]
+async fn hanging_webhook_does_not_hold_a_delivery_past_the_bound() {
+    let hook = hook(Mode::Hang).await;
+    let config = config(&hook.url);
+    let total = Duration::from_millis(900);
+    let policy = DeliveryPolicy {
+        attempt_timeout: Duration::from_millis(300),
+        retries: 5,
+        backoff: Duration::from_millis(10),
+        total,
+    };
+    let notifier = notifier(None, policy);
+    let report = tick(&config, at("2026-11-23T21:50:00+09:00"), &HashMap::new());
+
+    let started = Instant::now();
+    let outcome = notify_tick(&notifier, &config, &report, &MemoryDedup::default()).await;
+    let elapsed = started.elapsed();
+
+    assert!(
+        elapsed < total + Duration::from_millis(700),
+        "took {elapsed:?}"
+    );
+    let Delivery::Failed { reason, .. } = &outcome.deliveries[0].delivery else {
+        panic!("expected a failure: {outcome:?}");
+    };
+    let text = serde_json::to_string(&outcome).expect("json");
+    assert!(
+        !text.contains("SECRET-PATH") && !reason.contains("127.0.0.1"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn unreachable_webhook_fails_without_naming_its_url() {
+    // A port that was just freed: connection refused.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!(
+        "http://{}/hook/SECRET-PATH",
+        listener.local_addr().expect("addr")
+    );
+    drop(listener);
+    let config = config(&url);
+    let notifier = notifier(None, fast_policy());
+    let report = tick(&config, at("2026-11-23T21:50:00+09:00"), &HashMap::new());
+    let outcome = notify_tick(&notifier, &config, &report, &MemoryDedup::default()).await;
+    assert_eq!(outcome.failed(), 1, "{outcome:?}");
+    let text = serde_json::to_string(&outcome).expect("json");
+    assert!(!text.contains("SECRET-PATH"), "{text}");
+}
+
+#[tokio::test]
+async fn each_distinct_error_is_reported_once_and_jandi_gets_its_accept_header() {
+    let hook = hook(Mode::Ok).await;
+    let config = config(&hook.url);
+    let notifier = notifier(Some(WebhookFormat::Jandi), fast_policy());
+    let dedup = MemoryDedup::default();
+    let mut report = tick(&config, at("2026-11-23T12:00:00+09:00"), &HashMap::new());
+    report.errors = vec![
+        Problem {
+            schedule: "dev".into(),
+            message: "resource i-9 (ec2) is 'failed' and cannot be started".into(),
+        },
+        Problem {
+            schedule: "staging".into(),
+            message: "group 'staging/API': field Dependency: dependency cycle: API -> WEB -> API"
+                .into(),
+        },
+    ];
+
+    for _ in 0..3 {
+        notify_tick(&notifier, &config, &report, &dedup).await;
+    }
+
+    // `staging` has no webhook of its own and WEBHOOK_URL is unset: nothing to send there.
+    let requests: Vec<Recorded> = hook
+        .requests()
+        .into_iter()
+        .filter(|r| r.body["connectColor"] == "#E01E5A")
+        .collect();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0].body["body"], "offhours: error in schedule dev");
+    assert_eq!(
+        requests[0].headers.get("accept").map(String::as_str),
+        Some("application/vnd.tosslab.jandi-v2+json")
+    );
+    assert_eq!(requests[0].body["connectColor"], "#E01E5A");
+    assert!(requests[0].body["connectInfo"][0]["description"]
+        .as_str()
+        .is_some_and(|d| d.contains("cannot be started")));
+}
+
+#[tokio::test]
+async fn finished_transition_is_summarised_once_in_group_order() {
+    // GIVEN a morning tick that started DB then API, and reported them done.
+    let hook = hook(Mode::Ok).await;
+    let config = config(&hook.url);
+    let notifier = notifier(None, fast_policy());
+    let dedup = MemoryDedup::default();
+    let stopped = INVENTORY
+        .replace("state: running", "state: stopped")
+        .replace("state: available", "state: stopped");
+    let resources = parse_inventory(&stopped, "test").expect("inventory");
+    let mut report = plan(&Inputs {
+        now: at("2026-11-23T09:05:00+09:00"),
+        config: &config,
+        resources: &resources,
+        states: &HashMap::new(),
+        tags: &TagKeys::default(),
+        report_timezone: chrono_tz::Asia::Seoul,
+    });
+    for step in &mut report.steps {
+        step.status = offhours::plan::StepStatus::Done;
+    }
+    report.schedules[0].complete = true;
+
+    // WHEN two ticks notify the same finished transition
+    let first = notify_tick(&notifier, &config, &report, &dedup).await;
+    notify_tick(&notifier, &config, &report, &dedup).await;
+
+    // THEN one summary lists DB before API.
+    assert_eq!(first.deliveries[0].kind, MessageKind::TransitionSummary);
+    let requests = hook.requests();
+    assert_eq!(requests.len(), 1);
+    let lines = requests[0].body["sections"][0]["lines"].clone();
+    assert_eq!(
+        lines,
+        serde_json::json!([
+            "1. DB: start done: dev-db (rds, postgres)",
+            "2. API: start done: api-1 (i-0a1, ec2)"
+        ])
+    );
+}
+
+/// A dedup store that is down.
+struct BrokenDedup;
+
+impl offhours::notify::Dedup for BrokenDedup {
+    async fn mark_once(&self, _key: &str) -> offhours::Result<bool> {
+        Err(offhours::Error::Aws {
+            operation: "PutItem",
+            message: "state table unavailable".into(),
+            source: None,
+        })
+    }
+}
+
+#[tokio::test]
+async fn warning_is_held_back_when_it_cannot_be_recorded_and_retried_next_tick() {
+    let hook = hook(Mode::Ok).await;
+    let config = config(&hook.url);
+    let notifier = notifier(None, fast_policy());
+    let report = tick(&config, at("2026-11-23T21:50:00+09:00"), &morning_states());
+
+    let outcome = notify_tick(&notifier, &config, &report, &BrokenDedup).await;
+    assert!(outcome.warned.is_empty() && outcome.deliveries.is_empty());
+    assert!(hook.requests().is_empty());
+
+    let outcome = notify_tick(&notifier, &config, &report, &MemoryDedup::default()).await;
+    assert_eq!(outcome.sent(), 1);
+}
+
+#[tokio::test]
+async fn transition_finished_by_earlier_ticks_is_summarised_in_stop_order() {
+    // GIVEN everything already stopped by earlier ticks, and the 22:00 stop not yet applied.
+    let hook = hook(Mode::Ok).await;
+    let config = config(&hook.url);
+    let notifier = notifier(None, fast_policy());
+    let stopped = INVENTORY
+        .replace("state: running", "state: stopped")
+        .replace("state: available", "state: stopped");
+    let resources = parse_inventory(&stopped, "test").expect("inventory");
+    let report = plan(&Inputs {
+        now: at("2026-11-23T22:05:00+09:00"),
+        config: &config,
+        resources: &resources,
+        states: &HashMap::new(),
+        tags: &TagKeys::default(),
+        report_timezone: chrono_tz::Asia::Seoul,
+    });
+    assert!(report.steps.is_empty() && report.schedules[0].complete);
+
+    // WHEN the tick notifies
+    notify_tick(&notifier, &config, &report, &MemoryDedup::default()).await;
+
+    // THEN the summary names the groups in the order they stop.
+    let requests = hook.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].body["title"], "dev: stopped");
+    assert_eq!(
+        requests[0].body["sections"][0]["lines"],
+        serde_json::json!(["1. API (EC2): stopped", "2. DB (RDS): stopped"])
+    );
+}
