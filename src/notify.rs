@@ -1,6 +1,6 @@
 //! Chat notifications: messages built from a tick's report, rendered per chat format (pure), and delivered with bounded retries.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::config::{Action, Config, Problem, Schedule};
 use crate::error::{Error, Result};
 use crate::plan::{Decision, Notice, Reason, Report, Step, StepStatus};
+use crate::planner::ScheduleState;
 use crate::schedule::EventKey;
 
 /// The chat platform a webhook belongs to, which decides the payload shape.
@@ -323,32 +324,8 @@ pub fn transition_message(
             "The rest continues at the next tick.".to_string(),
         )
     };
-    let lines = if steps.is_empty() {
-        let state = if action == Action::Start {
-            "up"
-        } else {
-            "stopped"
-        };
-        let mut groups: Vec<String> = schedule
-            .map(|sc| {
-                sc.groups
-                    .iter()
-                    .map(|g| format!("{} ({})", g.name, g.kind.as_str().to_uppercase()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if action == Action::Stop {
-            groups.reverse();
-        }
-        if groups.is_empty() {
-            vec![format!("every resource is {state}")]
-        } else {
-            groups
-                .iter()
-                .enumerate()
-                .map(|(i, g)| format!("{}. {g}: {state}", i + 1))
-                .collect()
-        }
+    let lines = if decision.complete && !stalled {
+        finished_lines(action, steps, schedule)
     } else {
         steps
             .iter()
@@ -375,6 +352,49 @@ pub fn transition_message(
         sections,
         data: json!({ "decision": decision, "steps": steps }),
     }
+}
+
+/// Every group of a finished transition in the order it was handled: this tick's steps
+/// in detail, groups finished by earlier ticks (or found in place) by name and state.
+fn finished_lines(action: Action, steps: &[&Step], schedule: Option<&Schedule>) -> Vec<String> {
+    let state = if action == Action::Start {
+        "up"
+    } else {
+        "stopped"
+    };
+    let mut groups: Vec<String> = schedule
+        .map(|sc| {
+            sc.groups
+                .iter()
+                .map(|g| format!("{} ({})", g.name, g.kind.as_str().to_uppercase()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut names: Vec<&str> = schedule
+        .map(|sc| sc.groups.iter().map(|g| g.name.as_str()).collect())
+        .unwrap_or_default();
+    if action == Action::Stop {
+        groups.reverse();
+        names.reverse();
+    }
+    let mut lines = Vec::new();
+    for (label, name) in groups.iter().zip(&names) {
+        match steps.iter().find(|st| st.group == *name) {
+            Some(st) => lines.push(step_line(lines.len(), st)),
+            None => lines.push(format!("{}. {label}: {state}", lines.len() + 1)),
+        }
+    }
+    // Ungrouped resources (and anything the schedule no longer lists).
+    for st in steps
+        .iter()
+        .filter(|st| !names.contains(&st.group.as_str()))
+    {
+        lines.push(step_line(lines.len(), st));
+    }
+    if lines.is_empty() {
+        lines.push(format!("every resource is {state}"));
+    }
+    lines
 }
 
 fn action_noun(action: Action) -> &'static str {
@@ -912,7 +932,14 @@ pub fn error_key(problem: &Problem) -> String {
 }
 
 /// Dedup key of a transition summary, or `None` when nothing worth saying happened.
-fn transition_key(report: &Report, decision: &Decision, steps: &[&Step]) -> Option<String> {
+/// `had_history`: offhours has applied an event of this schedule before (so a transition
+/// that finishes without steps in this tick was driven by earlier ticks, not found done).
+fn transition_key(
+    report: &Report,
+    decision: &Decision,
+    steps: &[&Step],
+    had_history: bool,
+) -> Option<String> {
     let action = decision.transition?;
     let event = decision
         .event
@@ -946,9 +973,11 @@ fn transition_key(report: &Report, decision: &Decision, steps: &[&Step]) -> Opti
     match decision.reason {
         // Enforcement only has news when it had to correct something.
         Reason::Enforced => (!steps.is_empty()).then_some(key),
-        // The tick that finishes an event's (or a force's) transition, even when the
-        // steps ran in earlier ticks.
-        Reason::Boundary | Reason::ForceStart | Reason::ForceStop => Some(key),
+        // The tick that finishes an event's transition, even when the steps ran in
+        // earlier ticks; but a schedule seen for the first time with everything already
+        // in place (a fresh deploy mid-window) has no news.
+        Reason::Boundary => (!steps.is_empty() || had_history).then_some(key),
+        Reason::ForceStart | Reason::ForceStop => Some(key),
         _ => None,
     }
 }
@@ -1010,7 +1039,8 @@ pub const DEDUP_TTL_DAYS: u32 = 14;
 
 /// Sends what a finished tick has to say: each pre-stop warning once per stop event,
 /// summaries of transitions that finished or stalled, and each distinct error once.
-/// Call it after execution with the run's report; not for dry runs.
+/// Call it after execution with the run's report and the states the tick started from;
+/// not for dry runs.
 ///
 /// A message is claimed in `dedup` just before it is sent, so it goes out at most once
 /// even with overlapping invocations. A message is not claimed (and so goes out at the
@@ -1020,6 +1050,7 @@ pub async fn notify_tick(
     notifier: &Notifier,
     config: &Config,
     report: &Report,
+    previous: &HashMap<String, ScheduleState>,
     dedup: &impl Dedup,
 ) -> NotifyOutcome {
     let mut out = Destinations {
@@ -1066,7 +1097,10 @@ pub async fn notify_tick(
             .get(decision.schedule.as_str())
             .cloned()
             .unwrap_or_default();
-        if let Some(key) = transition_key(report, decision, &mine) {
+        let had_history = previous
+            .get(&decision.schedule)
+            .is_some_and(|p| p.applied.is_some());
+        if let Some(key) = transition_key(report, decision, &mine, had_history) {
             pending.push(Pending {
                 key,
                 url: notifier.destination(config, &decision.schedule),

@@ -83,7 +83,7 @@ async fn tick_holding_lease(
 
     // Chat after the work: a slow webhook cannot delay a start or stop, and delivery
     // problems never fail the tick (notify_tick bounds its own time).
-    let notified = notify_tick(notifier, &config, &report, store).await;
+    let notified = notify_tick(notifier, &config, &report, &states, store).await;
     tracing::info!(
         sent = notified.sent(),
         failed = notified.failed(),

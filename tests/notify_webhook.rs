@@ -1,19 +1,13 @@
 //! Webhook delivery against a real HTTP listener on 127.0.0.1: dedup across ticks, bounded retries, bounded time.
 
+mod common;
+
 use std::collections::HashMap;
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use http_body_util::{BodyExt, Full};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
-use serde_json::Value;
-use tokio::net::TcpListener;
+
+use common::hook::{hook, Mode, Recorded};
 
 use offhours::config::{validate, Config, Defaults, Problem, RawConfig};
 use offhours::inventory::parse_inventory;
@@ -23,88 +17,6 @@ use offhours::notify::{
 };
 use offhours::plan::Report;
 use offhours::planner::{next_state, plan, Inputs, ScheduleState, TagKeys};
-
-/// How the fake webhook answers.
-#[derive(Clone, Copy)]
-enum Mode {
-    Ok,
-    ServerError,
-    /// Accepts the request and never answers.
-    Hang,
-}
-
-#[derive(Debug, Clone)]
-struct Recorded {
-    headers: HashMap<String, String>,
-    body: Value,
-}
-
-struct Hook {
-    url: String,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-}
-
-impl Hook {
-    fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().expect("lock").clone()
-    }
-}
-
-/// Starts a webhook receiver on 127.0.0.1 that records every request.
-async fn hook(mode: Mode) -> Hook {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
-    let log = requests.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let log = log.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request: Request<hyper::body::Incoming>| {
-                    let log = log.clone();
-                    async move {
-                        let headers = request
-                            .headers()
-                            .iter()
-                            .map(|(k, v)| {
-                                (k.to_string(), v.to_str().unwrap_or_default().to_string())
-                            })
-                            .collect();
-                        let body = request
-                            .into_body()
-                            .collect()
-                            .await
-                            .map(|b| b.to_bytes())
-                            .unwrap_or_default();
-                        let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                        log.lock().expect("lock").push(Recorded { headers, body });
-                        let status = match mode {
-                            Mode::Ok => 200,
-                            Mode::ServerError => 500,
-                            Mode::Hang => {
-                                tokio::time::sleep(Duration::from_secs(3600)).await;
-                                200
-                            }
-                        };
-                        let mut r = Response::new(Full::new(Bytes::from_static(b"ok")));
-                        *r.status_mut() = hyper::StatusCode::from_u16(status).expect("status");
-                        Ok::<_, Infallible>(r)
-                    }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    Hook {
-        url: format!("http://{addr}/hook/SECRET-PATH"),
-        requests,
-    }
-}
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
@@ -185,7 +97,7 @@ async fn one_warning_per_stop_event_across_ticks_at_t10_and_t5() {
     // WHEN a tick runs at T-10 and records what it warned about
     let first = tick(&config, at("2026-11-23T21:50:00+09:00"), &states);
     assert_eq!(first.notices.len(), 1);
-    let outcome = notify_tick(&notifier, &config, &first, &dedup).await;
+    let outcome = notify_tick(&notifier, &config, &first, &states, &dedup).await;
     assert_eq!(outcome.sent(), 1, "{outcome:?}");
     let warned = outcome.warned_for("dev");
     assert_eq!(warned, Some(first.notices[0].event));
@@ -198,7 +110,7 @@ async fn one_warning_per_stop_event_across_ticks_at_t10_and_t5() {
         at("2026-11-23T21:55:00+09:00"),
         &HashMap::from([("dev".to_string(), morning)]),
     );
-    let again = notify_tick(&notifier, &config, &lost, &dedup).await;
+    let again = notify_tick(&notifier, &config, &lost, &states, &dedup).await;
     assert_eq!(again.sent(), 0);
     assert!(matches!(again.deliveries[0].delivery, Delivery::Duplicate));
     let kept = tick(&config, at("2026-11-23T21:55:00+09:00"), &states);
@@ -223,7 +135,7 @@ async fn webhook_returning_500_is_retried_a_bounded_number_of_times() {
     let report = tick(&config, at("2026-11-23T21:50:00+09:00"), &HashMap::new());
 
     let dedup = MemoryDedup::default();
-    let outcome = notify_tick(&notifier, &config, &report, &dedup).await;
+    let outcome = notify_tick(&notifier, &config, &report, &morning_states(), &dedup).await;
 
     assert_eq!(hook.requests().len(), 3, "one attempt and two retries");
     // The morning summary that followed was not tried against the failing webhook, and
@@ -258,7 +170,14 @@ async fn hanging_webhook_does_not_hold_a_delivery_past_the_bound() {
     let report = tick(&config, at("2026-11-23T21:50:00+09:00"), &HashMap::new());
 
     let started = Instant::now();
-    let outcome = notify_tick(&notifier, &config, &report, &MemoryDedup::default()).await;
+    let outcome = notify_tick(
+        &notifier,
+        &config,
+        &report,
+        &morning_states(),
+        &MemoryDedup::default(),
+    )
+    .await;
     let elapsed = started.elapsed();
 
     assert!(
@@ -287,7 +206,14 @@ async fn unreachable_webhook_fails_without_naming_its_url() {
     let config = config(&url);
     let notifier = notifier(None, fast_policy());
     let report = tick(&config, at("2026-11-23T21:50:00+09:00"), &HashMap::new());
-    let outcome = notify_tick(&notifier, &config, &report, &MemoryDedup::default()).await;
+    let outcome = notify_tick(
+        &notifier,
+        &config,
+        &report,
+        &morning_states(),
+        &MemoryDedup::default(),
+    )
+    .await;
     assert_eq!(outcome.failed(), 1, "{outcome:?}");
     let text = serde_json::to_string(&outcome).expect("json");
     assert!(!text.contains("SECRET-PATH"), "{text}");
@@ -313,7 +239,7 @@ async fn each_distinct_error_is_reported_once_and_jandi_gets_its_accept_header()
     ];
 
     for _ in 0..3 {
-        notify_tick(&notifier, &config, &report, &dedup).await;
+        notify_tick(&notifier, &config, &report, &morning_states(), &dedup).await;
     }
 
     // `staging` has no webhook of its own and WEBHOOK_URL is unset: nothing to send there.
@@ -359,8 +285,8 @@ async fn finished_transition_is_summarised_once_in_group_order() {
     report.schedules[0].complete = true;
 
     // WHEN two ticks notify the same finished transition
-    let first = notify_tick(&notifier, &config, &report, &dedup).await;
-    notify_tick(&notifier, &config, &report, &dedup).await;
+    let first = notify_tick(&notifier, &config, &report, &morning_states(), &dedup).await;
+    notify_tick(&notifier, &config, &report, &morning_states(), &dedup).await;
 
     // THEN one summary lists DB before API.
     assert_eq!(first.deliveries[0].kind, MessageKind::TransitionSummary);
@@ -396,11 +322,18 @@ async fn warning_is_held_back_when_it_cannot_be_recorded_and_retried_next_tick()
     let notifier = notifier(None, fast_policy());
     let report = tick(&config, at("2026-11-23T21:50:00+09:00"), &morning_states());
 
-    let outcome = notify_tick(&notifier, &config, &report, &BrokenDedup).await;
+    let outcome = notify_tick(&notifier, &config, &report, &morning_states(), &BrokenDedup).await;
     assert!(outcome.warned.is_empty() && outcome.deliveries.is_empty());
     assert!(hook.requests().is_empty());
 
-    let outcome = notify_tick(&notifier, &config, &report, &MemoryDedup::default()).await;
+    let outcome = notify_tick(
+        &notifier,
+        &config,
+        &report,
+        &morning_states(),
+        &MemoryDedup::default(),
+    )
+    .await;
     assert_eq!(outcome.sent(), 1);
 }
 
@@ -425,7 +358,14 @@ async fn transition_finished_by_earlier_ticks_is_summarised_in_stop_order() {
     assert!(report.steps.is_empty() && report.schedules[0].complete);
 
     // WHEN the tick notifies
-    notify_tick(&notifier, &config, &report, &MemoryDedup::default()).await;
+    notify_tick(
+        &notifier,
+        &config,
+        &report,
+        &morning_states(),
+        &MemoryDedup::default(),
+    )
+    .await;
 
     // THEN the summary names the groups in the order they stop.
     let requests = hook.requests();

@@ -1,6 +1,8 @@
 //! Test harness: a private moto server per test process, SDK config pointing at it, and fleet/table builders.
 #![allow(dead_code)]
 
+pub mod hook;
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
