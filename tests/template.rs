@@ -756,11 +756,11 @@ fn each_function_gets_only_the_table_actions_it_needs() {
                 read[1],
                 read[2],
                 "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
                 "dynamodb:DeleteItem",
             ]),
         ),
-        ("SchedulerState", set(&read)),
+        // Chat commands never touch the scheduler's state or lease.
+        ("SchedulerState", set(&[])),
     ];
     for (table, actions) in &expected {
         assert_eq!(&actions_on(chat, &arn(table)), actions, "chat on {table}");
@@ -986,6 +986,9 @@ fn functions_get_the_settings_the_binary_reads() {
         ("ScheduleTagKey", "Sched"),
         ("GroupTagKey", "SchedGroup"),
         ("Regions", "eu-central-1,eu-west-1"),
+        ("WebhookUrl", "https://hooks.slack.com/services/T0/B0/x"),
+        ("WebhookFormat", "teams"),
+        ("ChatCommand", "/sleep"),
     ]);
     let t = Evaluator::new(&template, &overrides).render();
     let globals = t["Globals"]["Function"]["Environment"]["Variables"].clone();
@@ -1025,6 +1028,31 @@ fn functions_get_the_settings_the_binary_reads() {
         assert_eq!(settings.defaults.warn_minutes, 15, "{id}");
         assert_eq!(settings.max_wait_seconds, 90, "{id}");
         assert_eq!(settings.regions, ["eu-central-1", "eu-west-1"], "{id}");
+        // AND the chat settings the notifier reads
+        let notify = offhours::notify::NotifySettings::from_lookup(|k| env.get(k).map(scalar))
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+        assert_eq!(
+            notify.webhook_url.as_deref(),
+            Some("https://hooks.slack.com/services/T0/B0/x"),
+            "{id}"
+        );
+        assert_eq!(
+            notify.format,
+            Some(offhours::notify::WebhookFormat::Teams),
+            "{id}"
+        );
+        assert_eq!(notify.command, "/sleep", "{id}");
+    }
+    // AND every WebhookFormat the template allows is one the binary accepts
+    for allowed in template["Parameters"]["WebhookFormat"]["AllowedValues"]
+        .as_array()
+        .expect("AllowedValues")
+    {
+        let value = scalar(allowed);
+        offhours::notify::NotifySettings::from_lookup(|k| {
+            (k == "WEBHOOK_FORMAT").then(|| value.clone())
+        })
+        .unwrap_or_else(|e| panic!("WebhookFormat '{value}': {e}"));
     }
 
     // AND the defaults are the ones the binary would use without any environment
