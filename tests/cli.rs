@@ -334,3 +334,81 @@ fn unreadable_files_and_bad_instants_exit_2_with_a_message() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("RFC 3339"));
 }
+
+/// Kills the child process (by its pid) when the test ends, pass or fail.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn serve_answers_jandi_commands_from_a_config_file_and_refuses_a_wrong_token() {
+    // GIVEN `offhours serve --config` on a free loopback port with a JANDI token
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let _server = Running(
+        Command::new(env!("CARGO_BIN_EXE_offhours"))
+            .args([
+                "serve",
+                "--listen",
+                &listen,
+                "--config",
+                "examples/offhours.yaml",
+                "--inventory",
+                "examples/inventory.yaml",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("JANDI_TOKEN", "jandi-test-token")
+            .env_remove("SLACK_SIGNING_SECRET")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("offhours serve starts"),
+    );
+    let client = reqwest::Client::new();
+    let post = |token: &'static str, text: &'static str| {
+        client
+            .post(format!("http://{listen}/"))
+            .json(&serde_json::json!({
+                "token": token, "teamName": "team", "roomName": "ops", "writerName": "Mina",
+                "text": text, "keyword": "offhours",
+            }))
+            .send()
+    };
+    let mut ready = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&listen).is_ok() {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "offhours serve listens on {listen}");
+
+    // WHEN JANDI asks for Monday's events of dev
+    let answer = post("jandi-test-token", "/offhours info dev 2026-11-23")
+        .await
+        .expect("answer");
+    // THEN the reply is a JANDI message with the day's start and stop in Seoul time
+    assert_eq!(answer.status(), 200);
+    let reply: Value = answer.json().await.expect("JSON reply");
+    let text = reply.to_string();
+    assert!(reply.get("body").is_some(), "JANDI shape: {text}");
+    assert!(
+        text.contains("09:00") && text.contains("22:00"),
+        "events: {text}"
+    );
+
+    // AND a wrong token is refused
+    let refused = post("not-the-token", "/offhours stop dev")
+        .await
+        .expect("answer");
+    assert_eq!(refused.status(), 401);
+}
