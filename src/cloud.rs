@@ -106,17 +106,15 @@ impl AwsCloud {
             .values(&self.schedule_tag)
             .build();
         let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = region
-                .ec2
-                .describe_instances()
-                .filters(filter.clone())
-                .max_results(EC2_PAGE)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| Error::aws("DescribeInstances", e))?;
+        let mut pages = region
+            .ec2
+            .describe_instances()
+            .filters(filter)
+            .max_results(EC2_PAGE)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| Error::aws("DescribeInstances", e))?;
             for instance in page.reservations().iter().flat_map(|r| r.instances()) {
                 let (Some(id), Some(state)) = (
                     instance.instance_id(),
@@ -137,25 +135,20 @@ impl AwsCloud {
                     engine: None,
                 });
             }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(out),
-            }
         }
+        Ok(out)
     }
 
     async fn observe_rds(&self, region: &RegionClients) -> Result<Vec<Resource>> {
         let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let page = region
-                .rds
-                .describe_db_instances()
-                .max_records(RDS_PAGE)
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| Error::aws("DescribeDBInstances", e))?;
+        let mut pages = region
+            .rds
+            .describe_db_instances()
+            .max_records(RDS_PAGE)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| Error::aws("DescribeDBInstances", e))?;
             for db in page.db_instances() {
                 // Aurora members start and stop with their cluster.
                 if db.db_cluster_identifier().is_some() {
@@ -179,25 +172,20 @@ impl AwsCloud {
                     engine: db.engine().map(String::from),
                 });
             }
-            match page.marker() {
-                Some(m) if !m.is_empty() => marker = Some(m.to_string()),
-                _ => return Ok(out),
-            }
         }
+        Ok(out)
     }
 
     async fn observe_aurora(&self, region: &RegionClients) -> Result<Vec<Resource>> {
         let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let page = region
-                .rds
-                .describe_db_clusters()
-                .max_records(RDS_PAGE)
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| Error::aws("DescribeDBClusters", e))?;
+        let mut pages = region
+            .rds
+            .describe_db_clusters()
+            .max_records(RDS_PAGE)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| Error::aws("DescribeDBClusters", e))?;
             for cluster in page.db_clusters() {
                 let tags = tag_map(cluster.tag_list().iter().map(|t| (t.key(), t.value())));
                 let (Some(id), Some(state)) = (cluster.db_cluster_identifier(), cluster.status())
@@ -216,11 +204,8 @@ impl AwsCloud {
                     engine: cluster.engine().map(String::from),
                 });
             }
-            match page.marker() {
-                Some(m) if !m.is_empty() => marker = Some(m.to_string()),
-                _ => return Ok(out),
-            }
         }
+        Ok(out)
     }
 
     /// One Start/StopInstances call per batch; a failed batch is split in halves and
