@@ -103,27 +103,20 @@ impl Store {
 
     /// Every item of `table` (paginated Scan), optionally only keys starting with `prefix`.
     async fn scan(&self, table: &str, prefix: Option<&str>) -> Result<Vec<Attributes>> {
-        let mut items = Vec::new();
-        let mut start: Option<Attributes> = None;
-        loop {
-            let mut req = self
-                .client
-                .scan()
-                .table_name(table)
-                .set_exclusive_start_key(start.take());
-            if let Some(p) = prefix {
-                req = req
-                    .filter_expression("begins_with(#k, :p)")
-                    .expression_attribute_names("#k", "Key")
-                    .expression_attribute_values(":p", s(p));
-            }
-            let page = req.send().await.map_err(|e| Error::aws("Scan", e))?;
-            items.extend(page.items().iter().cloned());
-            match page.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(items),
-            }
+        let mut req = self.client.scan().table_name(table);
+        if let Some(p) = prefix {
+            req = req
+                .filter_expression("begins_with(#k, :p)")
+                .expression_attribute_names("#k", "Key")
+                .expression_attribute_values(":p", s(p));
         }
+        let mut items = Vec::new();
+        let mut pages = req.into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| Error::aws("Scan", e))?;
+            items.extend(page.items().iter().cloned());
+        }
+        Ok(items)
     }
 
     /// Reads the Schedule, ScheduleServerGroup and ScheduleException tables.
