@@ -1,4 +1,7 @@
 //! The `offhours` binary: the Lambda runtime when AWS_LAMBDA_RUNTIME_API is set, else the command line.
+// The Lambda future nests the whole tick (executor, notifier, SDK calls); laying it out
+// in a release build needs more than the default query depth of 128.
+#![recursion_limit = "256"]
 
 use std::process::ExitCode;
 
