@@ -154,26 +154,40 @@ impl AwsCloud {
                 if db.db_cluster_identifier().is_some() {
                     continue;
                 }
-                let tags = tag_map(db.tag_list().iter().map(|t| (t.key(), t.value())));
-                let (Some(id), Some(state)) =
-                    (db.db_instance_identifier(), db.db_instance_status())
-                else {
-                    continue;
-                };
-                if !tags.contains_key(&self.schedule_tag) {
-                    continue;
-                }
-                out.push(Resource {
-                    id: id.to_string(),
-                    kind: ResourceKind::Rds,
-                    state: state.to_string(),
-                    tags,
-                    region: Some(region.name.clone()),
-                    engine: db.engine().map(String::from),
-                });
+                out.extend(self.scheduled_database(
+                    region,
+                    ResourceKind::Rds,
+                    (db.db_instance_identifier(), db.db_instance_status()),
+                    db.engine(),
+                    db.tag_list().iter().map(|t| (t.key(), t.value())),
+                ));
             }
         }
         Ok(out)
+    }
+
+    /// An RDS instance or Aurora cluster as a resource, if it has an id, a status and the
+    /// schedule tag (RDS has no server-side tag filter, so tags are checked here).
+    fn scheduled_database<'a>(
+        &self,
+        region: &RegionClients,
+        kind: ResourceKind,
+        (id, state): (Option<&str>, Option<&str>),
+        engine: Option<&str>,
+        tags: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
+    ) -> Option<Resource> {
+        let tags = tag_map(tags);
+        if !tags.contains_key(&self.schedule_tag) {
+            return None;
+        }
+        Some(Resource {
+            id: id?.to_string(),
+            kind,
+            state: state?.to_string(),
+            tags,
+            region: Some(region.name.clone()),
+            engine: engine.map(String::from),
+        })
     }
 
     async fn observe_aurora(&self, region: &RegionClients) -> Result<Vec<Resource>> {
@@ -187,22 +201,13 @@ impl AwsCloud {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| Error::aws("DescribeDBClusters", e))?;
             for cluster in page.db_clusters() {
-                let tags = tag_map(cluster.tag_list().iter().map(|t| (t.key(), t.value())));
-                let (Some(id), Some(state)) = (cluster.db_cluster_identifier(), cluster.status())
-                else {
-                    continue;
-                };
-                if !tags.contains_key(&self.schedule_tag) {
-                    continue;
-                }
-                out.push(Resource {
-                    id: id.to_string(),
-                    kind: ResourceKind::Aurora,
-                    state: state.to_string(),
-                    tags,
-                    region: Some(region.name.clone()),
-                    engine: cluster.engine().map(String::from),
-                });
+                out.extend(self.scheduled_database(
+                    region,
+                    ResourceKind::Aurora,
+                    (cluster.db_cluster_identifier(), cluster.status()),
+                    cluster.engine(),
+                    cluster.tag_list().iter().map(|t| (t.key(), t.value())),
+                ));
             }
         }
         Ok(out)

@@ -44,14 +44,26 @@ fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-/// True when the call failed only because its condition did not hold.
-fn condition_failed<E, R>(e: &SdkError<E, R>) -> bool
+/// The outcome of a conditional write: true if written, false if its condition did not hold.
+fn conditional<T, E, R>(
+    result: std::result::Result<T, SdkError<E, R>>,
+    op: &'static str,
+) -> Result<bool>
 where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
-    e.as_service_error()
-        .and_then(|e| e.code())
-        .is_some_and(|code| code == "ConditionalCheckFailedException")
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .and_then(|e| e.code())
+                .is_some_and(|code| code == "ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(Error::aws(op, e)),
+    }
 }
 
 /// Converts one stored item into the JSON item the validator reads. An attribute that has
@@ -202,11 +214,7 @@ impl Store {
             .expression_attribute_values(":owner", s(owner))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(Error::aws("PutItem", e)),
-        }
+        conditional(result, "PutItem")
     }
 
     /// When the current lease ends (RFC 3339), for messages; `None` if there is none.
@@ -238,11 +246,8 @@ impl Store {
             .expression_attribute_values(":owner", s(owner))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(Error::aws("DeleteItem", e)),
-        }
+        // Not ours any more (expired and taken over): nothing to release.
+        conditional(result, "DeleteItem").map(|_| ())
     }
 
     fn force_field(action: Action) -> &'static str {
@@ -266,11 +271,7 @@ impl Store {
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(Error::aws("UpdateItem", e)),
-        }
+        conditional(result, "UpdateItem")
     }
 
     /// Sets ForceStart (or ForceStop) on an existing schedule. False if there is no such schedule.
@@ -286,11 +287,7 @@ impl Store {
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(Error::aws("UpdateItem", e)),
-        }
+        conditional(result, "UpdateItem")
     }
 
     /// Writes one exception item (replacing one with the same ExceptionUuid).
@@ -327,11 +324,7 @@ impl Store {
             .expression_attribute_names("#k", "Key")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(Error::aws("PutItem", e)),
-        }
+        conditional(result, "PutItem")
     }
 
     async fn put(&self, table: &str, item: &Item, what: &str) -> Result<()> {
