@@ -1,6 +1,7 @@
 //! Test harness: a private moto server per test process, SDK config pointing at it, and fleet/table builders.
 #![allow(dead_code)]
 
+pub mod faults;
 pub mod hook;
 
 use std::collections::{BTreeMap, HashMap};
@@ -197,6 +198,36 @@ impl World {
         };
         world.create_tables().await;
         world
+    }
+
+    /// Starts moto, the tables and a [`faults::FaultProxy`] in front of moto; the world's
+    /// `store` and `cloud` go through the proxy, while `sdk` (and so the `ec2`, `rds`,
+    /// `aurora` builders) goes straight to moto.
+    pub async fn new_with_proxy() -> (World, faults::FaultProxy) {
+        let mut world = World::new().await;
+        let proxy = world.through_proxy().await;
+        (world, proxy)
+    }
+
+    /// Starts a [`faults::FaultProxy`] in front of this world's moto and rebuilds `store`
+    /// and `cloud` on it (`sdk` still goes straight to moto).
+    pub async fn through_proxy(&mut self) -> faults::FaultProxy {
+        let proxy = faults::FaultProxy::start(&self.moto.url).await;
+        self.through(&proxy).await;
+        proxy
+    }
+
+    /// Rebuilds `store` and `cloud` on `proxy` (same region and credentials).
+    pub async fn through(&mut self, proxy: &faults::FaultProxy) {
+        let sdk = proxy.sdk().await;
+        self.store = Store::new(&sdk, &self.settings);
+        self.cloud = AwsCloud::new(&sdk, &self.settings);
+    }
+
+    /// A cloud straight to moto, whatever `cloud` goes through: for assertions that
+    /// faults must not disturb.
+    pub fn direct_cloud(&self) -> AwsCloud {
+        AwsCloud::new(&self.sdk, &self.settings)
     }
 
     async fn create_tables(&self) {
