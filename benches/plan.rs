@@ -49,6 +49,8 @@ fn fleet() -> Vec<Resource> {
                 ]),
                 region: None,
                 engine: None,
+                reason: None,
+                cluster: None,
             });
         }
     }

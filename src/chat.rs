@@ -1269,10 +1269,7 @@ impl CommandStore for MemoryStore {
 
     async fn set_force(&self, schedule: &str, action: Action) -> Result<bool> {
         let mut inner = self.lock()?;
-        let field = match action {
-            Action::Start => "ForceStart",
-            Action::Stop => "ForceStop",
-        };
+        let other = action.opposite();
         match inner
             .0
             .schedules
@@ -1280,7 +1277,9 @@ impl CommandStore for MemoryStore {
             .find(|s| s.get("ScheduleName").and_then(Value::as_str) == Some(schedule))
         {
             Some(item) => {
-                item.insert(field.into(), Value::Bool(true));
+                // The last command wins: setting one flag clears the other.
+                item.insert(action.force_field().into(), Value::Bool(true));
+                item.insert(other.force_field().into(), Value::Bool(false));
                 Ok(true)
             }
             None => Ok(false),

@@ -18,12 +18,45 @@ const EC2_PAGE: i32 = 1000;
 /// DescribeDBInstances / DescribeDBClusters page size (the API maximum).
 const RDS_PAGE: i32 = 100;
 
+/// Why a start or stop of one resource failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionError {
+    /// The API operation (`StartInstances`).
+    pub operation: String,
+    /// AWS's error code, the failure's identity (`InsufficientInstanceCapacity`).
+    pub code: String,
+    /// The provider's message, for people and logs (may differ on every call).
+    pub message: String,
+}
+
+impl From<Error> for ActionError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Aws {
+                operation,
+                code,
+                message,
+                ..
+            } => Self {
+                operation: operation.to_string(),
+                code,
+                message,
+            },
+            other => Self {
+                operation: String::new(),
+                code: "NotAttempted".into(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
 /// What happened to one resource of a start or stop request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub resource: ResourceRef,
-    /// `None` when the call succeeded; otherwise the provider's message.
-    pub error: Option<String>,
+    /// `None` when the call succeeded.
+    pub error: Option<ActionError>,
 }
 
 /// Where scheduled resources live: list them, start them, stop them.
@@ -126,6 +159,10 @@ impl AwsCloud {
                 if state == "terminated" {
                     continue;
                 }
+                let reason = instance
+                    .state_reason()
+                    .and_then(|r| r.message().or(r.code()))
+                    .map(String::from);
                 out.push(Resource {
                     id: id.to_string(),
                     kind: ResourceKind::Ec2,
@@ -133,6 +170,8 @@ impl AwsCloud {
                     tags: tag_map(instance.tags().iter().map(|t| (t.key(), t.value()))),
                     region: Some(region.name.clone()),
                     engine: None,
+                    reason,
+                    cluster: None,
                 });
             }
         }
@@ -150,17 +189,21 @@ impl AwsCloud {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| Error::aws("DescribeDBInstances", e))?;
             for db in page.db_instances() {
-                // Aurora members start and stop with their cluster.
-                if db.db_cluster_identifier().is_some() {
-                    continue;
-                }
-                out.extend(self.scheduled_database(
-                    region,
-                    ResourceKind::Rds,
-                    (db.db_instance_identifier(), db.db_instance_status()),
-                    db.engine(),
-                    db.tag_list().iter().map(|t| (t.key(), t.value())),
-                ));
+                // Aurora members start and stop with their cluster: reported (the planner
+                // warns when one carries the schedule tag), never acted on.
+                out.extend(
+                    self.scheduled_database(
+                        region,
+                        ResourceKind::Rds,
+                        (db.db_instance_identifier(), db.db_instance_status()),
+                        db.engine(),
+                        db.tag_list().iter().map(|t| (t.key(), t.value())),
+                    )
+                    .map(|r| Resource {
+                        cluster: db.db_cluster_identifier().map(String::from),
+                        ..r
+                    }),
+                );
             }
         }
         Ok(out)
@@ -187,6 +230,8 @@ impl AwsCloud {
             tags,
             region: Some(region.name.clone()),
             engine: engine.map(String::from),
+            reason: None,
+            cluster: None,
         })
     }
 
@@ -220,7 +265,7 @@ impl AwsCloud {
         region: &RegionClients,
         action: Action,
         ids: Vec<String>,
-    ) -> HashMap<String, String> {
+    ) -> HashMap<String, Error> {
         let mut failed = HashMap::new();
         let mut work: Vec<Vec<String>> = ids.chunks(EC2_BATCH).map(<[String]>::to_vec).collect();
         work.reverse();
@@ -246,7 +291,7 @@ impl AwsCloud {
             match result {
                 Ok(()) => {}
                 Err(e) if batch.len() == 1 => {
-                    failed.insert(batch[0].clone(), e.to_string());
+                    failed.insert(batch[0].clone(), e);
                 }
                 Err(e) => {
                     tracing::info!(size = batch.len(), error = %e, "EC2 batch failed; retrying in halves");
@@ -300,7 +345,7 @@ impl AwsCloud {
     }
 
     async fn act(&self, action: Action, resources: &[ResourceRef]) -> Vec<Outcome> {
-        let mut errors: HashMap<(ResourceKind, String), String> = HashMap::new();
+        let mut errors: HashMap<(ResourceKind, String), ActionError> = HashMap::new();
         // EC2: one batch per region.
         let mut ec2: BTreeMap<Option<&str>, Vec<String>> = BTreeMap::new();
         for r in resources.iter().filter(|r| r.kind == ResourceKind::Ec2) {
@@ -312,15 +357,17 @@ impl AwsCloud {
             match self.region(region_name) {
                 Some(region) => {
                     for (id, e) in self.act_ec2(region, action, ids).await {
-                        errors.insert((ResourceKind::Ec2, id), e);
+                        errors.insert((ResourceKind::Ec2, id), e.into());
                     }
                 }
                 None => {
                     for id in ids {
-                        errors.insert(
-                            (ResourceKind::Ec2, id),
-                            format!("region {region_name:?} is not configured"),
-                        );
+                        let e = ActionError {
+                            operation: String::new(),
+                            code: "RegionNotConfigured".into(),
+                            message: format!("region {region_name:?} is not configured"),
+                        };
+                        errors.insert((ResourceKind::Ec2, id), e);
                     }
                 }
             }
@@ -336,7 +383,7 @@ impl AwsCloud {
                 )),
             };
             if let Err(e) = result {
-                errors.insert((r.kind, r.id.clone()), e.to_string());
+                errors.insert((r.kind, r.id.clone()), e.into());
             }
         }
         resources

@@ -55,6 +55,12 @@ impl RawConfig {
 pub struct Defaults {
     pub timezone: Tz,
     pub warn_minutes: u32,
+    /// Env `TICK_MINUTES`: how often the scheduler runs, when known. A schedule whose
+    /// WarnMinutes is shorter can miss its warning, and validation says so.
+    pub tick_minutes: Option<u32>,
+    /// Env `MAX_ATTEMPTS`: accepted starts per resource and event before offhours gives up
+    /// on a resource that keeps falling back to stopped.
+    pub max_attempts: u32,
 }
 
 impl Default for Defaults {
@@ -62,6 +68,8 @@ impl Default for Defaults {
         Self {
             timezone: chrono_tz::Asia::Seoul,
             warn_minutes: 10,
+            tick_minutes: None,
+            max_attempts: 3,
         }
     }
 }
@@ -110,6 +118,22 @@ pub enum Action {
 }
 
 impl Action {
+    /// The Schedule field that forces this action now (`ForceStart` / `ForceStop`).
+    pub fn force_field(self) -> &'static str {
+        match self {
+            Action::Start => "ForceStart",
+            Action::Stop => "ForceStop",
+        }
+    }
+
+    /// The other action.
+    pub fn opposite(self) -> Action {
+        match self {
+            Action::Start => Action::Stop,
+            Action::Stop => Action::Start,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Start => "start",
@@ -238,10 +262,14 @@ pub struct Schedule {
     pub stop: Option<NaiveTime>,
     pub force_start: bool,
     pub force_stop: bool,
+    /// ForceStart and ForceStop were both true: neither acts, and the tick clears both.
+    pub force_conflict: bool,
     pub timezone: Tz,
     pub enforced: bool,
     pub warn_minutes: u32,
     pub webhook_url: Option<String>,
+    /// Accepted starts per resource and event before giving up (env `MAX_ATTEMPTS`).
+    pub max_attempts: u32,
     /// Groups in start order (topological, then by name); stop order is the reverse.
     pub groups: Vec<Group>,
     /// Exceptions for this schedule and for `*`; the schedule's own win per date and type.
@@ -264,6 +292,34 @@ impl Schedule {
 pub struct Problem {
     pub schedule: String,
     pub message: String,
+    /// Identity of a resource-level failure (`ec2:i-1#StartInstances#InsufficientInstanceCapacity`):
+    /// alerts are sent when a key appears and when it clears, never per message text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl Problem {
+    /// A problem identified by its text (configuration errors: the text is stable).
+    pub fn new(schedule: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            schedule: schedule.into(),
+            message: message.into(),
+            key: None,
+        }
+    }
+
+    /// A resource-level problem identified by `key`, whatever its text says.
+    pub fn keyed(
+        schedule: impl Into<String>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            schedule: schedule.into(),
+            message: message.into(),
+            key: Some(key.into()),
+        }
+    }
 }
 
 impl fmt::Display for Problem {
@@ -521,12 +577,8 @@ fn read_schedule(
     }
     let force_start = f.boolean("ForceStart", false);
     let force_stop = f.boolean("ForceStop", false);
-    if force_start && force_stop {
-        f.fail(
-            "ForceStop",
-            "ForceStart and ForceStop are both set; set only one",
-        );
-    }
+    // Both at once (a console edit): an error, but not one that disables the schedule.
+    let force_conflict = force_start && force_stop;
     let timezone = match f.string("Timezone") {
         None => defaults.timezone,
         Some(s) if s.trim().is_empty() => defaults.timezone,
@@ -548,6 +600,26 @@ fn read_schedule(
     for w in f.unknown_fields(SCHEDULE_FIELDS) {
         problems.warn(&schedule_name, w);
     }
+    if force_conflict {
+        problems.error(
+            &schedule_name,
+            format!(
+                "{}: fields ForceStart and ForceStop: both are true; neither acts, both are set back to false, and the schedule's boundaries keep running (set only one)",
+                f.label
+            ),
+        );
+    }
+    if let Some(tick) = defaults.tick_minutes {
+        if warn_minutes > 0 && warn_minutes < tick {
+            problems.warn(
+                &schedule_name,
+                format!(
+                    "{}: field WarnMinutes: {warn_minutes} min is shorter than the scheduler's interval of {tick} min (TICK_MINUTES): a tick may not fall inside the warning window, and the warning can be missed; use WarnMinutes >= {tick}",
+                    f.label
+                ),
+            );
+        }
+    }
     let ok = f.errors.is_empty();
     for e in f.errors {
         problems.error(&schedule_name, e);
@@ -562,12 +634,14 @@ fn read_schedule(
             enabled,
             start,
             stop,
-            force_start,
-            force_stop,
+            force_start: force_start && !force_conflict,
+            force_stop: force_stop && !force_conflict,
+            force_conflict,
             timezone,
             enforced,
             warn_minutes,
             webhook_url,
+            max_attempts: defaults.max_attempts.max(1),
             groups: Vec::new(),
             exceptions: Vec::new(),
         },
@@ -645,7 +719,8 @@ fn read_exception(item: &Item, index: usize, problems: &mut Problems) -> Option<
                     None
                 }
             });
-    let time = match f.get("ExceptionValue") {
+    // Required: an absent value must not silently cancel the boundary.
+    let time = match f.required("ExceptionValue") {
         None => None,
         Some(_) => f.time("ExceptionValue"),
     };
@@ -676,16 +751,10 @@ struct Problems {
 
 impl Problems {
     fn error(&mut self, schedule: &str, message: impl Into<String>) {
-        self.errors.push(Problem {
-            schedule: schedule.to_string(),
-            message: message.into(),
-        });
+        self.errors.push(Problem::new(schedule, message));
     }
     fn warn(&mut self, schedule: &str, message: impl Into<String>) {
-        self.warnings.push(Problem {
-            schedule: schedule.to_string(),
-            message: message.into(),
-        });
+        self.warnings.push(Problem::new(schedule, message));
     }
 }
 

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
 /// Everything that can go wrong in offhours. Messages read well in chat and logs.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -30,9 +32,12 @@ pub enum Error {
     },
 
     /// A call to an AWS API failed.
-    #[error("AWS {operation} failed: {message}")]
+    #[error("AWS {operation} failed: {code}: {message}")]
     Aws {
         operation: &'static str,
+        /// AWS's error code (`UnauthorizedOperation`), or the kind of failure when there
+        /// was no answer (`Timeout`, `Unreachable`): the error's identity, unlike the message.
+        code: String,
         message: String,
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
@@ -84,14 +89,23 @@ impl Error {
         }
     }
 
-    /// An AWS call failure; the message is the error and its whole source chain
-    /// (the SDK's own `Display` says only "service error").
-    pub fn aws<E>(operation: &'static str, error: E) -> Self
+    /// An AWS call failure with AWS's error code; the message is the error and its whole
+    /// source chain (the SDK's own `Display` says only "service error").
+    pub fn aws<E, R>(operation: &'static str, error: SdkError<E, R>) -> Self
     where
-        E: std::error::Error + Send + Sync + 'static,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
     {
+        let code = match &error {
+            SdkError::ServiceError(_) => error.code().unwrap_or("Unknown").to_string(),
+            SdkError::TimeoutError(_) => "Timeout".to_string(),
+            SdkError::DispatchFailure(_) => "Unreachable".to_string(),
+            SdkError::ResponseError(_) => "BadResponse".to_string(),
+            SdkError::ConstructionFailure(_) => "BadRequest".to_string(),
+            _ => "Unknown".to_string(),
+        };
         let mut message = error.to_string();
-        let mut source = error.source();
+        let mut source = std::error::Error::source(&error);
         while let Some(s) = source {
             let text = s.to_string();
             if !message.contains(&text) {
@@ -102,6 +116,7 @@ impl Error {
         }
         Error::Aws {
             operation,
+            code,
             message,
             source: Some(Box::new(error)),
         }

@@ -7,10 +7,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use crate::cloud::{Cloud, Outcome};
-use crate::config::{Action, Config, ResourceKind};
+use crate::config::{Action, Config, Problem, ResourceKind};
 use crate::error::Result;
 use crate::plan::{Failure, Report, ResourceRef, Step, StepStatus};
-use crate::planner::{condition, plan, Condition, Inputs, Resource, ScheduleState, TagKeys};
+use crate::planner::{
+    condition, plan, resource_key, Condition, Inputs, Resource, ScheduleState, TagKeys,
+};
 
 /// How long one invocation keeps a transition going.
 #[derive(Debug, Clone)]
@@ -75,10 +77,12 @@ impl Acted {
         let merged = &mut self.steps[index];
         for o in outcomes {
             self.attempted.insert((key(&o.resource), step.action));
-            if let Some(message) = o.error {
+            if let Some(e) = o.error {
                 merged.failures.push(Failure {
                     id: o.resource.id.clone(),
-                    message,
+                    message: e.message,
+                    operation: e.operation,
+                    code: e.code,
                 });
                 merged.status = StepStatus::Failed;
             }
@@ -176,6 +180,8 @@ pub async fn execute(cloud: &impl Cloud, ctx: &Context<'_>, options: &Options) -
         if !act_now {
             let waiting = in_progress(&report, ctx.config, &resources, ctx.tags, &acted);
             if !waiting || out_of_time {
+                report.errors.extend(failure_problems(&acted.steps));
+                report.errors.sort();
                 report.steps = finish(std::mem::take(&mut report.steps), acted);
                 report.dry_run = false;
                 report.at = ctx.now.with_timezone(&ctx.report_timezone).fixed_offset();
@@ -190,8 +196,8 @@ pub async fn execute(cloud: &impl Cloud, ctx: &Context<'_>, options: &Options) -
                 Action::Start => cloud.start(&step.resources).await,
                 Action::Stop => cloud.stop(&step.resources).await,
             };
-            for o in outcomes.iter().filter(|o| o.error.is_some()) {
-                tracing::warn!(schedule = %step.schedule, group = %step.group, action = %step.action, id = %o.resource.id, error = o.error.as_deref().unwrap_or_default(), "action failed");
+            for (o, e) in outcomes.iter().filter_map(|o| Some((o, o.error.as_ref()?))) {
+                tracing::warn!(schedule = %step.schedule, group = %step.group, action = %step.action, id = %o.resource.id, operation = %e.operation, code = %e.code, error = %e.message, "action failed");
             }
             acted.record(step, outcomes);
         }
@@ -200,6 +206,26 @@ pub async fn execute(cloud: &impl Cloud, ctx: &Context<'_>, options: &Options) -
             tokio::time::sleep(options.poll.min(Duration::from_secs(1))).await;
         }
     }
+}
+
+/// One keyed problem per failed action: its identity is resource, operation and AWS error
+/// code, so an alert is sent when it starts and when it clears, whatever the message says.
+fn failure_problems(steps: &[Step]) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for step in steps {
+        for f in &step.failures {
+            let Some(r) = step.resources.iter().find(|r| r.id == f.id) else {
+                continue;
+            };
+            let key = format!("{}#{}#{}", resource_key(r.kind, &r.id), f.operation, f.code);
+            let message = format!(
+                "{} of {r} failed: {} {}: {}; retried at the next tick, and groups that depend on it wait",
+                step.action, f.operation, f.code, f.message
+            );
+            out.push(Problem::keyed(&step.schedule, key, message));
+        }
+    }
+    out
 }
 
 /// The run's steps: what was acted on (done/failed) in order, then what still waits (blocked).
@@ -260,7 +286,11 @@ mod tests {
                 .map(|r| {
                     calls.push(format!("{action} {}", r.id));
                     let error = if self.fail.contains(&r.id) {
-                        Some("InsufficientInstanceCapacity".to_string())
+                        Some(crate::cloud::ActionError {
+                            operation: "StartInstances".into(),
+                            code: "InsufficientInstanceCapacity".into(),
+                            message: "Insufficient capacity.".into(),
+                        })
                     } else {
                         if let Some(res) = resources.iter_mut().find(|x| x.id == r.id) {
                             let (transient, done) = match (action, res.kind) {

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::config::{Action, Config, Problem, Schedule};
 use crate::error::{Error, Result};
 use crate::plan::{Decision, Notice, Reason, Report, Step, StepStatus};
-use crate::planner::ScheduleState;
+use crate::planner::{ScheduleState, TickResult};
 use crate::schedule::EventKey;
 
 /// The chat platform a webhook belongs to, which decides the payload shape.
@@ -218,7 +218,15 @@ pub fn warning_message(notice: &Notice, command: &str) -> Message {
     postpone.push(format!(
         "`{command} exception set {s} {date} stop None`: no stop on {date}"
     ));
-    postpone.push(format!("`{command} skip {s}`: cancel tomorrow's start"));
+    // Named by date: "tomorrow" is wrong when an overnight window stops after midnight.
+    if let Some(start) = notice.next_start {
+        let day = start.format("%Y-%m-%d");
+        let weekday = start.format("%a");
+        postpone.push(format!(
+            "`{command} skip {s} {day}`: no start on {weekday} {day} (the next start, {})",
+            start.format("%H:%M")
+        ));
+    }
     Message {
         kind: MessageKind::PreStopWarning,
         severity: Severity::Warning,
@@ -427,6 +435,19 @@ pub fn alert_message(problem: &Problem) -> Message {
         text: problem.message.clone(),
         sections: Vec::new(),
         data: serde_json::to_value(problem).unwrap_or(Value::Null),
+    }
+}
+
+/// The all-clear for an alerted failure that no longer happens.
+pub fn resolved_message(schedule: &str, about: &str) -> Message {
+    Message {
+        kind: MessageKind::Alert,
+        severity: Severity::Info,
+        schedule: schedule.to_string(),
+        title: format!("offhours: resolved in schedule {schedule}"),
+        text: format!("No longer failing: {about}"),
+        sections: Vec::new(),
+        data: json!({ "schedule": schedule, "resolved": about }),
     }
 }
 
@@ -828,11 +849,14 @@ impl Notifier {
     }
 }
 
-/// "Only the first caller wins" storage for de-duplicating messages across ticks.
-/// Production: the state table's `mark_once`; tests: [`MemoryDedup`].
+/// Storage of delivered chat messages, for de-duplicating them across ticks. A message is
+/// recorded only after its webhook accepted it. Production: once-markers in the state
+/// table; tests: [`MemoryDedup`].
 pub trait Dedup {
-    /// True only for the first call with `key`.
-    fn mark_once(&self, key: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// True when the message `key` was recorded as delivered.
+    fn delivered(&self, key: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// Records the message `key` as delivered.
+    fn record(&self, key: &str) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// An in-memory [`Dedup`] for tests and local runs.
@@ -846,7 +870,7 @@ impl MemoryDedup {
         self.keys.lock().map(|k| k.contains(key)).unwrap_or(false)
     }
 
-    /// Number of keys claimed so far.
+    /// Number of keys recorded so far.
     pub fn len(&self) -> usize {
         self.keys.lock().map(|k| k.len()).unwrap_or(0)
     }
@@ -857,12 +881,21 @@ impl MemoryDedup {
 }
 
 impl Dedup for MemoryDedup {
-    async fn mark_once(&self, key: &str) -> Result<bool> {
+    async fn delivered(&self, key: &str) -> Result<bool> {
+        let keys = self
+            .keys
+            .lock()
+            .map_err(|_| Error::Poisoned("the in-memory dedup set"))?;
+        Ok(keys.contains(key))
+    }
+
+    async fn record(&self, key: &str) -> Result<()> {
         let mut keys = self
             .keys
             .lock()
             .map_err(|_| Error::Poisoned("the in-memory dedup set"))?;
-        Ok(keys.insert(key.to_string()))
+        keys.insert(key.to_string());
+        Ok(())
     }
 }
 
@@ -877,12 +910,16 @@ pub struct DeliveryRecord {
     pub delivery: Delivery,
 }
 
-/// What `notify_tick` did; never an error.
+/// What `notify_tick` did; never an error. Only what a webhook accepted counts here.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct NotifyOutcome {
-    /// Stop events a warning was sent for (now or by an earlier tick), per schedule:
+    /// Stop events a warning was delivered for (now or by an earlier tick), per schedule:
     /// record them in the state's `warned` so the planner stops proposing them.
     pub warned: Vec<(String, EventKey)>,
+    /// Failure alerts delivered: (schedule, problem key, what it was about).
+    pub alerted: Vec<(String, String, String)>,
+    /// Failures that are over (all-clear delivered, or superseded): (schedule, problem key).
+    pub cleared: Vec<(String, String)>,
     pub deliveries: Vec<DeliveryRecord>,
 }
 
@@ -906,6 +943,26 @@ impl NotifyOutcome {
             .find(|(s, _)| s == schedule)
             .map(|(_, e)| *e)
     }
+
+    /// What this tick's chat did for `schedule`, for its next stored state.
+    pub fn result_for(&self, schedule: &str) -> TickResult<'static> {
+        TickResult {
+            warned: self.warned_for(schedule),
+            alerted: self
+                .alerted
+                .iter()
+                .filter(|(s, _, _)| s == schedule)
+                .map(|(_, k, about)| (k.clone(), about.clone()))
+                .collect(),
+            cleared: self
+                .cleared
+                .iter()
+                .filter(|(s, _)| s == schedule)
+                .map(|(_, k)| k.clone())
+                .collect(),
+            ..TickResult::default()
+        }
+    }
 }
 
 fn short_hash(text: &str) -> String {
@@ -922,7 +979,9 @@ pub fn warning_key(notice: &Notice) -> String {
     )
 }
 
-/// Dedup key of an error: one per schedule and distinct message.
+/// Dedup key of an error without a resource identity (configuration errors, whose text
+/// is stable): one per schedule and distinct message. Keyed problems are tracked in the
+/// schedule's state instead (alert when they start, all-clear when they end).
 pub fn error_key(problem: &Problem) -> String {
     format!(
         "notify#error#{}#{}",
@@ -934,6 +993,7 @@ pub fn error_key(problem: &Problem) -> String {
 /// Dedup key of a transition summary, or `None` when nothing worth saying happened.
 /// `had_history`: offhours has applied an event of this schedule before (so a transition
 /// that finishes without steps in this tick was driven by earlier ticks, not found done).
+/// Failures are not summarised: each is alerted on its own (by resource, operation and code).
 fn transition_key(
     report: &Report,
     decision: &Decision,
@@ -941,35 +1001,21 @@ fn transition_key(
     had_history: bool,
 ) -> Option<String> {
     let action = decision.transition?;
+    if !decision.complete || steps.iter().any(|st| failed(st)) {
+        return None;
+    }
     let event = decision
         .event
         .map(|e| e.at.to_rfc3339())
         .unwrap_or_else(|| "none".into());
     // Forced and enforced transitions can repeat under one event: key them by tick too.
     let occasion = match decision.reason {
-        Reason::ForceStart | Reason::ForceStop | Reason::Enforced => {
+        Reason::ForceStart | Reason::ForceStop | Reason::Forced | Reason::Enforced => {
             format!("{event}@{}", report.at.to_rfc3339())
         }
-        _ => event.clone(),
+        _ => event,
     };
-    let s = &decision.schedule;
-    if steps.iter().any(|st| failed(st)) {
-        let failures: Vec<String> = steps
-            .iter()
-            .flat_map(|st| {
-                st.failures
-                    .iter()
-                    .map(|f| format!("{}:{}", f.id, f.message))
-            })
-            .collect();
-        let digest = short_hash(&failures.join("\n"));
-        return Some(format!("notify#stalled#{s}#{action}#{event}#{digest}"));
-    }
-    if !decision.complete {
-        // In progress: the summary comes when it finishes (or stalls).
-        return None;
-    }
-    let key = format!("notify#done#{s}#{action}#{occasion}");
+    let key = format!("notify#done#{}#{action}#{occasion}", decision.schedule);
     match decision.reason {
         // Enforcement only has news when it had to correct something.
         Reason::Enforced => (!steps.is_empty()).then_some(key),
@@ -978,6 +1024,8 @@ fn transition_key(
         // in place (a fresh deploy mid-window) has no news.
         Reason::Boundary => (!steps.is_empty() || had_history).then_some(key),
         Reason::ForceStart | Reason::ForceStop => Some(key),
+        // A forced transition finished by a later tick.
+        Reason::Forced => (!steps.is_empty()).then_some(key),
         _ => None,
     }
 }
@@ -990,33 +1038,28 @@ struct Destinations<'a> {
 }
 
 impl Destinations<'_> {
-    async fn send(&mut self, url: Option<&str>, message: Message) {
+    /// Delivers `message`; true only when the webhook accepted it. Nothing is attempted
+    /// without a destination, or when that destination already failed in this tick.
+    async fn send(&mut self, url: Option<&str>, message: &Message) -> bool {
         let Some(url) = url else {
-            self.record(
-                &message,
-                None,
-                Delivery::Skipped {
-                    reason: "no webhook configured".into(),
-                },
-            );
-            return;
+            let reason = "no webhook configured".into();
+            self.record(message, None, Delivery::Skipped { reason });
+            return false;
         };
         let id = short_hash(url);
         if self.down.contains(&id) {
-            self.record(
-                &message,
-                Some(self.notifier.format_for(url)),
-                Delivery::Skipped {
-                    reason: "the webhook failed earlier in this tick".into(),
-                },
-            );
-            return;
+            let reason = "the webhook failed earlier in this tick".into();
+            let format = Some(self.notifier.format_for(url));
+            self.record(message, format, Delivery::Skipped { reason });
+            return false;
         }
-        let (format, delivery) = self.notifier.deliver(url, &message).await;
-        if !matches!(delivery, Delivery::Sent { .. }) {
+        let (format, delivery) = self.notifier.deliver(url, message).await;
+        let sent = matches!(delivery, Delivery::Sent { .. });
+        if !sent {
             self.down.insert(id);
         }
-        self.record(&message, Some(format), delivery);
+        self.record(message, Some(format), delivery);
+        sent
     }
 
     fn record(&mut self, m: &Message, format: Option<WebhookFormat>, delivery: Delivery) {
@@ -1027,25 +1070,40 @@ impl Destinations<'_> {
             delivery,
         });
     }
-
-    fn duplicate(&mut self, m: &Message) {
-        self.record(m, None, Delivery::Duplicate);
-    }
 }
 
-/// How long the production [`Dedup`] should keep a key: a persisting error is reported
-/// again after this many days.
+/// How long the production [`Dedup`] keeps a key: a persisting configuration error is
+/// reported again after this many days.
 pub const DEDUP_TTL_DAYS: u32 = 14;
 
+/// How a message is remembered once delivered.
+enum Memory {
+    /// A once-marker in [`Dedup`] (warnings, summaries, configuration errors).
+    Once {
+        key: String,
+        warns: Option<EventKey>,
+    },
+    /// A failure alert kept in the schedule's state until it clears.
+    Alert { key: String, about: String },
+    /// An all-clear: the alert key leaves the schedule's state.
+    Clear { key: String },
+}
+
+/// A message this tick has to say.
+struct Pending<'a> {
+    url: Option<&'a str>,
+    message: Message,
+    memory: Memory,
+}
+
 /// Sends what a finished tick has to say: each pre-stop warning once per stop event,
-/// summaries of transitions that finished or stalled, and each distinct error once.
-/// Call it after execution with the run's report and the states the tick started from;
-/// not for dry runs.
+/// summaries of transitions that finished, one alert when a resource failure starts and
+/// one when it clears, and each distinct configuration error once. Call it after
+/// execution with the run's report and the states the tick started from; not for dry runs.
 ///
-/// A message is claimed in `dedup` just before it is sent, so it goes out at most once
-/// even with overlapping invocations. A message is not claimed (and so goes out at the
-/// next tick) when the claim itself fails or its webhook already failed in this tick;
-/// a message whose own delivery fails after its retries is not sent again.
+/// A message is recorded as delivered only after its webhook answered 2xx, so a webhook
+/// that is down gets the message at a later tick (the lease serialises ticks, so it is
+/// delivered once). Nothing is recorded for a schedule without a destination.
 pub async fn notify_tick(
     notifier: &Notifier,
     config: &Config,
@@ -1058,83 +1116,147 @@ pub async fn notify_tick(
         down: HashSet::new(),
         outcome: NotifyOutcome::default(),
     };
-    let command = notifier.settings.command.clone();
-
-    // Claims `key`; Some(true): send now, Some(false): sent before, None: storage failed.
-    async fn claim(dedup: &impl Dedup, key: &str) -> Option<bool> {
-        match dedup.mark_once(key).await {
-            Ok(first) => Some(first),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot record a chat message as sent; retrying next tick");
-                None
+    let pending = pending_messages(notifier, config, report, previous, &mut out.outcome);
+    for p in pending {
+        if let Memory::Once { key, .. } = &p.memory {
+            if p.url.is_some() {
+                match dedup.delivered(key).await {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        out.record(&p.message, None, Delivery::Duplicate);
+                        if let Memory::Once { warns: Some(w), .. } = &p.memory {
+                            out.outcome.warned.push((p.message.schedule.clone(), *w));
+                        }
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot tell whether a chat message was sent; holding it back until the next tick");
+                        continue;
+                    }
+                }
             }
         }
+        if !out.send(p.url, &p.message).await {
+            continue;
+        }
+        let schedule = p.message.schedule.clone();
+        match p.memory {
+            Memory::Once { key, warns } => {
+                if let Err(e) = dedup.record(&key).await {
+                    tracing::warn!(error = %e, "a chat message was sent but could not be recorded");
+                }
+                if let Some(w) = warns {
+                    out.outcome.warned.push((schedule, w));
+                }
+            }
+            Memory::Alert { key, about } => out.outcome.alerted.push((schedule, key, about)),
+            Memory::Clear { key } => out.outcome.cleared.push((schedule, key)),
+        }
     }
+    out.outcome
+}
 
-    // Everything this tick has to say, in order: warnings, summaries, errors.
-    struct Pending<'a> {
-        key: String,
-        url: Option<&'a str>,
-        message: Message,
-        /// The stop event a warning is about, to report in `warned`.
-        warns: Option<(String, EventKey)>,
-    }
-    let mut pending: Vec<Pending<'_>> = Vec::new();
+/// Everything a tick has to say, in order: warnings, summaries, alerts and all-clears,
+/// then configuration errors. Alerts that another failure of the same resource replaced
+/// are cleared silently (recorded in `outcome.cleared`).
+fn pending_messages<'a>(
+    notifier: &'a Notifier,
+    config: &'a Config,
+    report: &Report,
+    previous: &HashMap<String, ScheduleState>,
+    outcome: &mut NotifyOutcome,
+) -> Vec<Pending<'a>> {
+    let command = &notifier.settings.command;
+    let url = |schedule: &str| notifier.destination(config, schedule);
+    let mut pending: Vec<Pending<'a>> = Vec::new();
     for notice in &report.notices {
         pending.push(Pending {
-            key: warning_key(notice),
-            url: notifier.destination(config, &notice.schedule),
-            message: warning_message(notice, &command),
-            warns: Some((notice.schedule.clone(), notice.event)),
+            url: url(&notice.schedule),
+            message: warning_message(notice, command),
+            memory: Memory::Once {
+                key: warning_key(notice),
+                warns: Some(notice.event),
+            },
         });
     }
     let mut steps: BTreeMap<&str, Vec<&Step>> = BTreeMap::new();
     for step in &report.steps {
         steps.entry(step.schedule.as_str()).or_default().push(step);
     }
+    let none = ScheduleState::default();
     for decision in &report.schedules {
-        let mine = steps
-            .get(decision.schedule.as_str())
-            .cloned()
-            .unwrap_or_default();
-        let had_history = previous
-            .get(&decision.schedule)
-            .is_some_and(|p| p.applied.is_some());
-        if let Some(key) = transition_key(report, decision, &mine, had_history) {
+        let name = decision.schedule.as_str();
+        let mine = steps.get(name).cloned().unwrap_or_default();
+        let old = previous.get(name).unwrap_or(&none);
+        if let Some(key) = transition_key(report, decision, &mine, old.applied.is_some()) {
             pending.push(Pending {
-                key,
-                url: notifier.destination(config, &decision.schedule),
-                message: transition_message(decision, &mine, config.schedule(&decision.schedule)),
+                url: url(name),
+                message: transition_message(decision, &mine, config.schedule(name)),
+                memory: Memory::Once { key, warns: None },
+            });
+        }
+        alerts(name, old, report, url(name), &mut pending, outcome);
+    }
+    for problem in report.errors.iter().filter(|p| p.key.is_none()) {
+        pending.push(Pending {
+            url: url(&problem.schedule),
+            message: alert_message(problem),
+            memory: Memory::Once {
+                key: error_key(problem),
                 warns: None,
+            },
+        });
+    }
+    pending
+}
+
+/// Alerts for the keyed problems of `schedule` that its state does not hold yet, and
+/// all-clears for the held ones that are gone.
+fn alerts<'a>(
+    schedule: &str,
+    old: &ScheduleState,
+    report: &Report,
+    url: Option<&'a str>,
+    pending: &mut Vec<Pending<'a>>,
+    outcome: &mut NotifyOutcome,
+) {
+    let current: BTreeMap<&str, &Problem> = report
+        .errors
+        .iter()
+        .filter(|p| p.schedule == schedule)
+        .filter_map(|p| Some((p.key.as_deref()?, p)))
+        .collect();
+    for (key, problem) in &current {
+        if !old.alerts.contains_key(*key) {
+            pending.push(Pending {
+                url,
+                message: alert_message(problem),
+                memory: Memory::Alert {
+                    key: key.to_string(),
+                    about: clip(&problem.message, 300),
+                },
             });
         }
     }
-    for problem in &report.errors {
-        pending.push(Pending {
-            key: error_key(problem),
-            url: notifier.destination(config, &problem.schedule),
-            message: alert_message(problem),
-            warns: None,
-        });
-    }
-
-    for p in pending {
-        // A destination that failed this tick is not tried again, and nothing is claimed
-        // for it: the next tick sends those messages.
-        if p.url.is_some_and(|u| out.down.contains(&short_hash(u))) {
-            out.send(p.url, p.message).await;
+    for (key, about) in &old.alerts {
+        if current.contains_key(key.as_str()) {
             continue;
         }
-        match claim(dedup, &p.key).await {
-            Some(true) => out.send(p.url, p.message).await,
-            Some(false) => out.duplicate(&p.message),
-            None => continue,
+        // Another failure of the same resource (a new code, or giving up) replaced it.
+        let resource = key.split('#').next().unwrap_or_default();
+        if current
+            .keys()
+            .any(|k| k.split('#').next() == Some(resource))
+        {
+            outcome.cleared.push((schedule.to_string(), key.clone()));
+            continue;
         }
-        if let Some(w) = p.warns {
-            out.outcome.warned.push(w);
-        }
+        pending.push(Pending {
+            url,
+            message: resolved_message(schedule, about),
+            memory: Memory::Clear { key: key.clone() },
+        });
     }
-    out.outcome
 }
 
 #[cfg(test)]
@@ -1172,6 +1294,7 @@ mod tests {
                 },
             ],
             timezone: "Asia/Seoul".into(),
+            next_start: DateTime::parse_from_rfc3339("2026-11-24T09:00:00+09:00").ok(),
             minutes_left: 10,
             event: EventKey {
                 at: at("2026-11-23T13:00:00Z"),
@@ -1191,7 +1314,7 @@ mod tests {
             "2026-11-23",
             "Asia/Seoul",
             "`/offhours extend dev +1h`",
-            "`/offhours skip dev`",
+            "`/offhours skip dev 2026-11-24`: no start on Tue 2026-11-24",
             "`/offhours exception set dev 2026-11-23 stop None`",
         ] {
             assert!(text.contains(needle), "{needle} missing from:\n{text}");
@@ -1226,6 +1349,7 @@ mod tests {
             transition: Some(Action::Start),
             reason: Reason::Boundary,
             complete: false,
+            busy: Vec::new(),
         };
         let steps = [
             step(
@@ -1234,6 +1358,8 @@ mod tests {
                 vec![Failure {
                     id: "DB-1".into(),
                     message: "InsufficientInstanceCapacity".into(),
+                    operation: "StartDBInstance".into(),
+                    code: "InsufficientDBInstanceCapacity".into(),
                 }],
             ),
             step("API", StepStatus::Blocked, vec![]),
@@ -1387,10 +1513,7 @@ mod tests {
 
     #[test]
     fn long_texts_are_clipped_to_platform_limits() {
-        let mut m = alert_message(&Problem {
-            schedule: "dev".into(),
-            message: "x".repeat(10_000),
-        });
+        let mut m = alert_message(&Problem::new("dev", "x".repeat(10_000)));
         m.title = "t".repeat(500);
         let slack = render(WebhookFormat::Slack, &m);
         assert!(slack.body["blocks"][0]["text"]["text"]
@@ -1404,10 +1527,7 @@ mod tests {
 
     #[test]
     fn error_keys_differ_per_message_and_repeat_for_the_same() {
-        let p = |m: &str| Problem {
-            schedule: "dev".into(),
-            message: m.into(),
-        };
+        let p = |m: &str| Problem::new("dev", m);
         assert_eq!(error_key(&p("a")), error_key(&p("a")));
         assert_ne!(error_key(&p("a")), error_key(&p("b")));
     }

@@ -59,6 +59,12 @@ impl StepStatus {
 pub struct Failure {
     pub id: String,
     pub message: String,
+    /// The API operation that failed (`StartInstances`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub operation: String,
+    /// AWS's error code (`InsufficientInstanceCapacity`), or the kind of transport failure.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub code: String,
 }
 
 /// Start or stop the resources of one group of one schedule.
@@ -97,6 +103,9 @@ pub struct Notice {
     pub minutes_left: i64,
     /// The stop event, for de-duplication across ticks.
     pub event: EventKey,
+    /// The first start after this stop, in the schedule's timezone (for the skip hint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_start: Option<DateTime<FixedOffset>>,
 }
 
 /// Why a schedule does (or does not) transition this tick.
@@ -131,6 +140,10 @@ pub struct Decision {
     pub reason: Reason,
     /// Every resource of the schedule is in the transition's target state.
     pub complete: bool,
+    /// Resources seen in a transient or unknown state (resource key, state), so the
+    /// state table can tell how long they have been there.
+    #[serde(skip)]
+    pub busy: Vec<(String, String)>,
 }
 
 /// The result of planning (or running) one tick: the stable JSON of SPEC section 5.

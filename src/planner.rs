@@ -10,6 +10,9 @@ use crate::config::{Action, Config, Problem, ResourceKind, Schedule};
 use crate::plan::{Decision, Notice, NoticeKind, Reason, Report, ResourceRef, Step, StepStatus};
 use crate::schedule::{latest_event, next_event, EventKey};
 
+/// How long a resource may stay in a transient state before it is reported as stuck.
+pub const STUCK_AFTER_MINUTES: i64 = 30;
+
 /// A resource as the cloud (or an inventory file) reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resource {
@@ -23,6 +26,14 @@ pub struct Resource {
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<String>,
+    /// Why the provider last changed the state (EC2 StateReason), e.g.
+    /// `Server.InsufficientInstanceCapacity: Insufficient capacity.`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// For an RDS instance that belongs to an Aurora cluster: the cluster (it starts and
+    /// stops with its cluster, never on its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
 }
 
 impl Resource {
@@ -35,6 +46,16 @@ impl Resource {
             engine: self.engine.clone(),
         }
     }
+
+    /// The key this resource's bookkeeping is stored under (`ec2:i-0a1`).
+    pub fn key(&self) -> String {
+        resource_key(self.kind, &self.id)
+    }
+}
+
+/// The key of a resource in the state table and in alert identities (`ec2:i-0a1`).
+pub fn resource_key(kind: ResourceKind, id: &str) -> String {
+    format!("{kind}:{id}")
 }
 
 /// Where a resource stands, in terms the planner needs.
@@ -44,43 +65,81 @@ pub enum Condition {
     Up,
     /// Stopped.
     Down,
-    /// In a transient state (pending, starting, stopping, backing-up...): wait, never hit again.
+    /// In a known transient state (pending, starting, stopping, backing-up...): wait, never hit again.
     Busy,
+    /// In a state offhours does not know (AWS adds new ones): not acted on, reported.
+    Unknown,
     /// In a state from which it can be neither started nor stopped (failed, storage-full...).
     Broken,
     /// Terminated or being terminated: not scheduled at all.
     Gone,
 }
 
+/// RDS instance and Aurora cluster states that pass by themselves.
+const RDS_TRANSIENT: &[&str] = &[
+    "starting",
+    "stopping",
+    "backing-up",
+    "backtracking",
+    "configuring-activity-stream",
+    "configuring-enhanced-monitoring",
+    "configuring-iam-database-auth",
+    "configuring-log-exports",
+    "converting-to-vpc",
+    "creating",
+    "failing-over",
+    "maintenance",
+    "migrating",
+    "modifying",
+    "moving-to-vpc",
+    "promoting",
+    "rebooting",
+    "renaming",
+    "resetting-master-credentials",
+    "storage-config-upgrade",
+    "storage-initialization",
+    "storage-optimization",
+    "update-iam-db-auth",
+    "upgrading",
+];
+
+/// RDS instance and Aurora cluster states that need a person.
+const RDS_BROKEN: &[&str] = &[
+    "failed",
+    "storage-full",
+    "incompatible-restore",
+    "incompatible-parameters",
+    "incompatible-network",
+    "incompatible-option-group",
+    "incompatible-credentials",
+    "inaccessible-encryption-credentials",
+    "inaccessible-encryption-credentials-recoverable",
+    "insufficient-capacity",
+    "restore-error",
+    "cloning-failed",
+    "migration-failed",
+];
+
 /// Maps a provider state string to a condition.
 pub fn condition(kind: ResourceKind, state: &str) -> Condition {
     let state = state.trim().to_ascii_lowercase();
+    let state = state.as_str();
     match kind {
-        ResourceKind::Ec2 => match state.as_str() {
+        ResourceKind::Ec2 => match state {
             "running" => Condition::Up,
             "stopped" => Condition::Down,
             "pending" | "stopping" => Condition::Busy,
             "shutting-down" | "terminated" => Condition::Gone,
-            _ => Condition::Broken,
+            _ => Condition::Unknown,
         },
-        ResourceKind::Rds | ResourceKind::Aurora => match state.as_str() {
+        ResourceKind::Rds | ResourceKind::Aurora => match state {
             // moto answers `started` to StartDBCluster; AWS reports `available`.
             "available" | "started" => Condition::Up,
             "stopped" => Condition::Down,
             "deleting" | "deleted" => Condition::Gone,
-            "failed"
-            | "storage-full"
-            | "incompatible-restore"
-            | "incompatible-parameters"
-            | "incompatible-network"
-            | "incompatible-option-group"
-            | "incompatible-credentials"
-            | "inaccessible-encryption-credentials"
-            | "inaccessible-encryption-credentials-recoverable"
-            | "insufficient-capacity"
-            | "restore-error" => Condition::Broken,
-            // starting, stopping, backing-up, modifying, rebooting, upgrading, maintenance...
-            _ => Condition::Busy,
+            s if RDS_BROKEN.contains(&s) => Condition::Broken,
+            s if RDS_TRANSIENT.contains(&s) => Condition::Busy,
+            _ => Condition::Unknown,
         },
     }
 }
@@ -99,12 +158,36 @@ fn actionable(c: Condition, action: Action) -> bool {
     )
 }
 
-/// A ForceStart/ForceStop that was carried out: its phase holds until a newer event.
+fn yes() -> bool {
+    true
+}
+
+/// A ForceStart/ForceStop that was acted on: driven like a boundary transition until it
+/// completes, then its phase holds until a newer event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Forced {
     pub action: Action,
     /// The latest event when the force was applied.
     pub event: Option<EventKey>,
+    /// Every resource reached the forced phase (states stored before this field existed
+    /// were only stored once complete).
+    #[serde(default = "yes")]
+    pub done: bool,
+}
+
+/// Accepted starts of one resource for one event (a start that falls back to stopped is
+/// tried again up to `MaxAttempts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempts {
+    pub event: Option<EventKey>,
+    pub count: u32,
+}
+
+/// Since when a resource has been in a transient or unknown state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusySince {
+    pub state: String,
+    pub since: DateTime<Utc>,
 }
 
 /// The scheduler's own memory of one schedule (kept in the state table).
@@ -115,9 +198,28 @@ pub struct ScheduleState {
     pub applied: Option<EventKey>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forced: Option<Forced>,
-    /// The last stop event a pre-stop warning was sent for.
+    /// The last stop event a pre-stop warning was delivered for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warned: Option<EventKey>,
+    /// Accepted starts per resource key, for the current event.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attempts: BTreeMap<String, Attempts>,
+    /// Resources in a transient or unknown state, per resource key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub busy: BTreeMap<String, BusySince>,
+    /// Failures alerted in chat and not yet cleared: problem key -> what it was.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub alerts: BTreeMap<String, String>,
+}
+
+impl ScheduleState {
+    /// Accepted starts of `key` for `event` so far.
+    fn attempts_for(&self, key: &str, event: Option<EventKey>) -> u32 {
+        self.attempts
+            .get(key)
+            .filter(|a| a.event == event)
+            .map_or(0, |a| a.count)
+    }
 }
 
 /// Tag keys that tie resources to schedules and groups.
@@ -152,33 +254,15 @@ pub fn plan(inputs: &Inputs<'_>) -> Report {
     let config = inputs.config;
     let mut errors: Vec<Problem> = config.errors.clone();
     let mut warnings: Vec<Problem> = config.warnings.clone();
-
-    // Resources per schedule, in one pass.
-    let by_tag: HashMap<&str, usize> = config
-        .schedules
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.tag_value.as_str(), i))
-        .collect();
-    let mut members: Vec<Vec<&Resource>> = vec![Vec::new(); config.schedules.len()];
-    let mut unmatched: BTreeMap<&str, usize> = BTreeMap::new();
-    for r in inputs.resources {
-        let Some(tag) = r.tags.get(&inputs.tags.schedule) else {
-            continue;
-        };
-        match by_tag.get(tag.as_str()) {
-            Some(i) => members[*i].push(r),
-            None => *unmatched.entry(tag.as_str()).or_default() += 1,
-        }
-    }
+    let (mut members, unmatched) = by_schedule(inputs, &mut warnings);
     for (tag, n) in unmatched {
-        warnings.push(Problem {
-            schedule: tag.to_string(),
-            message: format!(
+        warnings.push(Problem::new(
+            tag,
+            format!(
                 "{n} resource(s) tagged {}={tag} match no valid schedule; they are left alone",
                 inputs.tags.schedule
             ),
-        });
+        ));
     }
 
     let mut steps = Vec::new();
@@ -215,6 +299,44 @@ pub fn plan(inputs: &Inputs<'_>) -> Report {
     }
 }
 
+/// Resources per schedule (index-aligned with `config.schedules`), in one pass, and the
+/// count of resources per schedule tag that names no valid schedule. Aurora member
+/// instances are left out with a warning naming the cluster to tag instead.
+fn by_schedule<'a>(
+    inputs: &Inputs<'a>,
+    warnings: &mut Vec<Problem>,
+) -> (Vec<Vec<&'a Resource>>, BTreeMap<&'a str, usize>) {
+    let config = inputs.config;
+    let by_tag: HashMap<&str, usize> = config
+        .schedules
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.tag_value.as_str(), i))
+        .collect();
+    let mut members: Vec<Vec<&Resource>> = vec![Vec::new(); config.schedules.len()];
+    let mut unmatched: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in inputs.resources {
+        let Some(tag) = r.tags.get(&inputs.tags.schedule) else {
+            continue;
+        };
+        if let Some(cluster) = &r.cluster {
+            warnings.push(Problem::new(
+                tag.as_str(),
+                format!(
+                    "resource {} ({}) is a member of Aurora cluster '{cluster}' and starts and stops with it; it is left alone: tag the cluster {}={tag} instead (an AURORA group)",
+                    r.id, r.kind, inputs.tags.schedule
+                ),
+            ));
+            continue;
+        }
+        match by_tag.get(tag.as_str()) {
+            Some(i) => members[*i].push(r),
+            None => *unmatched.entry(tag.as_str()).or_default() += 1,
+        }
+    }
+    (members, unmatched)
+}
+
 struct ScheduleOutcome {
     steps: Vec<Step>,
     notice: Option<Notice>,
@@ -222,53 +344,105 @@ struct ScheduleOutcome {
     decision: Decision,
 }
 
+/// Whether and towards which phase a schedule transitions this tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// The latest boundary event at or before now.
+    pub event: Option<EventKey>,
+    /// The phase the schedule wants.
+    pub desired: Option<Action>,
+    /// The transition this tick drives, if any.
+    pub transition: Option<Action>,
+    pub reason: Reason,
+}
+
 /// Decides whether the schedule transitions this tick, and towards which phase.
-pub fn decide(
-    schedule: &Schedule,
-    state: &ScheduleState,
-    now: DateTime<Utc>,
-) -> (Option<EventKey>, Option<Action>, Option<Action>, Reason) {
-    let latest = latest_event(schedule, now).map(|e| e.key());
-    let forced = state.forced.filter(|f| f.event == latest);
-    let natural = latest.map(|e| e.action);
+pub fn decide(schedule: &Schedule, state: &ScheduleState, now: DateTime<Utc>) -> Verdict {
+    let event = latest_event(schedule, now).map(|e| e.key());
+    let natural = event.map(|e| e.action);
+    let verdict = |desired, transition, reason| Verdict {
+        event,
+        desired,
+        transition,
+        reason,
+    };
     if schedule.force_start {
-        return (
-            latest,
-            Some(Action::Start),
-            Some(Action::Start),
-            Reason::ForceStart,
-        );
+        let start = Some(Action::Start);
+        return verdict(start, start, Reason::ForceStart);
     }
     if schedule.force_stop {
-        return (
-            latest,
-            Some(Action::Stop),
-            Some(Action::Stop),
-            Reason::ForceStop,
-        );
+        let stop = Some(Action::Stop);
+        return verdict(stop, stop, Reason::ForceStop);
+    }
+    // A forced transition under the same latest event: driven until done, then held.
+    if let Some(f) = state.forced.filter(|f| f.event == event) {
+        let transition = (!f.done || (schedule.enforced && schedule.enabled)).then_some(f.action);
+        return verdict(Some(f.action), transition, Reason::Forced);
     }
     if !schedule.enabled {
-        return (latest, natural, None, Reason::Disabled);
+        return verdict(natural, None, Reason::Disabled);
     }
-    if let Some(f) = forced {
-        let transition = schedule.enforced.then_some(f.action);
-        return (latest, Some(f.action), transition, Reason::Forced);
-    }
-    let Some(event) = latest else {
-        return (None, None, None, Reason::NoEvent);
+    let Some(latest) = event else {
+        return verdict(None, None, Reason::NoEvent);
     };
-    let newer = state.applied.is_none_or(|applied| event > applied);
-    if newer {
-        (latest, natural, natural, Reason::Boundary)
+    if state.applied.is_none_or(|applied| latest > applied) {
+        verdict(natural, natural, Reason::Boundary)
     } else if schedule.enforced {
-        (latest, natural, natural, Reason::Enforced)
+        verdict(natural, natural, Reason::Enforced)
     } else {
-        (latest, natural, None, Reason::Applied)
+        verdict(natural, None, Reason::Applied)
     }
 }
 
 /// Index of the "group" that holds resources with no group tag.
 const UNGROUPED: usize = usize::MAX;
+
+/// One member of a schedule: its group index (or [`UNGROUPED`]), the resource, its condition.
+type Member<'a> = (usize, &'a Resource, Condition);
+
+/// Sorts a schedule's resources into its groups; a group tag that names no group of the
+/// resource's kind is an error, and that resource is left alone.
+fn members<'a>(
+    schedule: &Schedule,
+    resources: &[&'a Resource],
+    tags: &TagKeys,
+    errors: &mut Vec<Problem>,
+) -> Vec<Member<'a>> {
+    let mut out = Vec::with_capacity(resources.len());
+    for r in resources {
+        let c = condition(r.kind, &r.state);
+        if c == Condition::Gone {
+            continue;
+        }
+        let tag = r
+            .tags
+            .get(&tags.group)
+            .map(|g| g.trim())
+            .filter(|g| !g.is_empty());
+        let group = match tag {
+            None => UNGROUPED,
+            Some(g) => match schedule.group_index(g) {
+                Some(i) if schedule.groups[i].kind == r.kind => i,
+                Some(i) => {
+                    errors.push(Problem::new(&schedule.name, format!(
+                        "resource {} ({}): tag {}={g} names group '{g}', which holds {} resources; it is left alone",
+                        r.id, r.kind, tags.group, schedule.groups[i].kind.as_str().to_uppercase()
+                    )));
+                    continue;
+                }
+                None => {
+                    errors.push(Problem::new(&schedule.name, format!(
+                        "resource {} ({}): tag {}={g} names no group of schedule '{}'; it is left alone",
+                        r.id, r.kind, tags.group, schedule.name
+                    )));
+                    continue;
+                }
+            },
+        };
+        out.push((group, *r, c));
+    }
+    out
+}
 
 fn plan_schedule(
     schedule: &Schedule,
@@ -276,102 +450,91 @@ fn plan_schedule(
     state: &ScheduleState,
     inputs: &Inputs<'_>,
 ) -> ScheduleOutcome {
-    let now = inputs.now;
     let mut errors = Vec::new();
-    let err = |errors: &mut Vec<Problem>, message: String| {
-        errors.push(Problem {
-            schedule: schedule.name.clone(),
-            message,
-        })
-    };
-
-    // Sort resources into groups; reject group tags that name no group of their kind.
-    let mut members: Vec<(usize, &Resource, Condition)> = Vec::with_capacity(resources.len());
-    for r in resources {
-        let c = condition(r.kind, &r.state);
-        if c == Condition::Gone {
-            continue;
+    let members = members(schedule, resources, inputs.tags, &mut errors);
+    let verdict = decide(schedule, state, inputs.now);
+    let (steps, complete) = match verdict.transition {
+        Some(action) => {
+            let mut t = Transition {
+                schedule,
+                state,
+                verdict,
+                action,
+                now: inputs.now,
+                errors: &mut errors,
+            };
+            t.steps(&members)
         }
-        let group = match r
-            .tags
-            .get(&inputs.tags.group)
-            .map(|g| g.trim())
-            .filter(|g| !g.is_empty())
-        {
-            None => UNGROUPED,
-            Some(g) => match schedule.group_index(g) {
-                Some(i) if schedule.groups[i].kind == r.kind => i,
-                Some(i) => {
-                    err(&mut errors, format!(
-                        "resource {} ({}): tag {}={g} names group '{g}', which holds {} resources; it is left alone",
-                        r.id, r.kind, inputs.tags.group, schedule.groups[i].kind.as_str().to_uppercase()
-                    ));
-                    continue;
-                }
-                None => {
-                    err(&mut errors, format!(
-                        "resource {} ({}): tag {}={g} names no group of schedule '{}'; it is left alone",
-                        r.id, r.kind, inputs.tags.group, schedule.name
-                    ));
-                    continue;
-                }
-            },
-        };
-        members.push((group, r, c));
+        None => (Vec::new(), true),
+    };
+    let busy = members
+        .iter()
+        .filter(|(_, _, c)| matches!(c, Condition::Busy | Condition::Unknown))
+        .map(|(_, r, _)| (r.key(), r.state.clone()))
+        .collect();
+    ScheduleOutcome {
+        steps,
+        notice: warning(schedule, &members, state, inputs.now),
+        errors,
+        decision: Decision {
+            schedule: schedule.name.clone(),
+            event: verdict.event,
+            desired: verdict.desired,
+            transition: verdict.transition,
+            reason: verdict.reason,
+            complete: verdict.transition.is_some() && complete,
+            busy,
+        },
+    }
+}
+
+/// One schedule's transition this tick: which resources to act on, in which order.
+struct Transition<'a, 'e> {
+    schedule: &'a Schedule,
+    state: &'a ScheduleState,
+    verdict: Verdict,
+    action: Action,
+    now: DateTime<Utc>,
+    errors: &'e mut Vec<Problem>,
+}
+
+impl Transition<'_, '_> {
+    fn error(&mut self, r: &Resource, what: &str, message: String) {
+        self.errors.push(Problem::keyed(
+            &self.schedule.name,
+            format!("{}#{what}", r.key()),
+            message,
+        ));
     }
 
-    let (event, desired, transition, reason) = decide(schedule, state, now);
-    let mut steps = Vec::new();
-    let mut complete = true;
-    if let Some(action) = transition {
+    /// The steps (ungrouped first, then groups in start or stop order) and whether every
+    /// resource is already in the target state.
+    fn steps(&mut self, members: &[Member<'_>]) -> (Vec<Step>, bool) {
+        let n = self.schedule.groups.len();
         // reached[g]: every resource of group g is in the target state.
-        let n = schedule.groups.len();
         let mut reached = vec![true; n];
-        let mut ungrouped_todo = Vec::new();
+        let mut complete = true;
+        let mut ungrouped = Vec::new();
         let mut todo: Vec<Vec<ResourceRef>> = vec![Vec::new(); n];
-        for (g, r, c) in &members {
-            if !target_reached(*c, action) {
+        for (g, r, c) in members {
+            if !target_reached(*c, self.action) {
                 complete = false;
                 if *g != UNGROUPED {
                     reached[*g] = false;
                 }
             }
-            if *c == Condition::Broken {
-                err(
-                    &mut errors,
-                    format!(
-                        "resource {} ({}) is '{}' and cannot be {}ed",
-                        r.id,
-                        r.kind,
-                        r.state,
-                        if action == Action::Start {
-                            "start"
-                        } else {
-                            "stopp"
-                        }
-                    ),
-                );
-            }
-            if actionable(*c, action) {
-                if *g == UNGROUPED {
-                    ungrouped_todo.push(r.to_ref());
-                } else {
-                    todo[*g].push(r.to_ref());
+            if self.check(r, *c) {
+                match *g {
+                    UNGROUPED => ungrouped.push(r.to_ref()),
+                    g => todo[g].push(r.to_ref()),
                 }
             }
         }
-        if !ungrouped_todo.is_empty() {
-            steps.push(Step {
-                schedule: schedule.name.clone(),
-                group: String::new(),
-                action,
-                status: StepStatus::Ready,
-                waiting_on: Vec::new(),
-                resources: ungrouped_todo,
-                failures: Vec::new(),
-            });
+        let mut steps = Vec::new();
+        if !ungrouped.is_empty() {
+            steps.push(self.step("", Vec::new(), ungrouped));
         }
-        let order: Vec<usize> = match action {
+        let order: Vec<usize> = match self.action {
             Action::Start => (0..n).collect(),
             Action::Stop => (0..n).rev().collect(),
         };
@@ -379,102 +542,269 @@ fn plan_schedule(
             if todo[g].is_empty() {
                 continue;
             }
-            let group = &schedule.groups[g];
-            let gates = match action {
+            let group = &self.schedule.groups[g];
+            let gates = match self.action {
                 Action::Start => &group.depends_on,
                 Action::Stop => &group.dependents,
             };
             let waiting_on: Vec<String> = gates
                 .iter()
                 .filter(|d| !reached[**d])
-                .map(|d| schedule.groups[*d].name.clone())
+                .map(|d| self.schedule.groups[*d].name.clone())
                 .collect();
-            steps.push(Step {
-                schedule: schedule.name.clone(),
-                group: group.name.clone(),
-                action,
-                status: if waiting_on.is_empty() {
-                    StepStatus::Ready
-                } else {
-                    StepStatus::Blocked
-                },
-                waiting_on,
-                resources: std::mem::take(&mut todo[g]),
-                failures: Vec::new(),
-            });
+            let resources = std::mem::take(&mut todo[g]);
+            steps.push(self.step(&group.name, waiting_on, resources));
+        }
+        (steps, complete)
+    }
+
+    fn step(&self, group: &str, waiting_on: Vec<String>, resources: Vec<ResourceRef>) -> Step {
+        Step {
+            schedule: self.schedule.name.clone(),
+            group: group.to_string(),
+            action: self.action,
+            status: if waiting_on.is_empty() {
+                StepStatus::Ready
+            } else {
+                StepStatus::Blocked
+            },
+            waiting_on,
+            resources,
+            failures: Vec::new(),
         }
     }
 
-    // Pre-stop warning, once per stop event, when something is running.
-    let mut notice = None;
-    if schedule.enabled && schedule.warn_minutes > 0 && !schedule.force_stop {
-        let lead = TimeDelta::minutes(i64::from(schedule.warn_minutes));
-        if let Some(stop) = next_event(schedule, now, Action::Stop, lead) {
-            let running: Vec<ResourceRef> = members
-                .iter()
-                .filter(|(_, _, c)| matches!(c, Condition::Up | Condition::Busy))
-                .map(|(_, r, _)| r.to_ref())
-                .collect();
-            if !running.is_empty() && state.warned != Some(stop.key()) {
-                let seconds = (stop.at - now).num_seconds();
-                notice = Some(Notice {
-                    schedule: schedule.name.clone(),
-                    kind: NoticeKind::PreStopWarning,
-                    stop_at: stop.local.fixed_offset(),
-                    resources: running,
-                    timezone: schedule.timezone.name().to_string(),
-                    minutes_left: (seconds + 59) / 60,
-                    event: stop.key(),
-                });
+    /// Reports what stands in the way of `r` and says whether to act on it now.
+    fn check(&mut self, r: &Resource, c: Condition) -> bool {
+        let verb = self.action.as_str();
+        match c {
+            Condition::Broken => {
+                let message = format!(
+                    "resource {} ({}) is '{}' and cannot be {}; its dependents wait",
+                    r.id,
+                    r.kind,
+                    r.state,
+                    past(self.action)
+                );
+                self.error(r, &format!("state#{}", r.state), message);
+                false
             }
+            Condition::Unknown => {
+                let message = format!(
+                    "resource {} ({}) is in state '{}', which offhours does not know; it is not {} and its dependents wait",
+                    r.id, r.kind, r.state, past(self.action)
+                );
+                self.error(r, &format!("state#{}", r.state), message);
+                false
+            }
+            Condition::Busy => {
+                let since = self
+                    .state
+                    .busy
+                    .get(&r.key())
+                    .filter(|b| b.state == r.state)
+                    .map_or(self.now, |b| b.since);
+                let minutes = (self.now - since).num_minutes();
+                if minutes >= STUCK_AFTER_MINUTES {
+                    let message = format!(
+                        "resource {} ({}) has been '{}' for {minutes} min; offhours waits for it before the {verb}, and its dependents wait too",
+                        r.id, r.kind, r.state
+                    );
+                    self.error(r, &format!("stuck#{}", r.state), message);
+                }
+                false
+            }
+            Condition::Down if self.action == Action::Start => self.retry_start(r),
+            _ => actionable(c, self.action),
         }
     }
 
-    ScheduleOutcome {
-        steps,
-        notice,
-        errors,
-        decision: Decision {
-            schedule: schedule.name.clone(),
-            event,
-            desired,
-            transition,
-            reason,
-            complete: transition.is_some() && complete,
-        },
+    /// A stopped resource that an earlier tick started (AWS accepted the start) fell back
+    /// to stopped: report it with its state reason; start it again up to `MaxAttempts`.
+    fn retry_start(&mut self, r: &Resource) -> bool {
+        let fresh = matches!(self.verdict.reason, Reason::ForceStart);
+        let tried = if fresh {
+            0
+        } else {
+            self.state.attempts_for(&r.key(), self.verdict.event)
+        };
+        if tried == 0 {
+            return true;
+        }
+        let max = self.schedule.max_attempts;
+        let reason = r.reason.as_deref().unwrap_or("no state reason given");
+        if tried >= max {
+            let message = format!(
+                "gave up starting {} ({}): it fell back to stopped after {tried} accepted start(s) ({reason}); ForceStart or chat `start` tries again",
+                r.id, r.kind
+            );
+            self.error(r, "gave-up", message);
+            return false;
+        }
+        let message = format!(
+            "resource {} ({}) fell back to stopped after a start ({reason}); starting it again (attempt {} of {max})",
+            r.id,
+            r.kind,
+            tried + 1
+        );
+        self.error(r, "fell-back", message);
+        true
     }
 }
 
-/// The state to store after a tick whose final plan made `decision` (and sent `warned`).
+/// `started` / `stopped`.
+fn past(action: Action) -> &'static str {
+    match action {
+        Action::Start => "started",
+        Action::Stop => "stopped",
+    }
+}
+
+/// The pre-stop warning, once per stop event, when something is running.
+fn warning(
+    schedule: &Schedule,
+    members: &[Member<'_>],
+    state: &ScheduleState,
+    now: DateTime<Utc>,
+) -> Option<Notice> {
+    if !schedule.enabled || schedule.warn_minutes == 0 || schedule.force_stop {
+        return None;
+    }
+    let lead = TimeDelta::minutes(i64::from(schedule.warn_minutes));
+    let stop = next_event(schedule, now, Action::Stop, lead)?;
+    if state.warned == Some(stop.key()) {
+        return None;
+    }
+    let running: Vec<ResourceRef> = members
+        .iter()
+        .filter(|(_, _, c)| matches!(c, Condition::Up | Condition::Busy))
+        .map(|(_, r, _)| r.to_ref())
+        .collect();
+    if running.is_empty() {
+        return None;
+    }
+    let seconds = (stop.at - now).num_seconds();
+    let next_start = next_event(schedule, stop.at, Action::Start, TimeDelta::days(8))
+        .map(|e| e.local.fixed_offset());
+    Some(Notice {
+        schedule: schedule.name.clone(),
+        kind: NoticeKind::PreStopWarning,
+        stop_at: stop.local.fixed_offset(),
+        resources: running,
+        timezone: schedule.timezone.name().to_string(),
+        minutes_left: (seconds + 59) / 60,
+        event: stop.key(),
+        next_start,
+    })
+}
+
+/// What one tick did for one schedule, besides its final decision: the basis of the
+/// state stored for the next tick.
+#[derive(Debug, Default)]
+pub struct TickResult<'a> {
+    pub now: DateTime<Utc>,
+    /// This schedule's steps as run (acted: `done`/`failed`; `blocked`: not acted on).
+    pub steps: Vec<&'a Step>,
+    /// The stop event whose warning was delivered this tick.
+    pub warned: Option<EventKey>,
+    /// Alerts delivered this tick: problem key -> what it was about.
+    pub alerted: Vec<(String, String)>,
+    /// Alert keys whose failure is over (the all-clear was delivered, or not needed).
+    pub cleared: Vec<String>,
+}
+
+/// The state to store after a tick whose final plan made `decision`.
 pub fn next_state(
     old: &ScheduleState,
     decision: &Decision,
-    warned: Option<EventKey>,
+    tick: &TickResult<'_>,
 ) -> ScheduleState {
     let mut next = old.clone();
-    if let Some(w) = warned {
+    if let Some(w) = tick.warned {
         next.warned = Some(w);
     }
-    if decision.complete {
-        match decision.reason {
-            Reason::ForceStart | Reason::ForceStop => {
-                next.forced = decision.transition.map(|action| Forced {
-                    action,
-                    event: decision.event,
-                });
-                next.applied = decision.event.or(next.applied);
-            }
-            Reason::Boundary | Reason::Enforced => {
-                next.applied = decision.event.or(next.applied);
-            }
-            _ => {}
+    match decision.reason {
+        Reason::ForceStart | Reason::ForceStop => {
+            // The flag is cleared in this tick: the force lives on here until it is done.
+            next.forced = decision.transition.map(|action| Forced {
+                action,
+                event: decision.event,
+                done: decision.complete,
+            });
+            next.attempts.clear();
         }
+        Reason::Forced if decision.complete => {
+            if let Some(f) = next.forced.as_mut() {
+                f.done = true;
+            }
+        }
+        _ => {}
+    }
+    let finished = matches!(
+        decision.reason,
+        Reason::ForceStart
+            | Reason::ForceStop
+            | Reason::Forced
+            | Reason::Boundary
+            | Reason::Enforced
+    );
+    if decision.complete && finished {
+        next.applied = decision.event.or(next.applied);
     }
     // A force that a newer event superseded is forgotten.
     if next.forced.is_some_and(|f| f.event != decision.event) {
         next.forced = None;
     }
+    count_attempts(&mut next, decision, &tick.steps);
+    next.busy = decision
+        .busy
+        .iter()
+        .map(|(key, state)| {
+            let since = old
+                .busy
+                .get(key)
+                .filter(|b| &b.state == state)
+                .map_or(tick.now, |b| b.since);
+            let entry = BusySince {
+                state: state.clone(),
+                since,
+            };
+            (key.clone(), entry)
+        })
+        .collect();
+    for key in &tick.cleared {
+        next.alerts.remove(key);
+    }
+    next.alerts.extend(tick.alerted.iter().cloned());
     next
+}
+
+/// Counts the starts AWS accepted in this tick, per resource, for the current event;
+/// counts of other events are dropped.
+fn count_attempts(next: &mut ScheduleState, decision: &Decision, steps: &[&Step]) {
+    next.attempts.retain(|_, a| a.event == decision.event);
+    if decision.complete {
+        next.attempts.clear();
+        return;
+    }
+    for step in steps.iter().filter(|s| s.action == Action::Start) {
+        if !matches!(step.status, StepStatus::Done | StepStatus::Failed) {
+            continue;
+        }
+        for r in &step.resources {
+            if step.failures.iter().any(|f| f.id == r.id) {
+                continue;
+            }
+            let entry = next
+                .attempts
+                .entry(resource_key(r.kind, &r.id))
+                .or_insert(Attempts {
+                    event: decision.event,
+                    count: 0,
+                });
+            entry.count += 1;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -519,6 +849,8 @@ groups:
             tags,
             region: None,
             engine: None,
+            reason: None,
+            cluster: None,
         }
     }
 
@@ -722,7 +1054,11 @@ groups:
             night,
         );
         assert!(done.schedules[0].complete);
-        let state = next_state(&ScheduleState::default(), &done.schedules[0], None);
+        let state = next_state(
+            &ScheduleState::default(),
+            &done.schedules[0],
+            &TickResult::default(),
+        );
         assert_eq!(state.forced.map(|f| f.action), Some(Action::Start));
         // With the flag cleared, the 18:00 stop (already past) does not stop it again...
         let cleared = config(CHAIN);

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::executor::{execute, Context, Options};
 use crate::notify::{notify_tick, Notifier};
 use crate::plan::{Reason, Report};
-use crate::planner::{next_state, ScheduleState};
+use crate::planner::{next_state, ScheduleState, TickResult};
 use crate::settings::Settings;
 use crate::store::Store;
 
@@ -80,6 +80,7 @@ async fn tick_holding_lease(
     let config = validate(&store.load_config().await?, &settings.defaults);
     let states = store.load_states().await?;
     let mut report = execute(cloud, &context(now, &config, &states, settings), options).await?;
+    let mut problems = clear_force_flags(store, &config, &report).await;
 
     // Chat after the work: a slow webhook cannot delay a start or stop, and delivery
     // problems never fail the tick (notify_tick bounds its own time).
@@ -93,29 +94,24 @@ async fn tick_holding_lease(
 
     // Bookkeeping failures do not undo what was done; they are reported, and the next
     // tick (idempotent) picks up from the stored state.
-    let mut problems = Vec::new();
     for decision in &report.schedules {
         let old = states.get(&decision.schedule).cloned().unwrap_or_default();
-        let new = next_state(&old, decision, notified.warned_for(&decision.schedule));
+        let result = TickResult {
+            now,
+            steps: report
+                .steps
+                .iter()
+                .filter(|s| s.schedule == decision.schedule)
+                .collect(),
+            ..notified.result_for(&decision.schedule)
+        };
+        let new = next_state(&old, decision, &result);
         if new != old {
             if let Err(e) = store.save_state(&decision.schedule, &new).await {
-                problems.push(Problem {
-                    schedule: decision.schedule.clone(),
-                    message: format!("could not save the schedule's state: {e}"),
-                });
-            }
-        }
-        let force = match decision.reason {
-            Reason::ForceStart => Some((Action::Start, "ForceStart")),
-            Reason::ForceStop => Some((Action::Stop, "ForceStop")),
-            _ => None,
-        };
-        if let (true, Some((action, field))) = (decision.complete, force) {
-            if let Err(e) = store.clear_force(&decision.schedule, action).await {
-                problems.push(Problem {
-                    schedule: decision.schedule.clone(),
-                    message: format!("could not set {field} back to false: {e}"),
-                });
+                problems.push(Problem::new(
+                    &decision.schedule,
+                    format!("could not save the schedule's state: {e}"),
+                ));
             }
         }
     }
@@ -124,4 +120,32 @@ async fn tick_holding_lease(
     }
     report.errors.extend(problems);
     Ok(report)
+}
+
+/// One-shot flags are triggers: the tick that acted on ForceStart/ForceStop sets it back to
+/// false whether or not every resource succeeded (the state table carries the forced
+/// transition on); a schedule with both set gets both cleared, and neither acts.
+async fn clear_force_flags(store: &Store, config: &Config, report: &Report) -> Vec<Problem> {
+    let mut todo: Vec<(&str, Action)> = Vec::new();
+    for decision in &report.schedules {
+        match decision.reason {
+            Reason::ForceStart => todo.push((&decision.schedule, Action::Start)),
+            Reason::ForceStop => todo.push((&decision.schedule, Action::Stop)),
+            _ => {}
+        }
+    }
+    for s in config.schedules.iter().filter(|s| s.force_conflict) {
+        todo.push((&s.name, Action::Start));
+        todo.push((&s.name, Action::Stop));
+    }
+    let mut problems = Vec::new();
+    for (schedule, action) in todo {
+        if let Err(e) = store.clear_force(schedule, action).await {
+            problems.push(Problem::new(
+                schedule,
+                format!("could not set {} back to false: {e}", action.force_field()),
+            ));
+        }
+    }
+    problems
 }

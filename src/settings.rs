@@ -21,6 +21,17 @@ pub struct Settings {
     pub regions: Vec<String>,
 }
 
+/// A whole number from env `name`, or `default` when unset.
+fn number<T: std::str::FromStr>(text: &str, name: &str, unit: &str) -> Result<T> {
+    text.parse().map_err(|_| {
+        Error::invalid(
+            "environment",
+            name,
+            format!("'{text}' is not a whole number of {unit}"),
+        )
+    })
+}
+
 impl Settings {
     /// Reads the settings through `get` (the process environment in production).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
@@ -38,22 +49,19 @@ impl Settings {
                 format!("'{tz_name}' is not an IANA timezone name"),
             )
         })?;
-        let warn = var("WARN_MINUTES", "10");
-        let warn_minutes: u32 = warn.parse().map_err(|_| {
-            Error::invalid(
-                "environment",
-                "WARN_MINUTES",
-                format!("'{warn}' is not a whole number of minutes"),
-            )
-        })?;
-        let wait = var("MAX_WAIT_SECONDS", "120");
-        let max_wait_seconds: u64 = wait.parse().map_err(|_| {
-            Error::invalid(
-                "environment",
-                "MAX_WAIT_SECONDS",
-                format!("'{wait}' is not a whole number of seconds"),
-            )
-        })?;
+        let warn_minutes: u32 = number(&var("WARN_MINUTES", "10"), "WARN_MINUTES", "minutes")?;
+        let max_wait_seconds: u64 = number(
+            &var("MAX_WAIT_SECONDS", "120"),
+            "MAX_WAIT_SECONDS",
+            "seconds",
+        )?;
+        let max_attempts: u32 = number(&var("MAX_ATTEMPTS", "3"), "MAX_ATTEMPTS", "attempts")?;
+        let tick = var("TICK_MINUTES", "");
+        let tick_minutes: Option<u32> = if tick.is_empty() {
+            None
+        } else {
+            Some(number(&tick, "TICK_MINUTES", "minutes")?)
+        };
         let regions = var("REGIONS", "")
             .split(',')
             .map(str::trim)
@@ -64,6 +72,8 @@ impl Settings {
             defaults: Defaults {
                 timezone,
                 warn_minutes,
+                tick_minutes,
+                max_attempts: max_attempts.max(1),
             },
             tags: TagKeys {
                 schedule: var("SCHEDULE_TAG_KEY", "ScheduleName"),
@@ -97,6 +107,8 @@ mod tests {
         assert_eq!(s.state_table, "SchedulerState");
         assert_eq!(s.max_wait_seconds, 120);
         assert!(s.regions.is_empty());
+        assert_eq!(s.defaults.max_attempts, 3);
+        assert_eq!(s.defaults.tick_minutes, None);
 
         let s = Settings::from_lookup(|k| match k {
             "TIMEZONE" => Some("Europe/Berlin".into()),
@@ -111,5 +123,17 @@ mod tests {
 
         let e = Settings::from_lookup(|k| (k == "WARN_MINUTES").then(|| "ten".to_string()));
         assert!(e.is_err_and(|e| e.to_string().contains("WARN_MINUTES")));
+        let e = Settings::from_lookup(|k| (k == "TICK_MINUTES").then(|| "5m".to_string()));
+        assert!(e.is_err_and(|e| e.to_string().contains("TICK_MINUTES")));
+        let s = Settings::from_lookup(|k| match k {
+            "TICK_MINUTES" => Some("15".into()),
+            "MAX_ATTEMPTS" => Some("5".into()),
+            _ => None,
+        })
+        .expect("valid");
+        assert_eq!(
+            (s.defaults.tick_minutes, s.defaults.max_attempts),
+            (Some(15), 5)
+        );
     }
 }

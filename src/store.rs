@@ -250,13 +250,6 @@ impl Store {
         conditional(result, "DeleteItem").map(|_| ())
     }
 
-    fn force_field(action: Action) -> &'static str {
-        match action {
-            Action::Start => "ForceStart",
-            Action::Stop => "ForceStop",
-        }
-    }
-
     /// Sets ForceStart/ForceStop back to false, only if it is still true. Returns whether it was.
     pub async fn clear_force(&self, schedule: &str, action: Action) -> Result<bool> {
         let result = self
@@ -266,7 +259,7 @@ impl Store {
             .key("ScheduleName", s(schedule))
             .update_expression("SET #f = :false")
             .condition_expression("#f = :true")
-            .expression_attribute_names("#f", Self::force_field(action))
+            .expression_attribute_names("#f", action.force_field())
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .send()
@@ -274,17 +267,21 @@ impl Store {
         conditional(result, "UpdateItem")
     }
 
-    /// Sets ForceStart (or ForceStop) on an existing schedule. False if there is no such schedule.
+    /// Sets ForceStart (or ForceStop) on an existing schedule and clears the other flag in
+    /// the same write (the last command wins). False if there is no such schedule.
     pub async fn set_force(&self, schedule: &str, action: Action) -> Result<bool> {
+        let other = action.opposite();
         let result = self
             .client
             .update_item()
             .table_name(&self.schedule_table)
             .key("ScheduleName", s(schedule))
-            .update_expression("SET #f = :true")
+            .update_expression("SET #f = :true, #o = :false")
             .condition_expression("attribute_exists(ScheduleName)")
-            .expression_attribute_names("#f", Self::force_field(action))
+            .expression_attribute_names("#f", action.force_field())
+            .expression_attribute_names("#o", other.force_field())
             .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
             .send()
             .await;
         conditional(result, "UpdateItem")
@@ -310,21 +307,41 @@ impl Store {
         Ok(out.attributes().is_some_and(|a| !a.is_empty()))
     }
 
-    /// Records `key` in the state table for `ttl_days`; true only for the first caller
-    /// (used to send each alert or warning once).
-    pub async fn mark_once(&self, key: &str, ttl_days: u32) -> Result<bool> {
-        let expires = Utc::now() + TimeDelta::days(i64::from(ttl_days));
-        let result = self
+    /// True when the once-marker `key` exists and has not expired (TTL deletion lags, so
+    /// the expiry is checked here too).
+    pub async fn is_marked(&self, key: &str) -> Result<bool> {
+        let out = self
             .client
+            .get_item()
+            .table_name(&self.state_table)
+            .key("Key", s(format!("{ONCE_PREFIX}{key}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| Error::aws("GetItem", e))?;
+        let expires = out.item().and_then(|i| match i.get("Expires") {
+            Some(AttributeValue::N(text)) => text.parse::<i64>().ok(),
+            _ => None,
+        });
+        Ok(match (out.item(), expires) {
+            (None, _) => false,
+            (Some(_), Some(at)) => at > Utc::now().timestamp(),
+            (Some(_), None) => true,
+        })
+    }
+
+    /// Writes the once-marker `key`, kept for `ttl_days` (a chat message delivered).
+    pub async fn mark(&self, key: &str, ttl_days: u32) -> Result<()> {
+        let expires = Utc::now() + TimeDelta::days(i64::from(ttl_days));
+        self.client
             .put_item()
             .table_name(&self.state_table)
             .item("Key", s(format!("{ONCE_PREFIX}{key}")))
             .item("Expires", n(expires.timestamp()))
-            .condition_expression("attribute_not_exists(#k)")
-            .expression_attribute_names("#k", "Key")
             .send()
-            .await;
-        conditional(result, "PutItem")
+            .await
+            .map_err(|e| Error::aws("PutItem", e))?;
+        Ok(())
     }
 
     async fn put(&self, table: &str, item: &Item, what: &str) -> Result<()> {
@@ -385,9 +402,13 @@ impl Store {
 }
 
 impl Dedup for Store {
+    async fn delivered(&self, key: &str) -> Result<bool> {
+        self.is_marked(key).await
+    }
+
     /// Each chat message key is kept for [`DEDUP_TTL_DAYS`].
-    async fn mark_once(&self, key: &str) -> Result<bool> {
-        Store::mark_once(self, key, DEDUP_TTL_DAYS).await
+    async fn record(&self, key: &str) -> Result<()> {
+        self.mark(key, DEDUP_TTL_DAYS).await
     }
 }
 

@@ -247,6 +247,8 @@ async fn failed_start_holds_back_only_its_dependents() {
             .collect(),
         region: Some("us-east-1".into()),
         engine: None,
+        reason: None,
+        cluster: None,
     };
     let cloud = WithGhost {
         inner: &w.cloud,
@@ -379,10 +381,16 @@ async fn lease_and_once_markers_admit_one_holder() {
     assert!(!w.store.acquire_lease("c", later, ttl).await.expect("lease"));
     w.store.release_lease("b").await.expect("release");
     assert!(w.store.acquire_lease("c", later, ttl).await.expect("lease"));
-    // A marker is granted once.
-    assert!(w.store.mark_once("warn#dev#1", 7).await.expect("mark"));
-    assert!(!w.store.mark_once("warn#dev#1", 7).await.expect("mark"));
-    assert!(w.store.mark_once("warn#dev#2", 7).await.expect("mark"));
+    // A marker exists once written, and only until it expires.
+    assert!(!w.store.is_marked("warn#dev#1").await.expect("read"));
+    w.store.mark("warn#dev#1", 7).await.expect("mark");
+    assert!(w.store.is_marked("warn#dev#1").await.expect("read"));
+    assert!(!w.store.is_marked("warn#dev#2").await.expect("read"));
+    w.store.mark("warn#dev#2", 0).await.expect("mark");
+    assert!(
+        !w.store.is_marked("warn#dev#2").await.expect("read"),
+        "an expired marker counts as absent (TTL deletion lags)"
+    );
     // Markers and the lease are not schedule states.
     assert!(w.store.load_states().await.expect("states").is_empty());
 }

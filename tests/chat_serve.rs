@@ -160,6 +160,7 @@ async fn extend_moves_the_stop_the_planner_acts_on_and_the_warning() {
                 at: at("2026-11-23T22:00:00+09:00"),
                 action: Action::Stop,
             }),
+            ..ScheduleState::default()
         },
     )]);
     let tick = |now: DateTime<Utc>| {

@@ -16,7 +16,7 @@ use offhours::notify::{
     WebhookFormat,
 };
 use offhours::plan::Report;
-use offhours::planner::{next_state, plan, Inputs, ScheduleState, TagKeys};
+use offhours::planner::{next_state, plan, Inputs, ScheduleState, TagKeys, TickResult};
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
@@ -102,7 +102,11 @@ async fn one_warning_per_stop_event_across_ticks_at_t10_and_t5() {
     let warned = outcome.warned_for("dev");
     assert_eq!(warned, Some(first.notices[0].event));
     let decision = &first.schedules[0];
-    states.insert("dev".into(), next_state(&morning, decision, warned));
+    let result = TickResult {
+        warned,
+        ..TickResult::default()
+    };
+    states.insert("dev".into(), next_state(&morning, decision, &result));
 
     // AND a tick at T-5 whose state write was lost, and one that kept it
     let lost = tick(
@@ -227,15 +231,14 @@ async fn each_distinct_error_is_reported_once_and_jandi_gets_its_accept_header()
     let dedup = MemoryDedup::default();
     let mut report = tick(&config, at("2026-11-23T12:00:00+09:00"), &HashMap::new());
     report.errors = vec![
-        Problem {
-            schedule: "dev".into(),
-            message: "resource i-9 (ec2) is 'failed' and cannot be started".into(),
-        },
-        Problem {
-            schedule: "staging".into(),
-            message: "group 'staging/API': field Dependency: dependency cycle: API -> WEB -> API"
-                .into(),
-        },
+        Problem::new(
+            "dev",
+            "schedule 'dev': field StopTime: '25:00' is not a time",
+        ),
+        Problem::new(
+            "staging",
+            "group 'staging/API': field Dependency: dependency cycle: API -> WEB -> API",
+        ),
     ];
 
     for _ in 0..3 {
@@ -257,7 +260,7 @@ async fn each_distinct_error_is_reported_once_and_jandi_gets_its_accept_header()
     assert_eq!(requests[0].body["connectColor"], "#E01E5A");
     assert!(requests[0].body["connectInfo"][0]["description"]
         .as_str()
-        .is_some_and(|d| d.contains("cannot be started")));
+        .is_some_and(|d| d.contains("is not a time")));
 }
 
 #[tokio::test]
@@ -305,13 +308,22 @@ async fn finished_transition_is_summarised_once_in_group_order() {
 /// A dedup store that is down.
 struct BrokenDedup;
 
+fn unavailable() -> offhours::Error {
+    offhours::Error::Aws {
+        operation: "GetItem",
+        code: "ServiceUnavailable".into(),
+        message: "state table unavailable".into(),
+        source: None,
+    }
+}
+
 impl offhours::notify::Dedup for BrokenDedup {
-    async fn mark_once(&self, _key: &str) -> offhours::Result<bool> {
-        Err(offhours::Error::Aws {
-            operation: "PutItem",
-            message: "state table unavailable".into(),
-            source: None,
-        })
+    async fn delivered(&self, _key: &str) -> offhours::Result<bool> {
+        Err(unavailable())
+    }
+
+    async fn record(&self, _key: &str) -> offhours::Result<()> {
+        Err(unavailable())
     }
 }
 

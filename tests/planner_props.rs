@@ -114,6 +114,8 @@ fn fleet(case: &Case) -> Vec<Resource> {
                 tags,
                 region: None,
                 engine: None,
+                reason: None,
+                cluster: None,
             }
         })
         .collect()
