@@ -94,12 +94,16 @@ pub enum Command {
         format: Format,
     },
     /// Validate a config file and write its items to the DynamoDB tables (nothing is
-    /// written if it has errors).
+    /// written if it has errors). Prints the items the tables have and the file does not;
+    /// --prune deletes them. One-shot ForceStart/ForceStop are never imported.
     Import {
         #[arg(long)]
         config: PathBuf,
+        /// Delete table items that the file no longer has.
+        #[arg(long)]
+        prune: bool,
     },
-    /// Print the DynamoDB tables as a config file.
+    /// Print the DynamoDB tables as a config file (without one-shot ForceStart/ForceStop).
     Export {
         #[arg(long, value_enum, default_value_t)]
         format: ExportFormat,
@@ -244,13 +248,27 @@ async fn run_tick(
     })
 }
 
-async fn import(settings: &Settings, path: &std::path::Path) -> Result<ExitCode> {
+async fn import(settings: &Settings, path: &std::path::Path, prune: bool) -> Result<ExitCode> {
     let raw = RawConfig::load(path)?;
     let sdk = sdk_config().await;
-    let written = Store::new(&sdk, settings)
-        .import(&raw, &settings.defaults)
+    let summary = Store::new(&sdk, settings)
+        .import(&raw, &settings.defaults, prune)
         .await?;
-    println!("imported {written} item(s) from {}", path.display());
+    println!(
+        "imported {} item(s) from {}",
+        summary.written,
+        path.display()
+    );
+    for flag in &summary.ignored {
+        println!("not imported (a one-shot command, not configuration): {flag}");
+    }
+    for item in &summary.stale {
+        if summary.pruned {
+            println!("removed (not in the file): {item}");
+        } else {
+            println!("would remove with --prune (not in the file): {item}");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -276,7 +294,7 @@ pub fn run_command(command: Command, settings: &Settings) -> Result<ExitCode> {
             dry_run,
             format,
         } => block_on(run_tick(settings, at, dry_run, format)),
-        Command::Import { config } => block_on(import(settings, &config)),
+        Command::Import { config, prune } => block_on(import(settings, &config, prune)),
         Command::Export { format } => block_on(export(settings, format)),
         Command::Plan {
             config,

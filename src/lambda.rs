@@ -21,7 +21,8 @@ use crate::store::{AwsCommandStore, Store};
 /// What an invocation payload is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invocation {
-    /// An EventBridge scheduled event; `at` is its `time`.
+    /// An EventBridge scheduled event; `at` is its `time` (compared with the clock, never
+    /// used as the tick's instant).
     Scheduled { at: DateTime<Utc> },
     /// A Lambda Function URL request (chat commands).
     FunctionUrl,
@@ -84,12 +85,14 @@ impl Handler {
     pub async fn handle(&self, event: Value) -> Result<Value> {
         match classify(&event) {
             Invocation::Scheduled { at } => {
+                let now = Utc::now();
+                check_event_time(at, now);
                 let ticked = tick(
                     &self.store,
                     &self.cloud,
                     &self.notifier,
                     &self.settings,
-                    at,
+                    now,
                     &self.options,
                 )
                 .await;
@@ -140,6 +143,26 @@ impl Handler {
     }
 }
 
+/// How far an event's `time` may be from the clock before the log says so.
+const EVENT_SKEW_MINUTES: i64 = 15;
+
+/// The tick runs at the wall clock. An event dated far from it (a hand-made test event,
+/// an async retry delivered late) only gets a warning naming both instants; it returns
+/// whether the two were within [`EVENT_SKEW_MINUTES`].
+pub fn check_event_time(event: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    let skew = (event - now).num_minutes().abs();
+    if skew > EVENT_SKEW_MINUTES {
+        tracing::warn!(
+            event_time = %event.to_rfc3339(),
+            now = %now.to_rfc3339(),
+            minutes_apart = skew,
+            "the event's time is more than {EVENT_SKEW_MINUTES} minutes from the clock; the tick runs at the clock's time"
+        );
+        return false;
+    }
+    true
+}
+
 impl From<Error> for Diagnostic {
     fn from(e: Error) -> Self {
         let error_type = match &e {
@@ -167,9 +190,25 @@ pub fn init_logging() {
         .init();
 }
 
+/// Once per cold start: a tick interval longer than the default warning lead can miss
+/// warnings (per-schedule WarnMinutes are checked with the config, in every report).
+fn warn_about_tick_interval(settings: &Settings) {
+    let d = &settings.defaults;
+    if let Some(tick) = d.tick_minutes {
+        if d.warn_minutes > 0 && d.warn_minutes < tick {
+            tracing::warn!(
+                tick_minutes = tick,
+                warn_minutes = d.warn_minutes,
+                "WARN_MINUTES is shorter than the scheduler's interval (TICK_MINUTES): a tick may not fall inside a warning window, and warnings can be missed"
+            );
+        }
+    }
+}
+
 /// Runs the Lambda runtime loop until the process ends.
 pub async fn serve(settings: Settings) -> std::result::Result<(), lambda_runtime::Error> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    warn_about_tick_interval(&settings);
     let handler = Arc::new(Handler::new(
         &sdk,
         settings,
@@ -202,5 +241,22 @@ mod tests {
         let url = json!({"rawPath": "/", "requestContext": {"http": {"method": "POST"}}});
         assert_eq!(classify(&url), Invocation::FunctionUrl);
         assert_eq!(classify(&json!({"hello": 1})), Invocation::Unknown);
+    }
+
+    #[test]
+    fn event_time_is_only_compared_with_the_clock() {
+        let now: DateTime<Utc> = "2026-11-23T00:05:00Z".parse().expect("instant");
+        let cases = [
+            ("2026-11-23T00:05:00Z", true),
+            ("2026-11-23T00:19:59Z", true),
+            ("2026-11-22T23:51:00Z", true),
+            ("2026-11-23T00:21:00Z", false),
+            ("2026-11-22T23:49:00Z", false),
+            ("2027-11-23T00:05:00Z", false),
+        ];
+        for (event, close) in cases {
+            let event: DateTime<Utc> = event.parse().expect("instant");
+            assert_eq!(check_event_time(event, now), close, "{event}");
+        }
     }
 }

@@ -356,42 +356,93 @@ impl Store {
     }
 
     /// Validates `raw` and, only if it has no errors, writes every item (PutItem: running
-    /// it twice changes nothing). Returns the number of items written.
-    pub async fn import(&self, raw: &RawConfig, defaults: &Defaults) -> Result<usize> {
+    /// it twice changes nothing). One-shot flags (ForceStart/ForceStop) are never
+    /// imported. Items in the tables that the file no longer has are listed, and deleted
+    /// when `prune` is set.
+    pub async fn import(
+        &self,
+        raw: &RawConfig,
+        defaults: &Defaults,
+        prune: bool,
+    ) -> Result<ImportSummary> {
         let config = validate(raw, defaults);
         if !config.errors.is_empty() {
             return Err(Error::ImportRefused {
                 problems: config.errors.iter().map(ToString::to_string).collect(),
             });
         }
-        let mut written = 0;
-        for item in &raw.schedules {
-            let what = format!("schedule '{}'", field(item, "ScheduleName"));
-            self.put(&self.schedule_table, item, &what).await?;
-            written += 1;
+        let mut summary = ImportSummary::default();
+        let stored = self.load_config().await?;
+        for table in self.tables() {
+            let items = table.items(raw);
+            for item in items {
+                let what = table.describe(item);
+                let mut item = item.clone();
+                for flag in ONE_SHOT_FLAGS {
+                    if item.remove(*flag).is_some_and(|v| v == Value::Bool(true)) {
+                        summary.ignored.push(format!("{what}: {flag}"));
+                    }
+                }
+                self.put(table.name, &item, &what).await?;
+                summary.written += 1;
+            }
+            let keep: std::collections::BTreeSet<Vec<String>> =
+                items.iter().map(|i| table.key_of(i)).collect();
+            for item in table.items(&stored) {
+                if keep.contains(&table.key_of(item)) {
+                    continue;
+                }
+                summary.stale.push(table.describe(item));
+                if prune {
+                    self.delete(&table, item).await?;
+                }
+            }
         }
-        for item in &raw.groups {
-            let what = format!(
-                "group '{}' of schedule '{}'",
-                field(item, "GroupName"),
-                field(item, "ScheduleName")
-            );
-            self.put(&self.group_table, item, &what).await?;
-            written += 1;
-        }
-        for item in &raw.exceptions {
-            self.put_exception(item).await?;
-            written += 1;
-        }
-        Ok(written)
+        summary.pruned = prune;
+        Ok(summary)
     }
 
-    /// Every config item, sorted by key, in the file shape `import` reads.
+    fn tables(&self) -> [Table<'_>; 3] {
+        [
+            Table {
+                name: &self.schedule_table,
+                keys: &["ScheduleName"],
+                pick: |raw| &raw.schedules,
+            },
+            Table {
+                name: &self.group_table,
+                keys: &["ScheduleName", "GroupName"],
+                pick: |raw| &raw.groups,
+            },
+            Table {
+                name: &self.exception_table,
+                keys: &["ExceptionUuid"],
+                pick: |raw| &raw.exceptions,
+            },
+        ]
+    }
+
+    async fn delete(&self, table: &Table<'_>, item: &Item) -> Result<()> {
+        let mut req = self.client.delete_item().table_name(table.name);
+        for k in table.keys {
+            req = req.key(*k, s(field(item, k)));
+        }
+        req.send().await.map_err(|e| Error::aws("DeleteItem", e))?;
+        Ok(())
+    }
+
+    /// Every config item, sorted by key, in the file shape `import` reads; one-shot flags
+    /// are left out (they are commands, not configuration).
     pub async fn export(&self) -> Result<RawConfig> {
         let mut raw = self.load_config().await?;
         let key = |item: &Item, fields: &[&str]| -> Vec<String> {
             fields.iter().map(|f| field(item, f).to_string()).collect()
         };
+        for item in &mut raw.schedules {
+            for flag in ONE_SHOT_FLAGS {
+                item.remove(*flag);
+            }
+        }
         raw.schedules.sort_by_key(|i| key(i, &["ScheduleName"]));
         raw.groups
             .sort_by_key(|i| key(i, &["ScheduleName", "GroupName"]));
@@ -399,6 +450,52 @@ impl Store {
             .sort_by_key(|i| key(i, &["ScheduleName", "ExceptionDate", "ExceptionUuid"]));
         Ok(raw)
     }
+}
+
+/// Schedule fields that are commands, not configuration: never imported nor exported.
+const ONE_SHOT_FLAGS: &[&str] = &["ForceStart", "ForceStop"];
+
+/// One config table as `import` sees it.
+struct Table<'a> {
+    name: &'a str,
+    keys: &'static [&'static str],
+    pick: fn(&RawConfig) -> &Vec<Item>,
+}
+
+impl Table<'_> {
+    fn items<'r>(&self, raw: &'r RawConfig) -> &'r Vec<Item> {
+        (self.pick)(raw)
+    }
+
+    fn key_of(&self, item: &Item) -> Vec<String> {
+        self.keys
+            .iter()
+            .map(|k| field(item, k).to_string())
+            .collect()
+    }
+
+    /// `Schedule ScheduleName=dev`, for messages.
+    fn describe(&self, item: &Item) -> String {
+        let keys: Vec<String> = self
+            .keys
+            .iter()
+            .map(|k| format!("{k}={}", field(item, k)))
+            .collect();
+        format!("{} {}", self.name, keys.join(" "))
+    }
+}
+
+/// What `import` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Items written.
+    pub written: usize,
+    /// Items in the tables that the file does not have (`Table Key=value`).
+    pub stale: Vec<String>,
+    /// Whether `stale` was deleted (`--prune`).
+    pub pruned: bool,
+    /// One-shot flags set in the file that were not imported.
+    pub ignored: Vec<String>,
 }
 
 impl Dedup for Store {

@@ -92,7 +92,7 @@ async fn serve_answers_signed_slack_requests_and_refuses_bad_ones() {
         .as_str()
         .is_some_and(|t| t.contains("ForceStart set")));
     let after_good = endpoint.store.snapshot().expect("snapshot");
-    assert_eq!(after_good.schedules[0].get("ForceStop"), None);
+    assert_eq!(after_good.schedules[0]["ForceStop"], Value::Bool(false));
     assert_eq!(after_good.schedules[0]["ForceStart"], Value::Bool(true));
 
     // WHEN a request signed with another secret asks to stop

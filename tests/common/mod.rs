@@ -273,7 +273,7 @@ impl World {
     pub async fn import(&self, yaml: &str) {
         let raw = RawConfig::parse(yaml, "test config").expect("config parses");
         self.store
-            .import(&raw, &self.settings.defaults)
+            .import(&raw, &self.settings.defaults, false)
             .await
             .expect("import");
     }
