@@ -8,7 +8,8 @@
 # `cargo lambda build --release --arm64 --bin offhours`). Not run in CI: a release build
 # with LTO takes ~18 minutes on 2 cores.
 #
-# Needs: cargo-lambda (installed from PyPI if missing; it brings zig as the cross-linker)
+# Needs: cargo-lambda (installed from PyPI into the project's .venv/ if missing; it brings
+# zig as the cross-linker)
 # and the Rust standard library for aarch64-unknown-linux-gnu (`rustup target add`).
 # Extra arguments go to `cargo lambda build`, e.g. `scripts/build-lambda.sh --verbose`.
 set -euo pipefail
@@ -20,9 +21,13 @@ target=aarch64-unknown-linux-gnu
 out="${CARGO_TARGET_DIR:-$root/target}/lambda/offhours"
 
 if ! cargo lambda --version >/dev/null 2>&1; then
-    echo "build-lambda: installing cargo-lambda from PyPI" >&2
-    python3 -m pip install --quiet cargo-lambda
-    hash -r
+    # Never pip against the system Python (PEP 668): use the project's .venv/.
+    source scripts/venv.sh
+    if ! cargo lambda --version >/dev/null 2>&1; then
+        echo "build-lambda: installing cargo-lambda from PyPI into .venv/" >&2
+        .venv/bin/python3 -m pip install --quiet --disable-pip-version-check cargo-lambda
+        hash -r
+    fi
 fi
 if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx "$target"; then
     echo "build-lambda: adding the Rust target $target" >&2

@@ -82,8 +82,20 @@ fn yaml_to_json(v: serde_norway::Value) -> Value {
     }
 }
 
+/// The Python that has samtranslator: the project's `.venv/bin/python3` (made by
+/// `bash scripts/test.sh`) when it exists, else `python3` from PATH.
+fn python() -> std::path::PathBuf {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python3");
+    if venv.exists() {
+        venv
+    } else {
+        "python3".into()
+    }
+}
+
 /// The template as aws-sam-translator renders it to plain CloudFormation, or `None` when
-/// python3 with samtranslator is not available (then the test says so; under CI it fails).
+/// python3 with samtranslator is not available (then the test says so on stderr; under CI it
+/// fails).
 fn render_with_samtranslator() -> Option<Value> {
     const SCRIPT: &str = r#"
 import json, sys
@@ -101,7 +113,8 @@ template = yaml_parse(open(sys.argv[1]).read())
 template["Globals"]["Function"]["CodeUri"] = "s3://offhours-artifacts/bootstrap.zip"
 print(json.dumps(transform(template, {}, NoManagedPolicies())))
 "#;
-    let out = Command::new("python3")
+    let python = python();
+    let out = Command::new(&python)
         .arg("-c")
         .arg(SCRIPT)
         .arg(template_path())
@@ -109,12 +122,12 @@ print(json.dumps(transform(template, {}, NoManagedPolicies())))
         .output();
     let out = match out {
         Ok(out) => out,
-        Err(e) => return unavailable(&format!("python3 cannot run: {e}")),
+        Err(e) => return unavailable(&format!("{} cannot run: {e}", python.display())),
     };
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
         if stderr.contains("No module named 'samtranslator'") {
-            return unavailable("samtranslator is not installed (pip install aws-sam-translator)");
+            return unavailable(&format!("{} has no samtranslator", python.display()));
         }
         panic!("aws-sam-translator rejected template.yaml:\n{stderr}");
     }
@@ -126,7 +139,10 @@ fn unavailable(why: &str) -> Option<Value> {
         std::env::var_os("CI").is_none(),
         "the SAM rendering check must run in CI: {why}"
     );
-    eprintln!("skipping the SAM rendering check: {why}");
+    eprintln!(
+        "skipping the SAM rendering check: {why}. `bash scripts/test.sh` creates .venv/ \
+         with it (aws-sam-cli from requirements-dev.txt)"
+    );
     None
 }
 

@@ -38,7 +38,14 @@ impl Moto {
             .port();
         let recording = std::env::temp_dir().join(format!("offhours-moto-{port}.jsonl"));
         let _ = std::fs::remove_file(&recording);
-        let child = Command::new("moto_server")
+        // The project's .venv/ (made by `bash scripts/test.sh`) first, then PATH.
+        let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+        let program = if venv.exists() {
+            venv
+        } else {
+            "moto_server".into()
+        };
+        let child = Command::new(&program)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_RECORDER_FILEPATH", &recording)
             .stdout(Stdio::null())
@@ -46,8 +53,9 @@ impl Moto {
             .spawn()
             .unwrap_or_else(|e| {
                 panic!(
-                    "cannot start moto_server ({e}). These tests need it on PATH: \
-                     pip install 'moto[server]'"
+                    "cannot start {} ({e}). These tests need moto[server]: \
+                     `bash scripts/test.sh` installs it into .venv/",
+                    program.display()
                 )
             });
         let mut moto = Moto {
