@@ -445,8 +445,21 @@ schedules:
 
 #[tokio::test]
 async fn lambda_scheduled_event_runs_a_tick_and_function_url_serves_chat_commands() {
-    // GIVEN the chain, with a budget of zero (one pass per invocation), and a JANDI token
-    let (mut w, _, web) = chain_world().await;
+    // GIVEN a start-only schedule (every day at 00:00 UTC) whose only stop is an exception
+    // a year from now, two stopped instances, and a JANDI token
+    let mut w = World::new().await;
+    let future = (chrono::Utc::now() + chrono::TimeDelta::days(365)).date_naive();
+    w.import(&format!(
+        r#"
+schedules:
+  - {{ScheduleName: dev, TagValue: dev, StartTime: "00:00", WarnMinutes: 0}}
+exceptions:
+  - {{ExceptionUuid: far-stop, ScheduleName: dev, ExceptionDate: "{future}", ExceptionType: stop, ExceptionValue: "00:01"}}
+"#
+    ))
+    .await;
+    let ids = w.ec2(2, "dev", None).await;
+    w.stop_all().await;
     w.settings.max_wait_seconds = 0;
     let secrets = offhours::chat::ChatSecrets::from_lookup(|k| {
         (k == "JANDI_TOKEN").then(|| "jandi-token-1".to_string())
@@ -458,18 +471,26 @@ async fn lambda_scheduled_event_runs_a_tick_and_function_url_serves_chat_command
         secrets,
     )
     .expect("handler");
-    // WHEN EventBridge invokes it at the stop boundary
+    // WHEN EventBridge delivers an event dated a year ahead (at that instant the schedule
+    // would be stopped by the exception)
     let event = serde_json::json!({
         "version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "123456789012", "time": "2026-11-23T18:00:00Z", "region": "us-east-1",
+        "account": "123456789012", "time": format!("{future}T12:00:00Z"), "region": "us-east-1",
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/offhours"], "detail": {}
     });
+    let before = chrono::Utc::now();
     let out = handler.handle(event).await.expect("tick");
-    // THEN the tick ran at the event's time and stopped the first layer
-    assert_eq!(out["at"], "2026-11-23T18:00:00Z");
-    assert_eq!(out["steps"][0]["group"], "WEB");
+    // THEN the tick ran at the wall clock, not at the event's time: today's start applies
+    let at: chrono::DateTime<chrono::Utc> =
+        out["at"].as_str().expect("at").parse().expect("RFC 3339");
+    assert!(
+        (at - before).num_seconds().abs() < 120,
+        "tick at {at}, clock {before}"
+    );
+    assert_eq!(out["steps"][0]["action"], "start", "{out}");
     assert_eq!(out["steps"][0]["status"], "done");
-    assert_eq!(w.states().await[&web[0]], "stopped");
+    let states = w.states().await;
+    assert!(ids.iter().all(|id| states[id] == "running"), "{states:?}");
 
     // WHEN a JANDI outgoing webhook with the right token asks for `start dev` via the Function URL
     let url_event = |token: &str| {
