@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# A local offhours demo on moto: no AWS account, nothing installed.
+# A local offhours demo on moto: no AWS account needed.
 #
-# Requires moto_server on PATH (`pip install 'moto[server]'`, which brings boto3) and a
-# Rust toolchain. Starts moto on 127.0.0.1, creates the four tables and a small tagged
+# Uses moto_server (and boto3) from the project-local .venv/ that scripts/venv.sh creates
+# (as scripts/test.sh does), or from PATH when it is already there; and a Rust toolchain. Starts moto on 127.0.0.1, creates the four tables and a small tagged
 # fleet matching examples/offhours.yaml, imports that config, then runs `offhours run`
 # ticks over a simulated working day and prints what starts and stops, in which order.
 # A webhook listener on 127.0.0.1 prints the chat messages as they arrive, and a signed
@@ -10,8 +10,11 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+if ! command -v moto_server >/dev/null || ! python3 -c 'import boto3' 2>/dev/null; then
+  source scripts/venv.sh
+fi
 command -v moto_server >/dev/null || {
-  echo "demo: moto_server not found; install it with: pip install 'moto[server]'" >&2
+  echo "demo: moto_server not found (bash scripts/venv.sh installs it into .venv/)" >&2
   exit 1
 }
 python3 -c 'import boto3' 2>/dev/null || {

@@ -1283,4 +1283,66 @@ mod tests {
         assert_eq!(s.warn_minutes, 15);
         assert_eq!(s.groups[2].depends_on.len(), 2);
     }
+
+    #[test]
+    fn exception_value_is_required_and_none_cancels() {
+        // GIVEN exceptions with a time, with no ExceptionValue, and with `None`
+        let c = load(
+            "schedules:\n  - {ScheduleName: a, TagValue: a, StartTime: '09:00', StopTime: '18:00'}\nexceptions:\n  - {ExceptionUuid: x1, ScheduleName: a, ExceptionDate: '2026-11-26', ExceptionType: stop, ExceptionValue: '23:00'}\n  - {ExceptionUuid: x2, ScheduleName: a, ExceptionDate: '2026-11-27', ExceptionType: start}\n  - {ExceptionUuid: x3, ScheduleName: a, ExceptionDate: '2026-11-30', ExceptionType: start, ExceptionValue: None}\n",
+        );
+        // THEN the missing value is an error naming the exception and the field
+        let all: Vec<String> = c.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            all,
+            ["[a] exception 'x2': field ExceptionValue: is required"],
+            "{all:?}"
+        );
+        // AND the schedule still runs, without the bad exception
+        let s = c.schedule("a").expect("schedule a is valid");
+        let attached: Vec<(&str, Option<NaiveTime>)> = s
+            .exceptions
+            .iter()
+            .map(|e| (e.uuid.as_str(), e.time))
+            .collect();
+        assert_eq!(
+            attached,
+            [("x1", NaiveTime::from_hms_opt(23, 0, 0)), ("x3", None)],
+            "`None` is valid and cancels"
+        );
+    }
+
+    #[test]
+    fn warn_minutes_shorter_than_the_tick_interval_is_a_warning() {
+        let with_tick = Defaults {
+            tick_minutes: Some(15),
+            ..Default::default()
+        };
+        // (case, defaults, WarnMinutes, warning expected)
+        let cases = [
+            ("10 < 15", &with_tick, "10", true),
+            ("0 disables the warning", &with_tick, "0", false),
+            ("15 = 15", &with_tick, "15", false),
+            ("20 > 15", &with_tick, "20", false),
+            ("no TICK_MINUTES", &Defaults::default(), "10", false),
+        ];
+        for (name, defaults, warn, expected) in cases {
+            let yaml = format!(
+                "schedules:\n  - {{ScheduleName: a, TagValue: a, StartTime: '09:00', StopTime: '18:00', WarnMinutes: {warn}}}\n"
+            );
+            let c = validate(&RawConfig::parse(&yaml, "test").expect("yaml"), defaults);
+            // THEN the schedule is valid either way
+            assert!(c.errors.is_empty(), "{name}: {:?}", c.errors);
+            assert_eq!(c.schedules.len(), 1, "{name}");
+            // AND only a lead shorter than the interval is warned about, naming both settings
+            let warned = c.warnings.iter().any(|w| {
+                w.schedule == "a"
+                    && w.message.contains("field WarnMinutes")
+                    && w.message.contains("TICK_MINUTES")
+            });
+            assert_eq!(warned, expected, "{name}: {:?}", c.warnings);
+            if !expected {
+                assert!(c.warnings.is_empty(), "{name}: {:?}", c.warnings);
+            }
+        }
+    }
 }

@@ -383,6 +383,15 @@ impl Store {
                         summary.ignored.push(format!("{what}: {flag}"));
                     }
                 }
+                // A command set from chat since the last tick survives the import.
+                let key = table.key_of(&item);
+                if let Some(old) = table.items(&stored).iter().find(|o| table.key_of(o) == key) {
+                    for flag in ONE_SHOT_FLAGS {
+                        if old.get(*flag) == Some(&Value::Bool(true)) {
+                            item.insert((*flag).to_string(), Value::Bool(true));
+                        }
+                    }
+                }
                 self.put(table.name, &item, &what).await?;
                 summary.written += 1;
             }

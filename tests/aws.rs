@@ -196,7 +196,7 @@ async fn force_start_runs_once_and_is_cleared() {
         summary(&report),
         ["DB start done", "APP start done", "WEB start done"]
     );
-    let raw = w.store.export().await.expect("export");
+    let raw = w.store.load_config().await.expect("config");
     assert_eq!(raw.schedules[0]["ForceStart"], false);
     // AND the next tick does not stop it again before the next boundary
     assert!(w.tick("2026-11-23T20:10:00Z").await.steps.is_empty());
@@ -512,9 +512,9 @@ exceptions:
     };
     let forced = || async {
         w.store
-            .export()
+            .load_config()
             .await
-            .expect("export")
+            .expect("config")
             .schedules
             .iter()
             .any(|s| s.get("ForceStart") == Some(&serde_json::Value::Bool(true)))

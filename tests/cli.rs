@@ -6,13 +6,25 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn offhours(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_offhours"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("TIMEZONE")
-        .env_remove("WARN_MINUTES")
-        .env_remove("SCHEDULE_TAG_KEY")
-        .env_remove("GROUP_TAG_KEY")
+    offhours_with(&[], args)
+}
+
+/// Runs the binary with the settings it reads cleared, then `env` set.
+fn offhours_with(env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_offhours"));
+    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for name in [
+        "TIMEZONE",
+        "WARN_MINUTES",
+        "TICK_MINUTES",
+        "MAX_ATTEMPTS",
+        "SCHEDULE_TAG_KEY",
+        "GROUP_TAG_KEY",
+    ] {
+        command.env_remove(name);
+    }
+    command
+        .envs(env.iter().copied())
         .output()
         .expect("the offhours binary runs")
 }
@@ -253,6 +265,44 @@ fn validate_accepts_the_example() {
         String::from_utf8_lossy(&out.stdout)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("valid: 2 schedule(s): dev, staging-us"));
+}
+
+#[test]
+fn validate_warns_when_warn_minutes_is_shorter_than_tick_minutes() {
+    // GIVEN a schedule warning 5 minutes ahead, and a scheduler ticking every 15
+    let config = temp_file(
+        "tick.yaml",
+        "schedules:\n  - {ScheduleName: dev, TagValue: dev, StartTime: '09:00', StopTime: '18:00', WarnMinutes: 5}\n",
+    );
+    let path = config.to_str().expect("utf-8");
+    let tick = [("TICK_MINUTES", "15")];
+    let out = offhours_with(&tick, &["validate", "--config", path]);
+    // THEN the config is valid (exit 0) and the warning names both settings
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("valid: 1 schedule(s): dev"), "{text}");
+    assert!(
+        text.lines().any(|l| l.contains("warning:")
+            && l.contains("WarnMinutes")
+            && l.contains("TICK_MINUTES")),
+        "{text}"
+    );
+    let v = json(&offhours_with(
+        &tick,
+        &["validate", "--config", path, "--format", "json"],
+    ));
+    assert_eq!(v["valid"], true);
+    assert!(
+        v["warnings"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("WarnMinutes") && m.contains("TICK_MINUTES")),
+        "{v}"
+    );
+    // AND without TICK_MINUTES there is nothing to warn about
+    let out = offhours(&["validate", "--config", path]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(!text.contains("warning:"), "{text}");
 }
 
 #[test]

@@ -1,11 +1,11 @@
-//! The `offhours` binary against moto: import/export round trip, `run --dry-run` and `run` in JSON.
+//! The `offhours` binary against moto: import/export round trip, one-shot flags and --prune on import, `run --dry-run` and `run` in JSON.
 
 mod common;
 
 use std::process::{Command, Output};
 
 use common::World;
-use offhours::config::RawConfig;
+use offhours::config::{Action, RawConfig};
 
 fn offhours(w: &World, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_offhours"))
@@ -23,6 +23,56 @@ fn offhours(w: &World, args: &[&str]) -> Output {
         .env("MAX_WAIT_SECONDS", "0")
         .output()
         .expect("offhours runs")
+}
+
+/// Writes `text` to a fresh file under the target dir and returns its path.
+fn temp_file(name: &str, text: &str) -> String {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-aws-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write temp file");
+    path.display().to_string()
+}
+
+/// Stdout of a run that must succeed.
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `(schedules, groups, exceptions)` in the tables, by key.
+async fn stored(w: &World) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let raw = w.store.load_config().await.expect("tables load");
+    let key = |item: &offhours::config::Item, fields: &[&str]| -> String {
+        fields
+            .iter()
+            .map(|f| item.get(*f).and_then(|v| v.as_str()).unwrap_or("?"))
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    let mut out = (
+        raw.schedules
+            .iter()
+            .map(|i| key(i, &["ScheduleName"]))
+            .collect::<Vec<_>>(),
+        raw.groups
+            .iter()
+            .map(|i| key(i, &["ScheduleName", "GroupName"]))
+            .collect::<Vec<_>>(),
+        raw.exceptions
+            .iter()
+            .map(|i| key(i, &["ExceptionUuid"]))
+            .collect::<Vec<_>>(),
+    );
+    out.0.sort();
+    out.1.sort();
+    out.2.sort();
+    out
 }
 
 fn sorted(mut raw: RawConfig) -> RawConfig {
@@ -122,4 +172,105 @@ groups:
         "{text}"
     );
     assert_eq!(w.states().await["dev-db"], "stopped");
+}
+
+#[tokio::test]
+async fn import_skips_one_shot_flags_export_leaves_them_out_and_prune_removes_what_the_file_lost() {
+    let w = World::new().await;
+    // GIVEN a file with dev (ForceStart set) and old (with a group and an exception)
+    let a = temp_file(
+        "a.yaml",
+        "schedules:\n  - {ScheduleName: dev, TagValue: dev, StartTime: '09:00', StopTime: '18:00', ForceStart: true}\n  - {ScheduleName: old, TagValue: old, StartTime: '08:00', StopTime: '20:00'}\ngroups:\n  - {ScheduleName: old, GroupName: WEB, InstanceType: EC2}\nexceptions:\n  - {ExceptionUuid: old-x, ScheduleName: old, ExceptionDate: '2026-12-24', ExceptionType: stop, ExceptionValue: '15:00'}\n",
+    );
+    // WHEN it is imported
+    let text = stdout(&offhours(&w, &["import", "--config", &a]));
+    // THEN the one-shot flag is reported and not written
+    assert!(
+        text.lines().any(|l| l.starts_with("not imported")
+            && l.contains("ScheduleName=dev")
+            && l.contains("ForceStart")),
+        "{text}"
+    );
+    let raw = w.store.load_config().await.expect("tables load");
+    let dev = raw
+        .schedules
+        .iter()
+        .find(|i| i.get("ScheduleName").and_then(|v| v.as_str()) == Some("dev"))
+        .expect("dev imported");
+    assert!(!dev.contains_key("ForceStart"), "{dev:?}");
+    let before = stored(&w).await;
+    assert_eq!(
+        before,
+        (
+            vec!["dev".into(), "old".into()],
+            vec!["old/WEB".into()],
+            vec!["old-x".into()]
+        )
+    );
+
+    // GIVEN ForceStop set on the table item (UpdateItem, as chat does)
+    assert!(w
+        .store
+        .set_force("dev", Action::Stop)
+        .await
+        .expect("update"));
+    let raw = w.store.load_config().await.expect("tables load");
+    assert!(raw
+        .schedules
+        .iter()
+        .any(|i| i.get("ForceStop") == Some(&serde_json::Value::Bool(true))));
+    // THEN export leaves the flags out, in both formats
+    for format in ["yaml", "json"] {
+        let text = stdout(&offhours(&w, &["export", "--format", format]));
+        assert!(
+            text.contains("ScheduleName: dev") || text.contains("\"dev\""),
+            "{text}"
+        );
+        assert!(
+            !text.contains("ForceStart") && !text.contains("ForceStop"),
+            "{format}: {text}"
+        );
+    }
+
+    // WHEN a file without old is imported, without --prune
+    let b = temp_file(
+        "b.yaml",
+        "schedules:\n  - {ScheduleName: dev, TagValue: dev, StartTime: '09:00', StopTime: '18:00'}\n",
+    );
+    let text = stdout(&offhours(&w, &["import", "--config", &b]));
+    // THEN old's items are listed, and nothing is removed
+    let stale = [
+        "Schedule ScheduleName=old",
+        "ScheduleServerGroup ScheduleName=old GroupName=WEB",
+        "ScheduleException ExceptionUuid=old-x",
+    ];
+    for item in stale {
+        assert!(
+            text.lines()
+                .any(|l| l.contains("would remove with --prune") && l.ends_with(item)),
+            "{item}: {text}"
+        );
+    }
+    assert!(!text.contains("removed"), "{text}");
+    assert!(!text.contains("ScheduleName=dev"), "{text}");
+    assert_eq!(stored(&w).await, before);
+
+    // WHEN it is imported with --prune
+    let text = stdout(&offhours(&w, &["import", "--config", &b, "--prune"]));
+    // THEN they are removed, and said so
+    for item in stale {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("removed") && l.ends_with(item)),
+            "{item}: {text}"
+        );
+    }
+    assert!(!text.contains("would remove"), "{text}");
+    assert_eq!(stored(&w).await, (vec!["dev".into()], vec![], vec![]));
+
+    // AND a second --prune import has nothing left to remove
+    let text = stdout(&offhours(&w, &["import", "--config", &b, "--prune"]));
+    assert!(text.contains("imported 1 item(s)"), "{text}");
+    assert!(!text.contains("remove"), "{text}");
+    assert_eq!(stored(&w).await, (vec!["dev".into()], vec![], vec![]));
 }

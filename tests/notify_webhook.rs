@@ -329,25 +329,47 @@ impl offhours::notify::Dedup for BrokenDedup {
 }
 
 #[tokio::test]
-async fn warning_is_held_back_when_it_cannot_be_recorded_and_retried_next_tick() {
+async fn warning_is_held_back_while_the_dedup_store_is_down_then_sent_once() {
+    // GIVEN a warning due, and a state table that cannot say whether it was sent
     let hook = hook(Mode::Ok).await;
     let config = config(&hook.url);
     let notifier = notifier(None, fast_policy());
     let report = tick(&config, at("2026-11-23T21:50:00+09:00"), &morning_states());
+    assert_eq!(report.notices.len(), 1);
 
+    // WHEN a tick notifies with the store down
     let outcome = notify_tick(&notifier, &config, &report, &morning_states(), &BrokenDedup).await;
-    assert!(outcome.warned.is_empty() && outcome.deliveries.is_empty());
+    // THEN nothing is sent (it might be a duplicate) and nothing is recorded as warned
+    assert!(outcome.warned.is_empty(), "{outcome:?}");
+    assert!(outcome.deliveries.is_empty(), "{outcome:?}");
     assert!(hook.requests().is_empty());
 
-    let outcome = notify_tick(
-        &notifier,
-        &config,
-        &report,
-        &morning_states(),
-        &MemoryDedup::default(),
-    )
-    .await;
-    assert_eq!(outcome.sent(), 1);
+    // WHEN the store is back: the next two ticks send it exactly once, and record it
+    let dedup = MemoryDedup::default();
+    let first = notify_tick(&notifier, &config, &report, &morning_states(), &dedup).await;
+    let second = notify_tick(&notifier, &config, &report, &morning_states(), &dedup).await;
+    assert_eq!(first.sent(), 1);
+    assert_eq!(first.warned_for("dev"), Some(report.notices[0].event));
+    assert_eq!(second.sent(), 0);
+    assert_eq!(second.deliveries[0].delivery, Delivery::Duplicate);
+    assert_eq!(hook.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn teams_202_counts_as_delivered() {
+    // GIVEN a Teams Workflows webhook, which answers 202 Accepted
+    let hook = hook(Mode::Accepted).await;
+    let config = config(&hook.url);
+    let notifier = notifier(Some(WebhookFormat::Teams), fast_policy());
+    let report = tick(&config, at("2026-11-23T21:50:00+09:00"), &morning_states());
+    let dedup = MemoryDedup::default();
+    // WHEN the warning goes out
+    let outcome = notify_tick(&notifier, &config, &report, &morning_states(), &dedup).await;
+    // THEN it counts as sent, once, and is recorded
+    assert_eq!(outcome.sent(), 1, "{outcome:?}");
+    assert_eq!(hook.requests().len(), 1);
+    assert_eq!(dedup.len(), 1);
+    assert!(outcome.warned_for("dev").is_some());
 }
 
 #[tokio::test]
