@@ -600,26 +600,14 @@ fn read_schedule(
     for w in f.unknown_fields(SCHEDULE_FIELDS) {
         problems.warn(&schedule_name, w);
     }
-    if force_conflict {
-        problems.error(
-            &schedule_name,
-            format!(
-                "{}: fields ForceStart and ForceStop: both are true; neither acts, both are set back to false, and the schedule's boundaries keep running (set only one)",
-                f.label
-            ),
-        );
-    }
-    if let Some(tick) = defaults.tick_minutes {
-        if warn_minutes > 0 && warn_minutes < tick {
-            problems.warn(
-                &schedule_name,
-                format!(
-                    "{}: field WarnMinutes: {warn_minutes} min is shorter than the scheduler's interval of {tick} min (TICK_MINUTES): a tick may not fall inside the warning window, and the warning can be missed; use WarnMinutes >= {tick}",
-                    f.label
-                ),
-            );
-        }
-    }
+    flag_conflicts_and_intervals(
+        &f.label,
+        &schedule_name,
+        force_conflict,
+        warn_minutes,
+        defaults,
+        problems,
+    );
     let ok = f.errors.is_empty();
     for e in f.errors {
         problems.error(&schedule_name, e);
@@ -646,6 +634,36 @@ fn read_schedule(
             exceptions: Vec::new(),
         },
     })
+}
+
+/// Problems of a schedule that do not disable it: both one-shot flags set, and a warning
+/// lead shorter than the tick interval.
+fn flag_conflicts_and_intervals(
+    label: &str,
+    schedule_name: &str,
+    force_conflict: bool,
+    warn_minutes: u32,
+    defaults: &Defaults,
+    problems: &mut Problems,
+) {
+    if force_conflict {
+        problems.error(
+            schedule_name,
+            format!(
+                "{label}: fields ForceStart and ForceStop: both are true; neither acts, both are set back to false, and the schedule's boundaries keep running (set only one)"
+            ),
+        );
+    }
+    if let Some(tick) = defaults.tick_minutes {
+        if warn_minutes > 0 && warn_minutes < tick {
+            problems.warn(
+                schedule_name,
+                format!(
+                    "{label}: field WarnMinutes: {warn_minutes} min is shorter than the scheduler's interval of {tick} min (TICK_MINUTES): a tick may not fall inside the warning window, and the warning can be missed; use WarnMinutes >= {tick}"
+                ),
+            );
+        }
+    }
 }
 
 struct GroupDraft {
