@@ -5,8 +5,8 @@ use std::hint::black_box;
 
 use chrono::{DateTime, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
-use offhours::config::{validate, Defaults, RawConfig, ResourceKind};
-use offhours::planner::{plan, Inputs, Resource, ScheduleState, TagKeys};
+use offhours::core::config::{validate, Defaults, RawConfig, ResourceKind};
+use offhours::core::planner::{plan, Inputs, Resource, ScheduleState, TagKeys};
 
 const SCHEDULES: usize = 5_000;
 const PER_SCHEDULE: usize = 20;

@@ -6,12 +6,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use offhours::cli::{run_command, Cli};
-use offhours::settings::Settings;
+use offhours::app::cli::{run_command, Cli};
+use offhours::app::settings::Settings;
 
 fn main() -> ExitCode {
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        offhours::lambda::init_logging();
+        offhours::app::lambda::init_logging();
         return match lambda() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         };
     }
     let cli = Cli::parse();
-    offhours::cli::init_logging();
+    offhours::app::cli::init_logging();
     let result = Settings::from_env().and_then(|settings| run_command(cli.command, &settings));
     match result {
         Ok(code) => code,
@@ -36,7 +36,7 @@ fn main() -> ExitCode {
 #[tokio::main]
 async fn lambda() -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
-    offhours::lambda::serve(settings)
+    offhours::app::lambda::serve(settings)
         .await
         .map_err(|e| anyhow::anyhow!(e))
 }

@@ -3,10 +3,10 @@
 mod common;
 
 use common::{summary, World};
-use offhours::cloud::{Cloud, Outcome};
-use offhours::config::{Action, ResourceKind};
-use offhours::plan::{ResourceRef, StepStatus};
-use offhours::planner::Resource;
+use offhours::aws::cloud::{Cloud, Outcome};
+use offhours::core::config::{Action, ResourceKind};
+use offhours::core::plan::{ResourceRef, StepStatus};
+use offhours::core::planner::Resource;
 
 /// dev: DB (RDS) <- APP (EC2) <- WEB (EC2), weekdays 09:00-18:00 UTC.
 const CHAIN: &str = r#"
@@ -18,7 +18,7 @@ groups:
   - {ScheduleName: dev, GroupName: WEB, InstanceType: EC2, Dependency: [APP]}
 "#;
 
-fn done(report: &offhours::plan::Report) -> Vec<String> {
+fn done(report: &offhours::core::plan::Report) -> Vec<String> {
     report
         .steps
         .iter()
@@ -205,7 +205,7 @@ async fn force_start_runs_once_and_is_cleared() {
 
 /// The real cloud plus one instance that AWS does not know: starting it makes the API fail.
 struct WithGhost<'a> {
-    inner: &'a offhours::cloud::AwsCloud,
+    inner: &'a offhours::aws::cloud::AwsCloud,
     ghost: Resource,
 }
 
@@ -343,8 +343,8 @@ async fn concurrent_ticks_act_once() {
     // WHEN two ticks run at the same time
     let at = "2026-11-23T18:01:00Z".parse().expect("instant");
     let (a, b) = tokio::join!(
-        offhours::run::tick(&w.store, &w.cloud, &w.notifier, &w.settings, at, &w.options),
-        offhours::run::tick(&w.store, &w.cloud, &w.notifier, &w.settings, at, &w.options),
+        offhours::app::tick::tick(&w.store, &w.cloud, &w.notifier, &w.settings, at, &w.options),
+        offhours::app::tick::tick(&w.store, &w.cloud, &w.notifier, &w.settings, at, &w.options),
     );
     w.moto.stop_recording().await;
     // THEN exactly one acts and the other reports the lease
@@ -400,7 +400,7 @@ async fn every_configured_region_is_scheduled() {
     // GIVEN instances of one schedule in two regions
     let mut w = World::new().await;
     w.settings.regions = vec!["us-east-1".into(), "eu-west-1".into()];
-    w.cloud = offhours::cloud::AwsCloud::new(&w.sdk, &w.settings);
+    w.cloud = offhours::aws::cloud::AwsCloud::new(&w.sdk, &w.settings);
     w.import(
         r#"
 schedules:
@@ -464,7 +464,7 @@ exceptions:
     let secrets = offhours::chat::ChatSecrets::from_lookup(|k| {
         (k == "JANDI_TOKEN").then(|| "jandi-token-1".to_string())
     });
-    let handler = offhours::lambda::Handler::new(
+    let handler = offhours::app::lambda::Handler::new(
         &w.sdk,
         w.settings.clone(),
         offhours::notify::NotifySettings::default(),

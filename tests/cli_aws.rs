@@ -5,7 +5,7 @@ mod common;
 use std::process::{Command, Output};
 
 use common::World;
-use offhours::config::{Action, RawConfig};
+use offhours::core::config::{Action, RawConfig};
 
 fn offhours(w: &World, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_offhours"))
@@ -48,7 +48,7 @@ fn stdout(out: &Output) -> String {
 /// `(schedules, groups, exceptions)` in the tables, by key.
 async fn stored(w: &World) -> (Vec<String>, Vec<String>, Vec<String>) {
     let raw = w.store.load_config().await.expect("tables load");
-    let key = |item: &offhours::config::Item, fields: &[&str]| -> String {
+    let key = |item: &offhours::core::config::Item, fields: &[&str]| -> String {
         fields
             .iter()
             .map(|f| item.get(*f).and_then(|v| v.as_str()).unwrap_or("?"))
@@ -76,7 +76,7 @@ async fn stored(w: &World) -> (Vec<String>, Vec<String>, Vec<String>) {
 }
 
 fn sorted(mut raw: RawConfig) -> RawConfig {
-    let key = |i: &offhours::config::Item| serde_json::Value::Object(i.clone()).to_string();
+    let key = |i: &offhours::core::config::Item| serde_json::Value::Object(i.clone()).to_string();
     raw.schedules.sort_by_key(key);
     raw.groups.sort_by_key(key);
     raw.exceptions.sort_by_key(key);

@@ -11,11 +11,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use common::faults::{Fault, Rule};
 use common::hook::{hook, Hook, Mode};
 use common::World;
-use offhours::cloud::{AwsCloud, Cloud, Outcome};
-use offhours::config::Action;
+use offhours::aws::cloud::{AwsCloud, Cloud, Outcome};
+use offhours::core::config::Action;
 use offhours::notify::{Notifier, NotifySettings, WebhookFormat};
-use offhours::plan::ResourceRef;
-use offhours::planner::Resource;
+use offhours::core::plan::ResourceRef;
+use offhours::core::planner::Resource;
 use serde_json::Value;
 
 /// Every day 09:00-18:00 UTC, no pre-stop warning.

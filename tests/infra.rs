@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use offhours::config::{validate, Defaults, Item, RawConfig};
+use offhours::core::config::{validate, Defaults, Item, RawConfig};
 use serde_json::{Map, Number, Value};
 
 fn infra() -> PathBuf {

@@ -9,14 +9,14 @@ use chrono::{DateTime, Utc};
 
 use common::hook::{hook, Mode, Recorded};
 
-use offhours::config::{validate, Config, Defaults, Problem, RawConfig};
-use offhours::inventory::parse_inventory;
+use offhours::core::config::{validate, Config, Defaults, Problem, RawConfig};
+use offhours::core::inventory::parse_inventory;
 use offhours::notify::{
     notify_tick, Delivery, DeliveryPolicy, MemoryDedup, MessageKind, Notifier, NotifySettings,
     WebhookFormat,
 };
-use offhours::plan::Report;
-use offhours::planner::{next_state, plan, Inputs, ScheduleState, TagKeys, TickResult};
+use offhours::core::plan::Report;
+use offhours::core::planner::{next_state, plan, Inputs, ScheduleState, TagKeys, TickResult};
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
@@ -55,9 +55,9 @@ fn morning_states() -> HashMap<String, ScheduleState> {
     HashMap::from([(
         "dev".to_string(),
         ScheduleState {
-            applied: Some(offhours::schedule::EventKey {
+            applied: Some(offhours::core::schedule::EventKey {
                 at: at("2026-11-23T09:00:00+09:00"),
-                action: offhours::config::Action::Start,
+                action: offhours::core::config::Action::Start,
             }),
             ..ScheduleState::default()
         },
@@ -284,7 +284,7 @@ async fn finished_transition_is_summarised_once_in_group_order() {
         report_timezone: chrono_tz::Asia::Seoul,
     });
     for step in &mut report.steps {
-        step.status = offhours::plan::StepStatus::Done;
+        step.status = offhours::core::plan::StepStatus::Done;
     }
     report.schedules[0].complete = true;
 

@@ -5,8 +5,8 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{by_kind, summary, World};
-use offhours::cloud::Cloud;
-use offhours::config::ResourceKind;
+use offhours::aws::cloud::Cloud;
+use offhours::core::config::ResourceKind;
 
 const EC2: usize = 1001;
 

@@ -14,14 +14,14 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use base64::Engine;
-use offhours::cloud::{AwsCloud, Cloud};
-use offhours::config::{RawConfig, ResourceKind};
-use offhours::executor::Options;
+use offhours::aws::cloud::{AwsCloud, Cloud};
+use offhours::core::config::{RawConfig, ResourceKind};
+use offhours::aws::executor::Options;
 use offhours::notify::{Notifier, NotifySettings};
-use offhours::plan::Report;
-use offhours::run::tick;
-use offhours::settings::Settings;
-use offhours::store::Store;
+use offhours::core::plan::Report;
+use offhours::app::tick::tick;
+use offhours::app::settings::Settings;
+use offhours::aws::store::Store;
 
 /// A moto server on a free local port, killed (by its process id) when dropped.
 pub struct Moto {
@@ -429,7 +429,7 @@ pub fn summary(report: &Report) -> Vec<String> {
 }
 
 /// Counts of each resource kind's states, for compact assertions.
-pub fn by_kind(resources: &[offhours::planner::Resource]) -> BTreeMap<ResourceKind, usize> {
+pub fn by_kind(resources: &[offhours::core::planner::Resource]) -> BTreeMap<ResourceKind, usize> {
     let mut m = BTreeMap::new();
     for r in resources {
         *m.entry(r.kind).or_default() += 1;

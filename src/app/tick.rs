@@ -4,15 +4,15 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::cloud::Cloud;
-use crate::config::{validate, Action, Config, Problem};
+use crate::aws::cloud::Cloud;
+use crate::core::config::{validate, Action, Config, Problem};
 use crate::error::{Error, Result};
-use crate::executor::{execute, Context, Options};
+use crate::aws::executor::{execute, Context, Options};
 use crate::notify::{notify_tick, Notifier};
-use crate::plan::{Reason, Report};
-use crate::planner::{next_state, ScheduleState, TickResult};
-use crate::settings::Settings;
-use crate::store::Store;
+use crate::core::plan::{Reason, Report};
+use crate::core::planner::{next_state, ScheduleState, TickResult};
+use crate::app::settings::Settings;
+use crate::aws::store::Store;
 
 /// Extra lease time beyond the wait budget, for loading, saving and slow API calls.
 const LEASE_MARGIN_SECONDS: i64 = 120;

@@ -5,8 +5,8 @@ use std::fmt;
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Action, Problem, ResourceKind};
-use crate::schedule::EventKey;
+use crate::core::config::{Action, Problem, ResourceKind};
+use crate::core::schedule::EventKey;
 
 /// A resource named in a step or notice.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

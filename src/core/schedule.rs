@@ -9,7 +9,7 @@ use chrono::{
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Action, Exception, Schedule};
+use crate::core::config::{Action, Exception, Schedule};
 
 /// How far back the latest event is looked for (SPEC section 2).
 pub const LOOKBACK_DAYS: u64 = 8;
@@ -233,7 +233,7 @@ pub fn next_event(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{validate, Defaults, RawConfig};
+    use crate::core::config::{validate, Defaults, RawConfig};
 
     fn schedule(fields: &str, exceptions: &str) -> Schedule {
         let yaml = format!(

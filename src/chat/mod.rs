@@ -11,13 +11,13 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::config::{parse_time, validate, Action, Config, Item, RawConfig, Schedule};
+use crate::core::config::{parse_time, validate, Action, Config, Item, RawConfig, Schedule};
 use crate::error::{Error, Result};
-use crate::planner::Resource;
-use crate::schedule::{
+use crate::core::planner::Resource;
+use crate::core::schedule::{
     events_between, latest_event, local_date, next_event, resolve_local, Source,
 };
-use crate::settings::Settings;
+use crate::app::settings::Settings;
 
 /// What chat commands need from storage. Production: the DynamoDB store plus the cloud
 /// observer; tests and `offhours serve --config`: [`MemoryStore`].
@@ -1294,7 +1294,7 @@ impl CommandStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::parse_inventory;
+    use crate::core::inventory::parse_inventory;
 
     const CONFIG: &str = "schedules:\n  - {ScheduleName: dev, TagValue: dev, DaysActive: weekdays, StartTime: '09:00', StopTime: '22:00', Timezone: Asia/Seoul}\n  - {ScheduleName: broken, TagValue: broken, StartTime: '25:00'}\ngroups:\n  - {ScheduleName: dev, GroupName: DB, InstanceType: RDS}\n  - {ScheduleName: dev, GroupName: API, InstanceType: EC2, Dependency: [DB]}\nexceptions:\n  - {ExceptionUuid: xmas, ScheduleName: '*', ExceptionDate: '2026-12-25', ExceptionType: start, ExceptionValue: None}\n  - {ExceptionUuid: old, ScheduleName: dev, ExceptionDate: '2026-11-02', ExceptionType: stop, ExceptionValue: '23:00'}\n";
     const INVENTORY: &str = "resources:\n  - {id: i-0a1, kind: ec2, state: running, tags: {ScheduleName: dev, ScheduleGroupName: API, Name: api-1}}\n  - {id: dev-db, kind: rds, state: available, engine: postgres, tags: {ScheduleName: dev, ScheduleGroupName: DB}}\n";

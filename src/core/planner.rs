@@ -6,9 +6,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Action, Config, Problem, ResourceKind, Schedule};
-use crate::plan::{Decision, Notice, NoticeKind, Reason, Report, ResourceRef, Step, StepStatus};
-use crate::schedule::{latest_event, next_event, EventKey};
+use crate::core::config::{Action, Config, Problem, ResourceKind, Schedule};
+use crate::core::plan::{Decision, Notice, NoticeKind, Reason, Report, ResourceRef, Step, StepStatus};
+use crate::core::schedule::{latest_event, next_event, EventKey};
 
 /// How long a resource may stay in a transient state before it is reported as stuck.
 pub const STUCK_AFTER_MINUTES: i64 = 30;
@@ -810,7 +810,7 @@ fn count_attempts(next: &mut ScheduleState, decision: &Decision, steps: &[&Step]
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{validate, Defaults, RawConfig};
+    use crate::core::config::{validate, Defaults, RawConfig};
 
     const CHAIN: &str = "schedules:
   - {ScheduleName: dev, TagValue: dev, DaysActive: weekdays, StartTime: '09:00', StopTime: '18:00', Timezone: Asia/Seoul}
@@ -1289,7 +1289,7 @@ groups:
                         .resources
                         .iter()
                         .filter(|x| failed.contains(&x.id.as_str()))
-                        .map(|x| crate::plan::Failure {
+                        .map(|x| crate::core::plan::Failure {
                             id: x.id.clone(),
                             message: "boom".into(),
                             operation: "StartInstances".into(),

@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 
 use crate::chat::{handle, ChatRequest, ChatResponse, ChatSecrets, CommandStore};
 use crate::error::{Error, Result};
-use crate::settings::Settings;
+use crate::app::settings::Settings;
 
 /// Chat requests are small; anything larger is refused unread.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -9,14 +9,14 @@ use serde_json::{json, Value};
 use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 
 use crate::chat::ChatSecrets;
-use crate::cloud::AwsCloud;
+use crate::aws::cloud::AwsCloud;
 use crate::error::{Error, Result};
-use crate::executor::Options;
+use crate::aws::executor::Options;
 use crate::notify::{Notifier, NotifySettings};
-use crate::run::tick;
-use crate::serve::handle_function_url;
-use crate::settings::Settings;
-use crate::store::{AwsCommandStore, Store};
+use crate::app::tick::tick;
+use crate::app::serve::handle_function_url;
+use crate::app::settings::Settings;
+use crate::aws::store::{AwsCommandStore, Store};
 
 /// What an invocation payload is.
 #[derive(Debug, Clone, PartialEq, Eq)]

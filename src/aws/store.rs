@@ -9,12 +9,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
 use crate::chat::CommandStore;
-use crate::cloud::{AwsCloud, Cloud};
-use crate::config::{validate, Action, Defaults, Item, RawConfig};
+use crate::aws::cloud::{AwsCloud, Cloud};
+use crate::core::config::{validate, Action, Defaults, Item, RawConfig};
 use crate::error::{Error, Result};
 use crate::notify::{Dedup, DEDUP_TTL_DAYS};
-use crate::planner::{Resource, ScheduleState};
-use crate::settings::Settings;
+use crate::core::planner::{Resource, ScheduleState};
+use crate::app::settings::Settings;
 
 /// A DynamoDB item as the SDK sees it.
 type Attributes = HashMap<String, AttributeValue>;

@@ -2,9 +2,9 @@
 
 use chrono_tz::Tz;
 
-use crate::config::Defaults;
+use crate::core::config::Defaults;
 use crate::error::{Error, Result};
-use crate::planner::TagKeys;
+use crate::core::planner::TagKeys;
 
 /// Everything the environment configures.
 #[derive(Debug, Clone)]

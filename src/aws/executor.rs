@@ -6,11 +6,11 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
-use crate::cloud::{Cloud, Outcome};
-use crate::config::{Action, Config, Problem, ResourceKind};
+use crate::aws::cloud::{Cloud, Outcome};
+use crate::core::config::{Action, Config, Problem, ResourceKind};
 use crate::error::Result;
-use crate::plan::{Failure, Report, ResourceRef, Step, StepStatus};
-use crate::planner::{
+use crate::core::plan::{Failure, Report, ResourceRef, Step, StepStatus};
+use crate::core::planner::{
     condition, plan, resource_key, Condition, Inputs, Resource, ScheduleState, TagKeys,
 };
 
@@ -250,7 +250,7 @@ fn finish(last_plan: Vec<Step>, acted: Acted) -> Vec<Step> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{validate, Defaults, RawConfig};
+    use crate::core::config::{validate, Defaults, RawConfig};
     use std::sync::Mutex;
 
     /// An in-memory cloud: a start or stop shows as pending/stopping for `lag`
@@ -269,7 +269,7 @@ mod tests {
         fn new(resources: &str, fail: &[&str]) -> Self {
             Self {
                 resources: Mutex::new(
-                    crate::inventory::parse_inventory(resources, "fake").expect("inventory"),
+                    crate::core::inventory::parse_inventory(resources, "fake").expect("inventory"),
                 ),
                 fail: fail.iter().map(|s| s.to_string()).collect(),
                 calls: Mutex::new(Vec::new()),
@@ -286,7 +286,7 @@ mod tests {
                 .map(|r| {
                     calls.push(format!("{action} {}", r.id));
                     let error = if self.fail.contains(&r.id) {
-                        Some(crate::cloud::ActionError {
+                        Some(crate::aws::cloud::ActionError {
                             operation: "StartInstances".into(),
                             code: "InsufficientInstanceCapacity".into(),
                             message: "Insufficient capacity.".into(),

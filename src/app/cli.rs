@@ -10,18 +10,18 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use crate::chat::{ChatSecrets, MemoryStore};
-use crate::cloud::AwsCloud;
-use crate::config::{validate, RawConfig};
+use crate::aws::cloud::AwsCloud;
+use crate::core::config::{validate, RawConfig};
 use crate::error::{Error, Result};
-use crate::executor::Options;
-use crate::inventory::{load_inventory, load_state};
+use crate::aws::executor::Options;
+use crate::core::inventory::{load_inventory, load_state};
 use crate::notify::{Notifier, NotifySettings};
-use crate::planner::{plan, Inputs};
-use crate::run::tick;
-use crate::serve::{serve_addr, Endpoint};
-use crate::settings::Settings;
-use crate::store::{AwsCommandStore, Store};
-use crate::timeline::timeline;
+use crate::core::planner::{plan, Inputs};
+use crate::app::tick::tick;
+use crate::app::serve::{serve_addr, Endpoint};
+use crate::app::settings::Settings;
+use crate::aws::store::{AwsCommandStore, Store};
+use crate::core::timeline::timeline;
 
 /// Switch dev/staging EC2, RDS and Aurora off outside working hours, in dependency order.
 #[derive(Debug, Parser)]
@@ -163,8 +163,8 @@ pub fn print<T: Serialize + std::fmt::Display>(value: &T, format: Format) -> Res
 struct Validation {
     valid: bool,
     schedules: Vec<String>,
-    errors: Vec<crate::config::Problem>,
-    warnings: Vec<crate::config::Problem>,
+    errors: Vec<crate::core::config::Problem>,
+    warnings: Vec<crate::core::config::Problem>,
 }
 
 impl std::fmt::Display for Validation {

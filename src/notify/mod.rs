@@ -11,11 +11,11 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::config::{Action, Config, Problem, Schedule};
+use crate::core::config::{Action, Config, Problem, Schedule};
 use crate::error::{Error, Result};
-use crate::plan::{Decision, Notice, Reason, Report, Step, StepStatus};
-use crate::planner::{ScheduleState, TickResult};
-use crate::schedule::EventKey;
+use crate::core::plan::{Decision, Notice, Reason, Report, Step, StepStatus};
+use crate::core::planner::{ScheduleState, TickResult};
+use crate::core::schedule::EventKey;
 
 /// The chat platform a webhook belongs to, which decides the payload shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -1262,8 +1262,8 @@ fn alerts<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ResourceKind;
-    use crate::plan::{Failure, NoticeKind, ResourceRef};
+    use crate::core::config::ResourceKind;
+    use crate::core::plan::{Failure, NoticeKind, ResourceRef};
     use chrono::{DateTime, Utc};
 
     fn at(s: &str) -> DateTime<Utc> {

@@ -5,8 +5,8 @@ use std::fmt;
 use chrono::{DateTime, Days, FixedOffset, NaiveDate, NaiveTime};
 use serde::Serialize;
 
-use crate::config::{Action, Config, Problem};
-use crate::schedule::{events_between, Source};
+use crate::core::config::{Action, Config, Problem};
+use crate::core::schedule::{events_between, Source};
 
 /// One event on the timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::planner::{Resource, ScheduleState};
+use crate::core::planner::{Resource, ScheduleState};
 
 #[derive(Deserialize)]
 struct InventoryFile {
@@ -50,7 +50,7 @@ pub fn load_state(path: &Path) -> Result<HashMap<String, ScheduleState>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ResourceKind;
+    use crate::core::config::ResourceKind;
 
     #[test]
     fn inventory_reads_the_spec_example() {

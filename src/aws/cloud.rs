@@ -5,11 +5,11 @@ use std::future::Future;
 
 use aws_config::{Region, SdkConfig};
 
-use crate::config::{Action, ResourceKind};
+use crate::core::config::{Action, ResourceKind};
 use crate::error::{Error, Result};
-use crate::plan::ResourceRef;
-use crate::planner::Resource;
-use crate::settings::Settings;
+use crate::core::plan::ResourceRef;
+use crate::core::planner::Resource;
+use crate::app::settings::Settings;
 
 /// Most instance ids in one StartInstances/StopInstances call.
 pub const EC2_BATCH: usize = 1000;

@@ -1,0 +1,5 @@
+//! Everything that talks to AWS: the DynamoDB store, EC2/RDS/Aurora access, and the executor that runs a plan on a cloud.
+
+pub mod cloud;
+pub mod executor;
+pub mod store;

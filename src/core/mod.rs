@@ -1,0 +1,8 @@
+//! The functional core: config model and validation, schedule events, planner, plan report, timeline. Pure: no AWS, no clock, no env, no I/O.
+
+pub mod config;
+pub mod inventory;
+pub mod plan;
+pub mod planner;
+pub mod schedule;
+pub mod timeline;
