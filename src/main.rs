@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use offhours::app::cli::{run_command, Cli};
-use offhours::app::settings::Settings;
+use offhours::ports::Settings;
 
 fn main() -> ExitCode {
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {

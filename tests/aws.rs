@@ -3,7 +3,7 @@
 mod common;
 
 use common::{summary, World};
-use offhours::aws::cloud::{Cloud, Outcome};
+use offhours::ports::{Cloud, Outcome};
 use offhours::core::config::{Action, ResourceKind};
 use offhours::core::plan::{ResourceRef, StepStatus};
 use offhours::core::planner::Resource;

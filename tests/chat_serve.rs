@@ -7,13 +7,14 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-use offhours::chat::{handle, slack_signature, ChatRequest, ChatSecrets, MemoryStore};
+use offhours::chat::{handle, slack_signature, ChatRequest, ChatSecrets};
+use offhours::ports::MemoryStore;
 use offhours::core::config::{validate, Action, RawConfig};
 use offhours::core::inventory::parse_inventory;
 use offhours::core::planner::{plan, Inputs, ScheduleState, TagKeys};
 use offhours::core::schedule::EventKey;
 use offhours::app::serve::{serve, Endpoint};
-use offhours::app::settings::Settings;
+use offhours::ports::Settings;
 
 const CONFIG: &str = "schedules:\n  - {ScheduleName: dev, TagValue: dev, DaysActive: weekdays, StartTime: '09:00', StopTime: '22:00', Timezone: Asia/Seoul, WarnMinutes: 10}\ngroups:\n  - {ScheduleName: dev, GroupName: DB, InstanceType: RDS}\n  - {ScheduleName: dev, GroupName: API, InstanceType: EC2, Dependency: [DB]}\n";
 const INVENTORY: &str = "resources:\n  - {id: i-0a1, kind: ec2, state: running, tags: {ScheduleName: dev, ScheduleGroupName: API, Name: api-1}}\n  - {id: dev-db, kind: rds, state: available, engine: postgres, tags: {ScheduleName: dev, ScheduleGroupName: DB}}\n";

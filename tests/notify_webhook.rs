@@ -12,10 +12,11 @@ use common::hook::{hook, Mode, Recorded};
 use offhours::core::config::{validate, Config, Defaults, Problem, RawConfig};
 use offhours::core::inventory::parse_inventory;
 use offhours::notify::{
-    notify_tick, Delivery, DeliveryPolicy, MemoryDedup, MessageKind, Notifier, NotifySettings,
+    notify_tick, Delivery, DeliveryPolicy, MessageKind, Notifier, NotifySettings,
     WebhookFormat,
 };
 use offhours::core::plan::Report;
+use offhours::ports::MemoryDedup;
 use offhours::core::planner::{next_state, plan, Inputs, ScheduleState, TagKeys, TickResult};
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -318,7 +319,7 @@ fn unavailable() -> offhours::Error {
     }
 }
 
-impl offhours::notify::Dedup for BrokenDedup {
+impl offhours::ports::Dedup for BrokenDedup {
     async fn delivered(&self, _key: &str) -> offhours::Result<bool> {
         Err(unavailable())
     }

@@ -5,7 +5,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{by_kind, summary, World};
-use offhours::aws::cloud::Cloud;
+use offhours::ports::Cloud;
 use offhours::core::config::ResourceKind;
 
 const EC2: usize = 1001;

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::process::Command;
 
-use offhours::app::settings::Settings;
+use offhours::ports::Settings;
 use serde_json::{json, Map, Value};
 
 const START_STOP: [&str; 6] = [

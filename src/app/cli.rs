@@ -9,7 +9,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use crate::chat::{ChatSecrets, MemoryStore};
+use crate::chat::ChatSecrets;
+use crate::ports::MemoryStore;
 use crate::aws::cloud::AwsCloud;
 use crate::core::config::{validate, RawConfig};
 use crate::error::{Error, Result};
@@ -19,7 +20,7 @@ use crate::notify::{Notifier, NotifySettings};
 use crate::core::planner::{plan, Inputs};
 use crate::app::tick::tick;
 use crate::app::serve::{serve_addr, Endpoint};
-use crate::app::settings::Settings;
+use crate::ports::Settings;
 use crate::aws::store::{AwsCommandStore, Store};
 use crate::core::timeline::timeline;
 
@@ -411,7 +412,7 @@ fn endpoint<S>(store: S, settings: &Settings, secrets: ChatSecrets) -> Endpoint<
 /// Serves chat commands on `listen` until Ctrl-C.
 async fn serve_until_interrupted<S>(listen: &str, endpoint: Endpoint<S>) -> Result<()>
 where
-    S: crate::chat::CommandStore + Send + Sync + 'static,
+    S: crate::ports::CommandStore + Send + Sync + 'static,
 {
     tokio::select! {
         served = serve_addr(listen, endpoint) => served,

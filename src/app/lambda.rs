@@ -15,7 +15,7 @@ use crate::aws::executor::Options;
 use crate::notify::{Notifier, NotifySettings};
 use crate::app::tick::tick;
 use crate::app::serve::handle_function_url;
-use crate::app::settings::Settings;
+use crate::ports::Settings;
 use crate::aws::store::{AwsCommandStore, Store};
 
 /// What an invocation payload is.

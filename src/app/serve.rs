@@ -17,9 +17,10 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use crate::chat::{handle, ChatRequest, ChatResponse, ChatSecrets, CommandStore};
+use crate::chat::{handle, ChatRequest, ChatResponse, ChatSecrets};
+use crate::ports::CommandStore;
 use crate::error::{Error, Result};
-use crate::app::settings::Settings;
+use crate::ports::Settings;
 
 /// Chat requests are small; anything larger is refused unread.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -5,21 +5,7 @@ use chrono_tz::Tz;
 use crate::core::config::Defaults;
 use crate::error::{Error, Result};
 use crate::core::planner::TagKeys;
-
-/// Everything the environment configures.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub defaults: Defaults,
-    pub tags: TagKeys,
-    pub schedule_table: String,
-    pub group_table: String,
-    pub exception_table: String,
-    pub state_table: String,
-    /// Seconds one invocation keeps re-observing a transition in progress.
-    pub max_wait_seconds: u64,
-    /// Regions handled in one tick; empty means the SDK's default region.
-    pub regions: Vec<String>,
-}
+use crate::ports::Settings;
 
 /// A whole number from env `name`, or `default` when unset.
 fn number<T: std::str::FromStr>(text: &str, name: &str, unit: &str) -> Result<T> {

@@ -1,7 +1,6 @@
-//! The cloud the executor acts on: `trait Cloud { observe, start, stop }` and its EC2/RDS/Aurora implementation.
+//! EC2 instances, RDS instances and Aurora clusters per region: the `Cloud` port implemented on the AWS SDK.
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
 
 use aws_config::{Region, SdkConfig};
 
@@ -9,7 +8,7 @@ use crate::core::config::{Action, ResourceKind};
 use crate::error::{Error, Result};
 use crate::core::plan::ResourceRef;
 use crate::core::planner::Resource;
-use crate::app::settings::Settings;
+use crate::ports::{ActionError, Cloud, Outcome, Settings};
 
 /// Most instance ids in one StartInstances/StopInstances call.
 pub const EC2_BATCH: usize = 1000;
@@ -17,57 +16,6 @@ pub const EC2_BATCH: usize = 1000;
 const EC2_PAGE: i32 = 1000;
 /// DescribeDBInstances / DescribeDBClusters page size (the API maximum).
 const RDS_PAGE: i32 = 100;
-
-/// Why a start or stop of one resource failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActionError {
-    /// The API operation (`StartInstances`).
-    pub operation: String,
-    /// AWS's error code, the failure's identity (`InsufficientInstanceCapacity`).
-    pub code: String,
-    /// The provider's message, for people and logs (may differ on every call).
-    pub message: String,
-}
-
-impl From<Error> for ActionError {
-    fn from(e: Error) -> Self {
-        match e {
-            Error::Aws {
-                operation,
-                code,
-                message,
-                ..
-            } => Self {
-                operation: operation.to_string(),
-                code,
-                message,
-            },
-            other => Self {
-                operation: String::new(),
-                code: "NotAttempted".into(),
-                message: other.to_string(),
-            },
-        }
-    }
-}
-
-/// What happened to one resource of a start or stop request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    pub resource: ResourceRef,
-    /// `None` when the call succeeded.
-    pub error: Option<ActionError>,
-}
-
-/// Where scheduled resources live: list them, start them, stop them.
-pub trait Cloud {
-    /// Every resource carrying the schedule tag, with its state and tags.
-    fn observe(&self) -> impl Future<Output = Result<Vec<Resource>>> + Send;
-    /// Starts `resources`; one outcome per resource, in the same order.
-    fn start(&self, resources: &[ResourceRef]) -> impl Future<Output = Vec<Outcome>> + Send;
-    /// Stops `resources`; one outcome per resource, in the same order.
-    fn stop(&self, resources: &[ResourceRef]) -> impl Future<Output = Vec<Outcome>> + Send;
-}
 
 /// The SDK clients of one region.
 #[derive(Debug, Clone)]

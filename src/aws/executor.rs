@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
-use crate::aws::cloud::{Cloud, Outcome};
+use crate::ports::{Cloud, Outcome};
 use crate::core::config::{Action, Config, Problem, ResourceKind};
 use crate::error::Result;
 use crate::core::plan::{Failure, Report, ResourceRef, Step, StepStatus};
@@ -286,7 +286,7 @@ mod tests {
                 .map(|r| {
                     calls.push(format!("{action} {}", r.id));
                     let error = if self.fail.contains(&r.id) {
-                        Some(crate::aws::cloud::ActionError {
+                        Some(crate::ports::ActionError {
                             operation: "StartInstances".into(),
                             code: "InsufficientInstanceCapacity".into(),
                             message: "Insufficient capacity.".into(),

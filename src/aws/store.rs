@@ -8,13 +8,12 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
-use crate::chat::CommandStore;
-use crate::aws::cloud::{AwsCloud, Cloud};
+use crate::aws::cloud::AwsCloud;
 use crate::core::config::{validate, Action, Defaults, Item, RawConfig};
 use crate::error::{Error, Result};
-use crate::notify::{Dedup, DEDUP_TTL_DAYS};
+use crate::notify::DEDUP_TTL_DAYS;
+use crate::ports::{Cloud, CommandStore, Dedup, Settings};
 use crate::core::planner::{Resource, ScheduleState};
-use crate::app::settings::Settings;
 
 /// A DynamoDB item as the SDK sees it.
 type Attributes = HashMap<String, AttributeValue>;

@@ -2,8 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::future::Future;
-use std::sync::Mutex;
 
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeDelta, Timelike, Utc};
 use hmac::{Hmac, Mac};
@@ -12,31 +10,12 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::core::config::{parse_time, validate, Action, Config, Item, RawConfig, Schedule};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::core::planner::Resource;
 use crate::core::schedule::{
     events_between, latest_event, local_date, next_event, resolve_local, Source,
 };
-use crate::app::settings::Settings;
-
-/// What chat commands need from storage. Production: the DynamoDB store plus the cloud
-/// observer; tests and `offhours serve --config`: [`MemoryStore`].
-pub trait CommandStore {
-    /// The three item lists (Schedule, ScheduleServerGroup, ScheduleException).
-    fn load_config(&self) -> impl Future<Output = Result<RawConfig>> + Send;
-    /// Writes (creates or replaces) one ScheduleException item.
-    fn put_exception(&self, item: &Item) -> impl Future<Output = Result<()>> + Send;
-    /// Deletes one exception; false when no item has that ExceptionUuid.
-    fn delete_exception(&self, uuid: &str) -> impl Future<Output = Result<bool>> + Send;
-    /// Sets ForceStart (`Start`) or ForceStop (`Stop`) on a schedule; false when it does not exist.
-    fn set_force(
-        &self,
-        schedule: &str,
-        action: Action,
-    ) -> impl Future<Output = Result<bool>> + Send;
-    /// Every resource carrying the schedule tag, as the cloud reports it now.
-    fn observe(&self) -> impl Future<Output = Result<Vec<Resource>>> + Send;
-}
+use crate::ports::{CommandStore, Settings};
 
 /// An HTTP request as received: header names in any case, the raw body.
 #[derive(Debug, Clone, Default)]
@@ -1218,82 +1197,10 @@ pub fn status(
     Reply::ok(format!("{} ({})", s.name, s.timezone.name()), lines)
 }
 
-/// An in-memory [`CommandStore`]: tests, and `offhours serve --config FILE` (changes stay in memory).
-#[derive(Debug, Default)]
-pub struct MemoryStore {
-    inner: Mutex<(RawConfig, Vec<Resource>)>,
-}
-
-impl MemoryStore {
-    pub fn new(raw: RawConfig, resources: Vec<Resource>) -> Self {
-        Self {
-            inner: Mutex::new((raw, resources)),
-        }
-    }
-
-    /// The current items (for assertions and inspection).
-    pub fn snapshot(&self) -> Result<RawConfig> {
-        Ok(self.lock()?.0.clone())
-    }
-
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, (RawConfig, Vec<Resource>)>> {
-        self.inner
-            .lock()
-            .map_err(|_| Error::Poisoned("the in-memory store"))
-    }
-}
-
-fn uuid_of(item: &Item) -> Option<&str> {
-    item.get("ExceptionUuid").and_then(Value::as_str)
-}
-
-impl CommandStore for MemoryStore {
-    async fn load_config(&self) -> Result<RawConfig> {
-        self.snapshot()
-    }
-
-    async fn put_exception(&self, item: &Item) -> Result<()> {
-        let mut inner = self.lock()?;
-        let uuid = uuid_of(item).map(String::from);
-        inner.0.exceptions.retain(|e| uuid_of(e) != uuid.as_deref());
-        inner.0.exceptions.push(item.clone());
-        Ok(())
-    }
-
-    async fn delete_exception(&self, uuid: &str) -> Result<bool> {
-        let mut inner = self.lock()?;
-        let before = inner.0.exceptions.len();
-        inner.0.exceptions.retain(|e| uuid_of(e) != Some(uuid));
-        Ok(inner.0.exceptions.len() != before)
-    }
-
-    async fn set_force(&self, schedule: &str, action: Action) -> Result<bool> {
-        let mut inner = self.lock()?;
-        let other = action.opposite();
-        match inner
-            .0
-            .schedules
-            .iter_mut()
-            .find(|s| s.get("ScheduleName").and_then(Value::as_str) == Some(schedule))
-        {
-            Some(item) => {
-                // The last command wins: setting one flag clears the other.
-                item.insert(action.force_field().into(), Value::Bool(true));
-                item.insert(other.force_field().into(), Value::Bool(false));
-                Ok(true)
-            }
-            None => Ok(false),
-        }
-    }
-
-    async fn observe(&self) -> Result<Vec<Resource>> {
-        Ok(self.lock()?.1.clone())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::MemoryStore;
     use crate::core::inventory::parse_inventory;
 
     const CONFIG: &str = "schedules:\n  - {ScheduleName: dev, TagValue: dev, DaysActive: weekdays, StartTime: '09:00', StopTime: '22:00', Timezone: Asia/Seoul}\n  - {ScheduleName: broken, TagValue: broken, StartTime: '25:00'}\ngroups:\n  - {ScheduleName: dev, GroupName: DB, InstanceType: RDS}\n  - {ScheduleName: dev, GroupName: API, InstanceType: EC2, Dependency: [DB]}\nexceptions:\n  - {ExceptionUuid: xmas, ScheduleName: '*', ExceptionDate: '2026-12-25', ExceptionType: start, ExceptionValue: None}\n  - {ExceptionUuid: old, ScheduleName: dev, ExceptionDate: '2026-11-02', ExceptionType: stop, ExceptionValue: '23:00'}\n";

@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -16,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::core::plan::{Decision, Notice, Reason, Report, Step, StepStatus};
 use crate::core::planner::{ScheduleState, TickResult};
 use crate::core::schedule::EventKey;
+use crate::ports::Dedup;
 
 /// The chat platform a webhook belongs to, which decides the payload shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -846,56 +846,6 @@ impl Notifier {
             _ => {}
         }
         (format, delivery)
-    }
-}
-
-/// Storage of delivered chat messages, for de-duplicating them across ticks. A message is
-/// recorded only after its webhook accepted it. Production: once-markers in the state
-/// table; tests: [`MemoryDedup`].
-pub trait Dedup {
-    /// True when the message `key` was recorded as delivered.
-    fn delivered(&self, key: &str) -> impl Future<Output = Result<bool>> + Send;
-    /// Records the message `key` as delivered.
-    fn record(&self, key: &str) -> impl Future<Output = Result<()>> + Send;
-}
-
-/// An in-memory [`Dedup`] for tests and local runs.
-#[derive(Debug, Default)]
-pub struct MemoryDedup {
-    keys: std::sync::Mutex<HashSet<String>>,
-}
-
-impl MemoryDedup {
-    pub fn contains(&self, key: &str) -> bool {
-        self.keys.lock().map(|k| k.contains(key)).unwrap_or(false)
-    }
-
-    /// Number of keys recorded so far.
-    pub fn len(&self) -> usize {
-        self.keys.lock().map(|k| k.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl Dedup for MemoryDedup {
-    async fn delivered(&self, key: &str) -> Result<bool> {
-        let keys = self
-            .keys
-            .lock()
-            .map_err(|_| Error::Poisoned("the in-memory dedup set"))?;
-        Ok(keys.contains(key))
-    }
-
-    async fn record(&self, key: &str) -> Result<()> {
-        let mut keys = self
-            .keys
-            .lock()
-            .map_err(|_| Error::Poisoned("the in-memory dedup set"))?;
-        keys.insert(key.to_string());
-        Ok(())
     }
 }
 

@@ -1,1 +1,108 @@
-//! Ports: the traits the edges implement (`Cloud`, `CommandStore`, `Dedup`) and the plain settings they receive.
+//! Ports: the traits the edges implement (`Cloud`, `CommandStore`, `Dedup`) and the plain settings they receive; no I/O here.
+
+use std::future::Future;
+
+use crate::core::config::{Action, Defaults, Item, RawConfig};
+use crate::core::plan::ResourceRef;
+use crate::core::planner::{Resource, TagKeys};
+use crate::error::{Error, Result};
+
+pub mod memory;
+
+pub use memory::{MemoryDedup, MemoryStore};
+
+/// Everything the environment configures.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub defaults: Defaults,
+    pub tags: TagKeys,
+    pub schedule_table: String,
+    pub group_table: String,
+    pub exception_table: String,
+    pub state_table: String,
+    /// Seconds one invocation keeps re-observing a transition in progress.
+    pub max_wait_seconds: u64,
+    /// Regions handled in one tick; empty means the SDK's default region.
+    pub regions: Vec<String>,
+}
+
+/// Why a start or stop of one resource failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionError {
+    /// The API operation (`StartInstances`).
+    pub operation: String,
+    /// AWS's error code, the failure's identity (`InsufficientInstanceCapacity`).
+    pub code: String,
+    /// The provider's message, for people and logs (may differ on every call).
+    pub message: String,
+}
+
+impl From<Error> for ActionError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Aws {
+                operation,
+                code,
+                message,
+                ..
+            } => Self {
+                operation: operation.to_string(),
+                code,
+                message,
+            },
+            other => Self {
+                operation: String::new(),
+                code: "NotAttempted".into(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+/// What happened to one resource of a start or stop request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub resource: ResourceRef,
+    /// `None` when the call succeeded.
+    pub error: Option<ActionError>,
+}
+
+/// Where scheduled resources live: list them, start them, stop them.
+pub trait Cloud {
+    /// Every resource carrying the schedule tag, with its state and tags.
+    fn observe(&self) -> impl Future<Output = Result<Vec<Resource>>> + Send;
+    /// Starts `resources`; one outcome per resource, in the same order.
+    fn start(&self, resources: &[ResourceRef]) -> impl Future<Output = Vec<Outcome>> + Send;
+    /// Stops `resources`; one outcome per resource, in the same order.
+    fn stop(&self, resources: &[ResourceRef]) -> impl Future<Output = Vec<Outcome>> + Send;
+}
+
+/// What chat commands need from storage. Production: the DynamoDB store plus the cloud
+/// observer; tests and `offhours serve --config`: [`MemoryStore`].
+pub trait CommandStore {
+    /// The three item lists (Schedule, ScheduleServerGroup, ScheduleException).
+    fn load_config(&self) -> impl Future<Output = Result<RawConfig>> + Send;
+    /// Writes (creates or replaces) one ScheduleException item.
+    fn put_exception(&self, item: &Item) -> impl Future<Output = Result<()>> + Send;
+    /// Deletes one exception; false when no item has that ExceptionUuid.
+    fn delete_exception(&self, uuid: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// Sets ForceStart (`Start`) or ForceStop (`Stop`) on a schedule; false when it does not exist.
+    fn set_force(
+        &self,
+        schedule: &str,
+        action: Action,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Every resource carrying the schedule tag, as the cloud reports it now.
+    fn observe(&self) -> impl Future<Output = Result<Vec<Resource>>> + Send;
+}
+
+/// Storage of delivered chat messages, for de-duplicating them across ticks. A message is
+/// recorded only after its webhook accepted it. Production: once-markers in the state
+/// table; tests: [`MemoryDedup`].
+pub trait Dedup {
+    /// True when the message `key` was recorded as delivered.
+    fn delivered(&self, key: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// Records the message `key` as delivered.
+    fn record(&self, key: &str) -> impl Future<Output = Result<()>> + Send;
+}
+
