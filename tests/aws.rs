@@ -3,10 +3,10 @@
 mod common;
 
 use common::{summary, World};
-use offhours::ports::{Cloud, Outcome};
 use offhours::core::config::{Action, ResourceKind};
 use offhours::core::plan::{ResourceRef, StepStatus};
 use offhours::core::planner::Resource;
+use offhours::ports::{Cloud, Outcome};
 
 /// dev: DB (RDS) <- APP (EC2) <- WEB (EC2), weekdays 09:00-18:00 UTC.
 const CHAIN: &str = r#"

@@ -7,10 +7,10 @@ use serde_json::Value;
 
 use common::hook::{hook, Mode};
 use common::World;
-use offhours::chat::{handle, slack_signature, ChatRequest, ChatSecrets};
-use offhours::notify::{Notifier, NotifySettings, WebhookFormat};
-use offhours::core::plan::StepStatus;
 use offhours::aws::store::AwsCommandStore;
+use offhours::chat::{handle, slack_signature, ChatRequest, ChatSecrets};
+use offhours::core::plan::StepStatus;
+use offhours::notify::{Notifier, NotifySettings, WebhookFormat};
 
 /// dev: DB (RDS) <- APP (EC2) <- WEB (EC2), weekdays 09:00-18:00 UTC, warned 10 minutes ahead.
 const CHAIN: &str = r#"

@@ -7,13 +7,13 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tokio::net::TcpListener;
 
+use offhours::app::serve::{serve, Endpoint};
 use offhours::chat::{handle, slack_signature, ChatRequest, ChatSecrets};
-use offhours::ports::MemoryStore;
 use offhours::core::config::{validate, Action, RawConfig};
 use offhours::core::inventory::parse_inventory;
 use offhours::core::planner::{plan, Inputs, ScheduleState, TagKeys};
 use offhours::core::schedule::EventKey;
-use offhours::app::serve::{serve, Endpoint};
+use offhours::ports::MemoryStore;
 use offhours::ports::Settings;
 
 const CONFIG: &str = "schedules:\n  - {ScheduleName: dev, TagValue: dev, DaysActive: weekdays, StartTime: '09:00', StopTime: '22:00', Timezone: Asia/Seoul, WarnMinutes: 10}\ngroups:\n  - {ScheduleName: dev, GroupName: DB, InstanceType: RDS}\n  - {ScheduleName: dev, GroupName: API, InstanceType: EC2, Dependency: [DB]}\n";

@@ -12,11 +12,11 @@ use common::faults::{Fault, Rule};
 use common::hook::{hook, Hook, Mode};
 use common::World;
 use offhours::aws::cloud::AwsCloud;
-use offhours::ports::{Cloud, Outcome};
 use offhours::core::config::Action;
-use offhours::notify::{Notifier, NotifySettings, WebhookFormat};
 use offhours::core::plan::ResourceRef;
 use offhours::core::planner::Resource;
+use offhours::notify::{Notifier, NotifySettings, WebhookFormat};
+use offhours::ports::{Cloud, Outcome};
 use serde_json::Value;
 
 /// Every day 09:00-18:00 UTC, no pre-stop warning.

@@ -11,13 +11,12 @@ use common::hook::{hook, Mode, Recorded};
 
 use offhours::core::config::{validate, Config, Defaults, Problem, RawConfig};
 use offhours::core::inventory::parse_inventory;
-use offhours::notify::{
-    notify_tick, Delivery, DeliveryPolicy, MessageKind, Notifier, NotifySettings,
-    WebhookFormat,
-};
 use offhours::core::plan::Report;
-use offhours::ports::MemoryDedup;
 use offhours::core::planner::{next_state, plan, Inputs, ScheduleState, TagKeys, TickResult};
+use offhours::notify::{
+    notify_tick, Delivery, DeliveryPolicy, MessageKind, Notifier, NotifySettings, WebhookFormat,
+};
+use offhours::ports::MemoryDedup;
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)

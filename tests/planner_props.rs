@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, TimeDelta, Utc};
 use offhours::core::config::{validate, Action, Defaults, RawConfig, ResourceKind};
 use offhours::core::plan::StepStatus;
-use offhours::core::planner::{condition, plan, Condition, Inputs, Resource, ScheduleState, TagKeys};
+use offhours::core::planner::{
+    condition, plan, Condition, Inputs, Resource, ScheduleState, TagKeys,
+};
 use proptest::prelude::*;
 
 const EC2_STATES: &[&str] = &["running", "stopped", "pending", "stopping", "terminated"];

@@ -5,8 +5,8 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{by_kind, summary, World};
-use offhours::ports::Cloud;
 use offhours::core::config::ResourceKind;
+use offhours::ports::Cloud;
 
 const EC2: usize = 1001;
 

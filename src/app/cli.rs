@@ -9,20 +9,20 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use crate::chat::ChatSecrets;
-use crate::ports::MemoryStore;
-use crate::aws::cloud::AwsCloud;
-use crate::core::config::{validate, RawConfig};
-use crate::error::{Error, Result};
-use crate::aws::executor::Options;
-use crate::core::inventory::{load_inventory, load_state};
-use crate::notify::{Notifier, NotifySettings};
-use crate::core::planner::{plan, Inputs};
-use crate::app::tick::tick;
+use crate::app::files::{load_inventory, load_state};
 use crate::app::serve::{serve_addr, Endpoint};
-use crate::ports::Settings;
+use crate::app::tick::tick;
+use crate::aws::cloud::AwsCloud;
+use crate::aws::executor::Options;
 use crate::aws::store::{AwsCommandStore, Store};
+use crate::chat::ChatSecrets;
+use crate::core::config::{validate, RawConfig};
+use crate::core::planner::{plan, Inputs};
 use crate::core::timeline::timeline;
+use crate::error::{Error, Result};
+use crate::notify::{Notifier, NotifySettings};
+use crate::ports::MemoryStore;
+use crate::ports::Settings;
 
 /// Switch dev/staging EC2, RDS and Aurora off outside working hours, in dependency order.
 #[derive(Debug, Parser)]

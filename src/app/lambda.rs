@@ -8,15 +8,15 @@ use serde_json::{json, Value};
 
 use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 
-use crate::chat::ChatSecrets;
-use crate::aws::cloud::AwsCloud;
-use crate::error::{Error, Result};
-use crate::aws::executor::Options;
-use crate::notify::{Notifier, NotifySettings};
-use crate::app::tick::tick;
 use crate::app::serve::handle_function_url;
-use crate::ports::Settings;
+use crate::app::tick::tick;
+use crate::aws::cloud::AwsCloud;
+use crate::aws::executor::Options;
 use crate::aws::store::{AwsCommandStore, Store};
+use crate::chat::ChatSecrets;
+use crate::error::{Error, Result};
+use crate::notify::{Notifier, NotifySettings};
+use crate::ports::Settings;
 
 /// What an invocation payload is.
 #[derive(Debug, Clone, PartialEq, Eq)]

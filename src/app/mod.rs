@@ -1,6 +1,7 @@
 //! The entry points: one tick (shared by the Lambda and the CLI), the Lambda handler, the chat endpoint, the command line, and settings from the environment (the only place that reads env).
 
 pub mod cli;
+pub mod files;
 pub mod lambda;
 pub mod serve;
 pub mod settings;

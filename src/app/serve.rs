@@ -18,8 +18,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::chat::{handle, ChatRequest, ChatResponse, ChatSecrets};
-use crate::ports::CommandStore;
 use crate::error::{Error, Result};
+use crate::ports::CommandStore;
 use crate::ports::Settings;
 
 /// Chat requests are small; anything larger is refused unread.

@@ -2,9 +2,11 @@
 
 use chrono_tz::Tz;
 
+use crate::chat::ChatSecrets;
 use crate::core::config::Defaults;
-use crate::error::{Error, Result};
 use crate::core::planner::TagKeys;
+use crate::error::{Error, Result};
+use crate::notify::{DeliveryPolicy, NotifySettings, WebhookFormat};
 use crate::ports::Settings;
 
 /// A whole number from env `name`, or `default` when unset.
@@ -75,6 +77,66 @@ impl Settings {
     }
 
     /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+/// A non-empty, trimmed value of env `name`.
+fn value(get: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    get(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Env `CHAT_COMMAND` (default `/offhours`): the command prefix shown in chat, read once
+/// here for both the notifier and the command endpoint.
+fn chat_command(get: &impl Fn(&str) -> Option<String>) -> String {
+    value(get, "CHAT_COMMAND").unwrap_or_else(|| "/offhours".into())
+}
+
+impl ChatSecrets {
+    /// Reads `SLACK_SIGNING_SECRET`, `JANDI_TOKEN` and `CHAT_COMMAND` through `get`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let var = |name: &str| value(&get, name);
+        Self {
+            slack_signing_secret: var("SLACK_SIGNING_SECRET"),
+            jandi_token: var("JANDI_TOKEN"),
+            command: chat_command(&get),
+        }
+    }
+
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+impl NotifySettings {
+    /// Reads `WEBHOOK_URL`, `WEBHOOK_FORMAT` and `CHAT_COMMAND` through `get`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let var = |name: &str| value(&get, name);
+        let format = match var("WEBHOOK_FORMAT") {
+            None => None,
+            Some(f) if f.eq_ignore_ascii_case("auto") => None,
+            Some(f) => Some(WebhookFormat::parse(&f).ok_or_else(|| {
+                Error::invalid(
+                    "environment",
+                    "WEBHOOK_FORMAT",
+                    format!(
+                        "'{f}' is not one of jandi, slack, teams, discord, google_chat, generic"
+                    ),
+                )
+            })?),
+        };
+        let command = chat_command(&get);
+        Ok(Self {
+            webhook_url: var("WEBHOOK_URL"),
+            format,
+            command,
+            policy: DeliveryPolicy::default(),
+        })
+    }
+
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }

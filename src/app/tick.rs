@@ -4,15 +4,15 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::ports::Cloud;
-use crate::core::config::{validate, Action, Config, Problem};
-use crate::error::{Error, Result};
 use crate::aws::executor::{execute, Context, Options};
-use crate::notify::{notify_tick, Notifier};
+use crate::aws::store::Store;
+use crate::core::config::{validate, Action, Config, Problem};
 use crate::core::plan::{Reason, Report};
 use crate::core::planner::{next_state, ScheduleState, TickResult};
+use crate::error::{Error, Result};
+use crate::notify::{notify_tick, Notifier};
+use crate::ports::Cloud;
 use crate::ports::Settings;
-use crate::aws::store::Store;
 
 /// Extra lease time beyond the wait budget, for loading, saving and slow API calls.
 const LEASE_MARGIN_SECONDS: i64 = 120;

@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use aws_config::{Region, SdkConfig};
 
 use crate::core::config::{Action, ResourceKind};
-use crate::error::{Error, Result};
 use crate::core::plan::ResourceRef;
 use crate::core::planner::Resource;
+use crate::error::{Error, Result};
 use crate::ports::{ActionError, Cloud, Outcome, Settings};
 
 /// Most instance ids in one StartInstances/StopInstances call.

@@ -6,13 +6,13 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
-use crate::ports::{Cloud, Outcome};
 use crate::core::config::{Action, Config, Problem, ResourceKind};
-use crate::error::Result;
 use crate::core::plan::{Failure, Report, ResourceRef, Step, StepStatus};
 use crate::core::planner::{
     condition, plan, resource_key, Condition, Inputs, Resource, ScheduleState, TagKeys,
 };
+use crate::error::Result;
+use crate::ports::{Cloud, Outcome};
 
 /// How long one invocation keeps a transition going.
 #[derive(Debug, Clone)]

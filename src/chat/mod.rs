@@ -10,11 +10,11 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::core::config::{parse_time, validate, Action, Config, Item, RawConfig, Schedule};
-use crate::error::Result;
 use crate::core::planner::Resource;
 use crate::core::schedule::{
     events_between, latest_event, local_date, next_event, resolve_local, Source,
 };
+use crate::error::Result;
 use crate::ports::{CommandStore, Settings};
 
 /// An HTTP request as received: header names in any case, the raw body.
@@ -84,26 +84,6 @@ impl fmt::Debug for ChatSecrets {
             .field("jandi_token", &set(&self.jandi_token))
             .field("command", &self.command)
             .finish()
-    }
-}
-
-impl ChatSecrets {
-    /// Reads `SLACK_SIGNING_SECRET`, `JANDI_TOKEN` and `CHAT_COMMAND` through `get`.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
-        let var = |name: &str| {
-            get(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        Self {
-            slack_signing_secret: var("SLACK_SIGNING_SECRET"),
-            jandi_token: var("JANDI_TOKEN"),
-            command: var("CHAT_COMMAND").unwrap_or_else(|| "/offhours".into()),
-        }
-    }
-
-    pub fn from_env() -> Self {
-        Self::from_lookup(|name| std::env::var(name).ok())
     }
 }
 
@@ -1200,8 +1180,8 @@ pub fn status(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::MemoryStore;
     use crate::core::inventory::parse_inventory;
+    use crate::ports::MemoryStore;
 
     const CONFIG: &str = "schedules:\n  - {ScheduleName: dev, TagValue: dev, DaysActive: weekdays, StartTime: '09:00', StopTime: '22:00', Timezone: Asia/Seoul}\n  - {ScheduleName: broken, TagValue: broken, StartTime: '25:00'}\ngroups:\n  - {ScheduleName: dev, GroupName: DB, InstanceType: RDS}\n  - {ScheduleName: dev, GroupName: API, InstanceType: EC2, Dependency: [DB]}\nexceptions:\n  - {ExceptionUuid: xmas, ScheduleName: '*', ExceptionDate: '2026-12-25', ExceptionType: start, ExceptionValue: None}\n  - {ExceptionUuid: old, ScheduleName: dev, ExceptionDate: '2026-11-02', ExceptionType: stop, ExceptionValue: '23:00'}\n";
     const INVENTORY: &str = "resources:\n  - {id: i-0a1, kind: ec2, state: running, tags: {ScheduleName: dev, ScheduleGroupName: API, Name: api-1}}\n  - {id: dev-db, kind: rds, state: available, engine: postgres, tags: {ScheduleName: dev, ScheduleGroupName: DB}}\n";

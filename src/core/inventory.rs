@@ -1,24 +1,16 @@
-//! Inventory and state files: the offline stand-ins for what AWS reports and what the state table holds.
+//! Inventory and state documents (parsing only): the offline stand-ins for what AWS reports and what the state table holds.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
 use crate::core::planner::{Resource, ScheduleState};
+use crate::error::{Error, Result};
 
 #[derive(Deserialize)]
 struct InventoryFile {
     #[serde(default)]
     resources: Vec<Resource>,
-}
-
-fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| Error::File {
-        path: path.to_path_buf(),
-        source,
-    })
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(text: &str, what: &str) -> Result<T> {
@@ -33,18 +25,13 @@ pub fn parse_inventory(text: &str, what: &str) -> Result<Vec<Resource>> {
     Ok(parse::<InventoryFile>(text, what)?.resources)
 }
 
-/// Reads an inventory file (YAML or JSON).
-pub fn load_inventory(path: &Path) -> Result<Vec<Resource>> {
-    parse_inventory(&read(path)?, &path.display().to_string())
-}
-
-/// Reads a state file: schedule name -> `{applied, forced, warned}` (YAML or JSON).
-pub fn load_state(path: &Path) -> Result<HashMap<String, ScheduleState>> {
-    let text = read(path)?;
+/// Parses a state document: schedule name -> `{applied, forced, warned, ...}` (YAML or JSON);
+/// an empty document is no state.
+pub fn parse_state(text: &str, what: &str) -> Result<HashMap<String, ScheduleState>> {
     if text.trim().is_empty() {
         return Ok(HashMap::new());
     }
-    parse(&text, &path.display().to_string())
+    parse(text, what)
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::core::config::{Action, Config, Problem, ResourceKind, Schedule};
-use crate::core::plan::{Decision, Notice, NoticeKind, Reason, Report, ResourceRef, Step, StepStatus};
+use crate::core::plan::{
+    Decision, Notice, NoticeKind, Reason, Report, ResourceRef, Step, StepStatus,
+};
 use crate::core::schedule::{latest_event, next_event, EventKey};
 
 /// How long a resource may stay in a transient state before it is reported as stuck.

@@ -11,10 +11,10 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::core::config::{Action, Config, Problem, Schedule};
-use crate::error::{Error, Result};
 use crate::core::plan::{Decision, Notice, Reason, Report, Step, StepStatus};
 use crate::core::planner::{ScheduleState, TickResult};
 use crate::core::schedule::EventKey;
+use crate::error::{Error, Result};
 use crate::ports::Dedup;
 
 /// The chat platform a webhook belongs to, which decides the payload shape.
@@ -641,41 +641,6 @@ impl Default for NotifySettings {
             command: "/offhours".into(),
             policy: DeliveryPolicy::default(),
         }
-    }
-}
-
-impl NotifySettings {
-    /// Reads `WEBHOOK_URL`, `WEBHOOK_FORMAT` and `CHAT_COMMAND` through `get`.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let var = |name: &str| {
-            get(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let format = match var("WEBHOOK_FORMAT") {
-            None => None,
-            Some(f) if f.eq_ignore_ascii_case("auto") => None,
-            Some(f) => Some(WebhookFormat::parse(&f).ok_or_else(|| {
-                Error::invalid(
-                    "environment",
-                    "WEBHOOK_FORMAT",
-                    format!(
-                        "'{f}' is not one of jandi, slack, teams, discord, google_chat, generic"
-                    ),
-                )
-            })?),
-        };
-        let command = var("CHAT_COMMAND").unwrap_or_else(|| "/offhours".into());
-        Ok(Self {
-            webhook_url: var("WEBHOOK_URL"),
-            format,
-            command,
-            policy: DeliveryPolicy::default(),
-        })
-    }
-
-    pub fn from_env() -> Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
     }
 }
 

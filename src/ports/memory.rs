@@ -122,4 +122,3 @@ impl Dedup for MemoryDedup {
         Ok(())
     }
 }
-

@@ -105,4 +105,3 @@ pub trait Dedup {
     /// Records the message `key` as delivered.
     fn record(&self, key: &str) -> impl Future<Output = Result<()>> + Send;
 }
-

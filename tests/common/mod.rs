@@ -14,15 +14,15 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use base64::Engine;
-use offhours::aws::cloud::AwsCloud;
-use offhours::ports::Cloud;
-use offhours::core::config::{RawConfig, ResourceKind};
-use offhours::aws::executor::Options;
-use offhours::notify::{Notifier, NotifySettings};
-use offhours::core::plan::Report;
 use offhours::app::tick::tick;
-use offhours::ports::Settings;
+use offhours::aws::cloud::AwsCloud;
+use offhours::aws::executor::Options;
 use offhours::aws::store::Store;
+use offhours::core::config::{RawConfig, ResourceKind};
+use offhours::core::plan::Report;
+use offhours::notify::{Notifier, NotifySettings};
+use offhours::ports::Cloud;
+use offhours::ports::Settings;
 
 /// A moto server on a free local port, killed (by its process id) when dropped.
 pub struct Moto {
