@@ -1,0 +1,644 @@
+//! Pure planner: schedules + observed resources + stored state at `now` -> ordered steps, notices and errors.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::core::config::{Action, Config, Problem, ResourceKind, Schedule};
+use crate::core::plan::{
+    Decision, Notice, NoticeKind, Reason, Report, ResourceRef, Step, StepStatus,
+};
+use crate::core::schedule::{latest_event, next_event, EventKey};
+
+mod state;
+
+pub use state::{next_state, Attempts, BusySince, Forced, ScheduleState, TickResult};
+
+/// How long a resource may stay in a transient state before it is reported as stuck.
+pub const STUCK_AFTER_MINUTES: i64 = 30;
+
+/// A resource as the cloud (or an inventory file) reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resource {
+    pub id: String,
+    pub kind: ResourceKind,
+    /// The provider's own state string (`running`, `stopped`, `available`, ...).
+    pub state: String,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    /// Why the provider last changed the state (EC2 StateReason), e.g.
+    /// `Server.InsufficientInstanceCapacity: Insufficient capacity.`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// For an RDS instance that belongs to an Aurora cluster: the cluster (it starts and
+    /// stops with its cluster, never on its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+}
+
+impl Resource {
+    pub fn to_ref(&self) -> ResourceRef {
+        ResourceRef {
+            id: self.id.clone(),
+            kind: self.kind,
+            region: self.region.clone(),
+            name: self.tags.get("Name").filter(|n| !n.is_empty()).cloned(),
+            engine: self.engine.clone(),
+        }
+    }
+
+    /// The key this resource's bookkeeping is stored under (`ec2:i-0a1`).
+    pub fn key(&self) -> String {
+        resource_key(self.kind, &self.id)
+    }
+}
+
+/// The key of a resource in the state table and in alert identities (`ec2:i-0a1`).
+pub fn resource_key(kind: ResourceKind, id: &str) -> String {
+    format!("{kind}:{id}")
+}
+
+/// Where a resource stands, in terms the planner needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// Running / available.
+    Up,
+    /// Stopped.
+    Down,
+    /// In a known transient state (pending, starting, stopping, backing-up...): wait, never hit again.
+    Busy,
+    /// In a state offhours does not know (AWS adds new ones): not acted on, reported.
+    Unknown,
+    /// In a state from which it can be neither started nor stopped (failed, storage-full...).
+    Broken,
+    /// Terminated or being terminated: not scheduled at all.
+    Gone,
+}
+
+/// RDS instance and Aurora cluster states that pass by themselves.
+const RDS_TRANSIENT: &[&str] = &[
+    "starting",
+    "stopping",
+    "backing-up",
+    "backtracking",
+    "configuring-activity-stream",
+    "configuring-enhanced-monitoring",
+    "configuring-iam-database-auth",
+    "configuring-log-exports",
+    "converting-to-vpc",
+    "creating",
+    "failing-over",
+    "maintenance",
+    "migrating",
+    "modifying",
+    "moving-to-vpc",
+    "promoting",
+    "rebooting",
+    "renaming",
+    "resetting-master-credentials",
+    "storage-config-upgrade",
+    "storage-initialization",
+    "storage-optimization",
+    "update-iam-db-auth",
+    "upgrading",
+];
+
+/// RDS instance and Aurora cluster states that need a person.
+const RDS_BROKEN: &[&str] = &[
+    "failed",
+    "storage-full",
+    "incompatible-restore",
+    "incompatible-parameters",
+    "incompatible-network",
+    "incompatible-option-group",
+    "incompatible-credentials",
+    "inaccessible-encryption-credentials",
+    "inaccessible-encryption-credentials-recoverable",
+    "insufficient-capacity",
+    "restore-error",
+    "cloning-failed",
+    "migration-failed",
+];
+
+/// Maps a provider state string to a condition.
+pub fn condition(kind: ResourceKind, state: &str) -> Condition {
+    let state = state.trim().to_ascii_lowercase();
+    let state = state.as_str();
+    match kind {
+        ResourceKind::Ec2 => match state {
+            "running" => Condition::Up,
+            "stopped" => Condition::Down,
+            "pending" | "stopping" => Condition::Busy,
+            "shutting-down" | "terminated" => Condition::Gone,
+            _ => Condition::Unknown,
+        },
+        ResourceKind::Rds | ResourceKind::Aurora => match state {
+            // moto answers `started` to StartDBCluster; AWS reports `available`.
+            "available" | "started" => Condition::Up,
+            "stopped" => Condition::Down,
+            "deleting" | "deleted" => Condition::Gone,
+            s if RDS_BROKEN.contains(&s) => Condition::Broken,
+            s if RDS_TRANSIENT.contains(&s) => Condition::Busy,
+            _ => Condition::Unknown,
+        },
+    }
+}
+
+fn target_reached(c: Condition, action: Action) -> bool {
+    matches!(
+        (c, action),
+        (Condition::Up, Action::Start) | (Condition::Down, Action::Stop)
+    )
+}
+
+fn actionable(c: Condition, action: Action) -> bool {
+    matches!(
+        (c, action),
+        (Condition::Down, Action::Start) | (Condition::Up, Action::Stop)
+    )
+}
+
+/// Tag keys that tie resources to schedules and groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagKeys {
+    pub schedule: String,
+    pub group: String,
+}
+
+impl Default for TagKeys {
+    fn default() -> Self {
+        Self {
+            schedule: "ScheduleName".into(),
+            group: "ScheduleGroupName".into(),
+        }
+    }
+}
+
+/// Everything one planning pass looks at.
+pub struct Inputs<'a> {
+    pub now: DateTime<Utc>,
+    pub config: &'a Config,
+    pub resources: &'a [Resource],
+    pub states: &'a HashMap<String, ScheduleState>,
+    pub tags: &'a TagKeys,
+    /// Timezone the report's `at` is shown in.
+    pub report_timezone: Tz,
+}
+
+/// Plans one tick: for every schedule, what to start or stop now, in dependency order.
+pub fn plan(inputs: &Inputs<'_>) -> Report {
+    let config = inputs.config;
+    let mut errors: Vec<Problem> = config.errors.clone();
+    let mut warnings: Vec<Problem> = config.warnings.clone();
+    let (mut members, unmatched) = by_schedule(inputs, &mut warnings);
+    for (tag, n) in unmatched {
+        warnings.push(Problem::new(
+            tag,
+            format!(
+                "{n} resource(s) tagged {}={tag} match no valid schedule; they are left alone",
+                inputs.tags.schedule
+            ),
+        ));
+    }
+
+    let mut steps = Vec::new();
+    let mut notices = Vec::new();
+    let mut decisions = Vec::new();
+    for (schedule, resources) in config.schedules.iter().zip(members.iter_mut()) {
+        resources.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
+        let state = inputs
+            .states
+            .get(&schedule.name)
+            .cloned()
+            .unwrap_or_default();
+        let out = plan_schedule(schedule, resources, &state, inputs);
+        steps.extend(out.steps);
+        notices.extend(out.notice);
+        errors.extend(out.errors);
+        decisions.push(out.decision);
+    }
+    errors.sort();
+    errors.dedup();
+    warnings.sort();
+    warnings.dedup();
+    Report {
+        at: inputs
+            .now
+            .with_timezone(&inputs.report_timezone)
+            .fixed_offset(),
+        steps,
+        notices,
+        errors,
+        warnings,
+        schedules: decisions,
+        dry_run: true,
+    }
+}
+
+/// Resources per schedule (index-aligned with `config.schedules`), in one pass, and the
+/// count of resources per schedule tag that names no valid schedule. Aurora member
+/// instances are left out with a warning naming the cluster to tag instead.
+fn by_schedule<'a>(
+    inputs: &Inputs<'a>,
+    warnings: &mut Vec<Problem>,
+) -> (Vec<Vec<&'a Resource>>, BTreeMap<&'a str, usize>) {
+    let config = inputs.config;
+    let by_tag: HashMap<&str, usize> = config
+        .schedules
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.tag_value.as_str(), i))
+        .collect();
+    let mut members: Vec<Vec<&Resource>> = vec![Vec::new(); config.schedules.len()];
+    let mut unmatched: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in inputs.resources {
+        let Some(tag) = r.tags.get(&inputs.tags.schedule) else {
+            continue;
+        };
+        if let Some(cluster) = &r.cluster {
+            warnings.push(Problem::new(
+                tag.as_str(),
+                format!(
+                    "resource {} ({}) is a member of Aurora cluster '{cluster}' and starts and stops with it; it is left alone: tag the cluster {}={tag} instead (an AURORA group)",
+                    r.id, r.kind, inputs.tags.schedule
+                ),
+            ));
+            continue;
+        }
+        match by_tag.get(tag.as_str()) {
+            Some(i) => members[*i].push(r),
+            None => *unmatched.entry(tag.as_str()).or_default() += 1,
+        }
+    }
+    (members, unmatched)
+}
+
+struct ScheduleOutcome {
+    steps: Vec<Step>,
+    notice: Option<Notice>,
+    errors: Vec<Problem>,
+    decision: Decision,
+}
+
+/// Whether and towards which phase a schedule transitions this tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// The latest boundary event at or before now.
+    pub event: Option<EventKey>,
+    /// The phase the schedule wants.
+    pub desired: Option<Action>,
+    /// The transition this tick drives, if any.
+    pub transition: Option<Action>,
+    pub reason: Reason,
+}
+
+/// Decides whether the schedule transitions this tick, and towards which phase.
+pub fn decide(schedule: &Schedule, state: &ScheduleState, now: DateTime<Utc>) -> Verdict {
+    let event = latest_event(schedule, now).map(|e| e.key());
+    let natural = event.map(|e| e.action);
+    let verdict = |desired, transition, reason| Verdict {
+        event,
+        desired,
+        transition,
+        reason,
+    };
+    if schedule.force_start {
+        let start = Some(Action::Start);
+        return verdict(start, start, Reason::ForceStart);
+    }
+    if schedule.force_stop {
+        let stop = Some(Action::Stop);
+        return verdict(stop, stop, Reason::ForceStop);
+    }
+    // A forced transition under the same latest event: driven until done, then held.
+    if let Some(f) = state.forced.filter(|f| f.event == event) {
+        let transition = (!f.done || (schedule.enforced && schedule.enabled)).then_some(f.action);
+        return verdict(Some(f.action), transition, Reason::Forced);
+    }
+    if !schedule.enabled {
+        return verdict(natural, None, Reason::Disabled);
+    }
+    let Some(latest) = event else {
+        return verdict(None, None, Reason::NoEvent);
+    };
+    if state.applied.is_none_or(|applied| latest > applied) {
+        verdict(natural, natural, Reason::Boundary)
+    } else if schedule.enforced {
+        verdict(natural, natural, Reason::Enforced)
+    } else {
+        verdict(natural, None, Reason::Applied)
+    }
+}
+
+/// Index of the "group" that holds resources with no group tag.
+const UNGROUPED: usize = usize::MAX;
+
+/// One member of a schedule: its group index (or [`UNGROUPED`]), the resource, its condition.
+type Member<'a> = (usize, &'a Resource, Condition);
+
+/// Sorts a schedule's resources into its groups; a group tag that names no group of the
+/// resource's kind is an error, and that resource is left alone.
+fn members<'a>(
+    schedule: &Schedule,
+    resources: &[&'a Resource],
+    tags: &TagKeys,
+    errors: &mut Vec<Problem>,
+) -> Vec<Member<'a>> {
+    let mut out = Vec::with_capacity(resources.len());
+    for r in resources {
+        let c = condition(r.kind, &r.state);
+        if c == Condition::Gone {
+            continue;
+        }
+        let tag = r
+            .tags
+            .get(&tags.group)
+            .map(|g| g.trim())
+            .filter(|g| !g.is_empty());
+        let group = match tag {
+            None => UNGROUPED,
+            Some(g) => match schedule.group_index(g) {
+                Some(i) if schedule.groups[i].kind == r.kind => i,
+                Some(i) => {
+                    errors.push(Problem::new(&schedule.name, format!(
+                        "resource {} ({}): tag {}={g} names group '{g}', which holds {} resources; it is left alone",
+                        r.id, r.kind, tags.group, schedule.groups[i].kind.as_str().to_uppercase()
+                    )));
+                    continue;
+                }
+                None => {
+                    errors.push(Problem::new(&schedule.name, format!(
+                        "resource {} ({}): tag {}={g} names no group of schedule '{}'; it is left alone",
+                        r.id, r.kind, tags.group, schedule.name
+                    )));
+                    continue;
+                }
+            },
+        };
+        out.push((group, *r, c));
+    }
+    out
+}
+
+fn plan_schedule(
+    schedule: &Schedule,
+    resources: &[&Resource],
+    state: &ScheduleState,
+    inputs: &Inputs<'_>,
+) -> ScheduleOutcome {
+    let mut errors = Vec::new();
+    let members = members(schedule, resources, inputs.tags, &mut errors);
+    let verdict = decide(schedule, state, inputs.now);
+    let (steps, complete) = match verdict.transition {
+        Some(action) => {
+            let mut t = Transition {
+                schedule,
+                state,
+                verdict,
+                action,
+                now: inputs.now,
+                errors: &mut errors,
+            };
+            t.steps(&members)
+        }
+        None => (Vec::new(), true),
+    };
+    let busy = members
+        .iter()
+        .filter(|(_, _, c)| matches!(c, Condition::Busy | Condition::Unknown))
+        .map(|(_, r, _)| (r.key(), r.state.clone()))
+        .collect();
+    ScheduleOutcome {
+        steps,
+        notice: warning(schedule, &members, state, inputs.now),
+        errors,
+        decision: Decision {
+            schedule: schedule.name.clone(),
+            event: verdict.event,
+            desired: verdict.desired,
+            transition: verdict.transition,
+            reason: verdict.reason,
+            complete: verdict.transition.is_some() && complete,
+            busy,
+        },
+    }
+}
+
+/// One schedule's transition this tick: which resources to act on, in which order.
+struct Transition<'a, 'e> {
+    schedule: &'a Schedule,
+    state: &'a ScheduleState,
+    verdict: Verdict,
+    action: Action,
+    now: DateTime<Utc>,
+    errors: &'e mut Vec<Problem>,
+}
+
+impl Transition<'_, '_> {
+    fn error(&mut self, r: &Resource, what: &str, message: String) {
+        self.errors.push(Problem::keyed(
+            &self.schedule.name,
+            format!("{}#{what}", r.key()),
+            message,
+        ));
+    }
+
+    /// The steps (ungrouped first, then groups in start or stop order) and whether every
+    /// resource is already in the target state.
+    fn steps(&mut self, members: &[Member<'_>]) -> (Vec<Step>, bool) {
+        let n = self.schedule.groups.len();
+        // reached[g]: every resource of group g is in the target state.
+        let mut reached = vec![true; n];
+        let mut complete = true;
+        let mut ungrouped = Vec::new();
+        let mut todo: Vec<Vec<ResourceRef>> = vec![Vec::new(); n];
+        for (g, r, c) in members {
+            if !target_reached(*c, self.action) {
+                complete = false;
+                if *g != UNGROUPED {
+                    reached[*g] = false;
+                }
+            }
+            if self.check(r, *c) {
+                match *g {
+                    UNGROUPED => ungrouped.push(r.to_ref()),
+                    g => todo[g].push(r.to_ref()),
+                }
+            }
+        }
+        let mut steps = Vec::new();
+        if !ungrouped.is_empty() {
+            steps.push(self.step("", Vec::new(), ungrouped));
+        }
+        let order: Vec<usize> = match self.action {
+            Action::Start => (0..n).collect(),
+            Action::Stop => (0..n).rev().collect(),
+        };
+        for g in order {
+            if todo[g].is_empty() {
+                continue;
+            }
+            let group = &self.schedule.groups[g];
+            let gates = match self.action {
+                Action::Start => &group.depends_on,
+                Action::Stop => &group.dependents,
+            };
+            let waiting_on: Vec<String> = gates
+                .iter()
+                .filter(|d| !reached[**d])
+                .map(|d| self.schedule.groups[*d].name.clone())
+                .collect();
+            let resources = std::mem::take(&mut todo[g]);
+            steps.push(self.step(&group.name, waiting_on, resources));
+        }
+        (steps, complete)
+    }
+
+    fn step(&self, group: &str, waiting_on: Vec<String>, resources: Vec<ResourceRef>) -> Step {
+        Step {
+            schedule: self.schedule.name.clone(),
+            group: group.to_string(),
+            action: self.action,
+            status: if waiting_on.is_empty() {
+                StepStatus::Ready
+            } else {
+                StepStatus::Blocked
+            },
+            waiting_on,
+            resources,
+            failures: Vec::new(),
+        }
+    }
+
+    /// Reports what stands in the way of `r` and says whether to act on it now.
+    fn check(&mut self, r: &Resource, c: Condition) -> bool {
+        let verb = self.action.as_str();
+        match c {
+            Condition::Broken => {
+                let message = format!(
+                    "resource {} ({}) is '{}' and cannot be {}; its dependents wait",
+                    r.id,
+                    r.kind,
+                    r.state,
+                    past(self.action)
+                );
+                self.error(r, &format!("state#{}", r.state), message);
+                false
+            }
+            Condition::Unknown => {
+                let message = format!(
+                    "resource {} ({}) is in state '{}', which offhours does not know; it is not {} and its dependents wait",
+                    r.id, r.kind, r.state, past(self.action)
+                );
+                self.error(r, &format!("state#{}", r.state), message);
+                false
+            }
+            Condition::Busy => {
+                let since = self
+                    .state
+                    .busy
+                    .get(&r.key())
+                    .filter(|b| b.state == r.state)
+                    .map_or(self.now, |b| b.since);
+                let minutes = (self.now - since).num_minutes();
+                if minutes >= STUCK_AFTER_MINUTES {
+                    let message = format!(
+                        "resource {} ({}) has been '{}' for {minutes} min; offhours waits for it before the {verb}, and its dependents wait too",
+                        r.id, r.kind, r.state
+                    );
+                    self.error(r, &format!("stuck#{}", r.state), message);
+                }
+                false
+            }
+            Condition::Down if self.action == Action::Start => self.retry_start(r),
+            _ => actionable(c, self.action),
+        }
+    }
+
+    /// A stopped resource that an earlier tick started (AWS accepted the start) fell back
+    /// to stopped: report it with its state reason; start it again up to `MaxAttempts`.
+    fn retry_start(&mut self, r: &Resource) -> bool {
+        let fresh = matches!(self.verdict.reason, Reason::ForceStart);
+        let tried = if fresh {
+            0
+        } else {
+            self.state.attempts_for(&r.key(), self.verdict.event)
+        };
+        if tried == 0 {
+            return true;
+        }
+        let max = self.schedule.max_attempts;
+        let reason = r.reason.as_deref().unwrap_or("no state reason given");
+        if tried >= max {
+            let message = format!(
+                "gave up starting {} ({}): it fell back to stopped after {tried} accepted start(s) ({reason}); ForceStart or chat `start` tries again",
+                r.id, r.kind
+            );
+            self.error(r, "gave-up", message);
+            return false;
+        }
+        let message = format!(
+            "resource {} ({}) fell back to stopped after a start ({reason}); starting it again (attempt {} of {max})",
+            r.id,
+            r.kind,
+            tried + 1
+        );
+        self.error(r, "fell-back", message);
+        true
+    }
+}
+
+/// `started` / `stopped`.
+fn past(action: Action) -> &'static str {
+    match action {
+        Action::Start => "started",
+        Action::Stop => "stopped",
+    }
+}
+
+/// The pre-stop warning, once per stop event, when something is running.
+fn warning(
+    schedule: &Schedule,
+    members: &[Member<'_>],
+    state: &ScheduleState,
+    now: DateTime<Utc>,
+) -> Option<Notice> {
+    if !schedule.enabled || schedule.warn_minutes == 0 || schedule.force_stop {
+        return None;
+    }
+    let lead = TimeDelta::minutes(i64::from(schedule.warn_minutes));
+    let stop = next_event(schedule, now, Action::Stop, lead)?;
+    if state.warned == Some(stop.key()) {
+        return None;
+    }
+    let running: Vec<ResourceRef> = members
+        .iter()
+        .filter(|(_, _, c)| matches!(c, Condition::Up | Condition::Busy))
+        .map(|(_, r, _)| r.to_ref())
+        .collect();
+    if running.is_empty() {
+        return None;
+    }
+    let seconds = (stop.at - now).num_seconds();
+    let next_start = next_event(schedule, stop.at, Action::Start, TimeDelta::days(8))
+        .map(|e| e.local.fixed_offset());
+    Some(Notice {
+        schedule: schedule.name.clone(),
+        kind: NoticeKind::PreStopWarning,
+        stop_at: stop.local.fixed_offset(),
+        resources: running,
+        timezone: schedule.timezone.name().to_string(),
+        minutes_left: (seconds + 59) / 60,
+        event: stop.key(),
+        next_start,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,184 @@
+//! The scheduler's memory of each schedule (state table): applied events, forced transitions, start attempts, busy resources, alerts; and how a tick updates it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::resource_key;
+use crate::core::config::Action;
+use crate::core::plan::{Decision, Reason, Step, StepStatus};
+use crate::core::schedule::EventKey;
+
+fn yes() -> bool {
+    true
+}
+
+/// A ForceStart/ForceStop that was acted on: driven like a boundary transition until it
+/// completes, then its phase holds until a newer event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Forced {
+    pub action: Action,
+    /// The latest event when the force was applied.
+    pub event: Option<EventKey>,
+    /// Every resource reached the forced phase (states stored before this field existed
+    /// were only stored once complete).
+    #[serde(default = "yes")]
+    pub done: bool,
+}
+
+/// Accepted starts of one resource for one event (a start that falls back to stopped is
+/// tried again up to `MaxAttempts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempts {
+    pub event: Option<EventKey>,
+    pub count: u32,
+}
+
+/// Since when a resource has been in a transient or unknown state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusySince {
+    pub state: String,
+    pub since: DateTime<Utc>,
+}
+
+/// The scheduler's own memory of one schedule (kept in the state table).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleState {
+    /// The last event whose transition finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<EventKey>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forced: Option<Forced>,
+    /// The last stop event a pre-stop warning was delivered for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warned: Option<EventKey>,
+    /// Accepted starts per resource key, for the current event.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attempts: BTreeMap<String, Attempts>,
+    /// Resources in a transient or unknown state, per resource key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub busy: BTreeMap<String, BusySince>,
+    /// Failures alerted in chat and not yet cleared: problem key -> what it was.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub alerts: BTreeMap<String, String>,
+}
+
+impl ScheduleState {
+    /// Accepted starts of `key` for `event` so far.
+    pub(super) fn attempts_for(&self, key: &str, event: Option<EventKey>) -> u32 {
+        self.attempts
+            .get(key)
+            .filter(|a| a.event == event)
+            .map_or(0, |a| a.count)
+    }
+}
+
+/// What one tick did for one schedule, besides its final decision: the basis of the
+/// state stored for the next tick.
+#[derive(Debug, Default)]
+pub struct TickResult<'a> {
+    pub now: DateTime<Utc>,
+    /// This schedule's steps as run (acted: `done`/`failed`; `blocked`: not acted on).
+    pub steps: Vec<&'a Step>,
+    /// The stop event whose warning was delivered this tick.
+    pub warned: Option<EventKey>,
+    /// Alerts delivered this tick: problem key -> what it was about.
+    pub alerted: Vec<(String, String)>,
+    /// Alert keys whose failure is over (the all-clear was delivered, or not needed).
+    pub cleared: Vec<String>,
+}
+
+/// The state to store after a tick whose final plan made `decision`.
+pub fn next_state(
+    old: &ScheduleState,
+    decision: &Decision,
+    tick: &TickResult<'_>,
+) -> ScheduleState {
+    let mut next = old.clone();
+    if let Some(w) = tick.warned {
+        next.warned = Some(w);
+    }
+    match decision.reason {
+        Reason::ForceStart | Reason::ForceStop => {
+            // The flag is cleared in this tick: the force lives on here until it is done.
+            next.forced = decision.transition.map(|action| Forced {
+                action,
+                event: decision.event,
+                done: decision.complete,
+            });
+            next.attempts.clear();
+        }
+        Reason::Forced if decision.complete => {
+            if let Some(f) = next.forced.as_mut() {
+                f.done = true;
+            }
+        }
+        _ => {}
+    }
+    let finished = matches!(
+        decision.reason,
+        Reason::ForceStart
+            | Reason::ForceStop
+            | Reason::Forced
+            | Reason::Boundary
+            | Reason::Enforced
+    );
+    if decision.complete && finished {
+        next.applied = decision.event.or(next.applied);
+    }
+    // A force that a newer event superseded is forgotten.
+    if next.forced.is_some_and(|f| f.event != decision.event) {
+        next.forced = None;
+    }
+    count_attempts(&mut next, decision, &tick.steps);
+    next.busy = decision
+        .busy
+        .iter()
+        .map(|(key, state)| {
+            let since = old
+                .busy
+                .get(key)
+                .filter(|b| &b.state == state)
+                .map_or(tick.now, |b| b.since);
+            let entry = BusySince {
+                state: state.clone(),
+                since,
+            };
+            (key.clone(), entry)
+        })
+        .collect();
+    for key in &tick.cleared {
+        next.alerts.remove(key);
+    }
+    next.alerts.extend(tick.alerted.iter().cloned());
+    next
+}
+
+/// Counts the starts AWS accepted in this tick, per resource, for the current event;
+/// counts of other events are dropped.
+fn count_attempts(next: &mut ScheduleState, decision: &Decision, steps: &[&Step]) {
+    next.attempts.retain(|_, a| a.event == decision.event);
+    if decision.complete {
+        next.attempts.clear();
+        return;
+    }
+    for step in steps.iter().filter(|s| s.action == Action::Start) {
+        if !matches!(step.status, StepStatus::Done | StepStatus::Failed) {
+            continue;
+        }
+        for r in &step.resources {
+            if step.failures.iter().any(|f| f.id == r.id) {
+                continue;
+            }
+            let entry = next
+                .attempts
+                .entry(resource_key(r.kind, &r.id))
+                .or_insert(Attempts {
+                    event: decision.event,
+                    count: 0,
+                });
+            entry.count += 1;
+        }
+    }
+}
