@@ -1,0 +1,563 @@
+//! Validation: raw items -> schedules with their groups (ordered with petgraph) and exceptions; every problem names its item and field.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::NaiveDate;
+use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use super::fields::*;
+use super::*;
+
+/// A schedule item read field by field, before its groups and exceptions are attached.
+struct ScheduleDraft {
+    schedule: Schedule,
+    ok: bool,
+}
+
+fn read_schedule(
+    item: &Item,
+    index: usize,
+    defaults: &Defaults,
+    problems: &mut Problems,
+) -> Option<ScheduleDraft> {
+    let raw_name = item_name(item, "ScheduleName");
+    let label = if raw_name == "?" {
+        format!("schedule #{}", index + 1)
+    } else {
+        format!("schedule '{raw_name}'")
+    };
+    let mut f = Fields::new(item, label);
+    let name = f.required("ScheduleName");
+    let tag_value = f.required("TagValue");
+    let days = f.days("DaysActive");
+    let enabled = f.boolean("Enabled", true);
+    let start = f.time("StartTime");
+    let stop = f.time("StopTime");
+    if let (Some(a), Some(b)) = (start, stop) {
+        if a == b {
+            f.fail("StopTime", "equals StartTime: the window would be empty");
+        }
+    }
+    let force_start = f.boolean("ForceStart", false);
+    let force_stop = f.boolean("ForceStop", false);
+    // Both at once (a console edit): an error, but not one that disables the schedule.
+    let force_conflict = force_start && force_stop;
+    let timezone = f.timezone("Timezone", defaults.timezone);
+    let enforced = f.boolean("Enforced", false);
+    let warn_minutes = f.minutes("WarnMinutes", defaults.warn_minutes);
+    let webhook_url = f.string("WebhookUrl").filter(|s| !s.trim().is_empty());
+    let schedule_name = name.clone().unwrap_or(raw_name);
+    for w in f.unknown_fields(SCHEDULE_FIELDS) {
+        problems.warn(&schedule_name, w);
+    }
+    flag_conflicts_and_intervals(
+        &f.label,
+        &schedule_name,
+        force_conflict,
+        warn_minutes,
+        defaults,
+        problems,
+    );
+    let ok = f.errors.is_empty();
+    for e in f.errors {
+        problems.error(&schedule_name, e);
+    }
+    let name = name?;
+    Some(ScheduleDraft {
+        ok,
+        schedule: Schedule {
+            name,
+            tag_value: tag_value.unwrap_or_default(),
+            days,
+            enabled,
+            start,
+            stop,
+            force_start: force_start && !force_conflict,
+            force_stop: force_stop && !force_conflict,
+            force_conflict,
+            timezone,
+            enforced,
+            warn_minutes,
+            webhook_url,
+            max_attempts: defaults.max_attempts.max(1),
+            groups: Vec::new(),
+            exceptions: Vec::new(),
+        },
+    })
+}
+
+/// Problems of a schedule that do not disable it: both one-shot flags set, and a warning
+/// lead shorter than the tick interval.
+fn flag_conflicts_and_intervals(
+    label: &str,
+    schedule_name: &str,
+    force_conflict: bool,
+    warn_minutes: u32,
+    defaults: &Defaults,
+    problems: &mut Problems,
+) {
+    if force_conflict {
+        problems.error(
+            schedule_name,
+            format!(
+                "{label}: fields ForceStart and ForceStop: both are true; neither acts, both are set back to false, and the schedule's boundaries keep running (set only one)"
+            ),
+        );
+    }
+    if let Some(tick) = defaults.tick_minutes {
+        if warn_minutes > 0 && warn_minutes < tick {
+            problems.warn(
+                schedule_name,
+                format!(
+                    "{label}: field WarnMinutes: {warn_minutes} min is shorter than the scheduler's interval of {tick} min (TICK_MINUTES): a tick may not fall inside the warning window, and the warning can be missed; use WarnMinutes >= {tick}"
+                ),
+            );
+        }
+    }
+}
+
+struct GroupDraft {
+    schedule: String,
+    name: String,
+    kind: Option<ResourceKind>,
+    depends: Vec<String>,
+    ok: bool,
+}
+
+fn read_group(item: &Item, problems: &mut Problems) -> Option<GroupDraft> {
+    let schedule = item_name(item, "ScheduleName");
+    let label = format!("group '{}/{}'", schedule, item_name(item, "GroupName"));
+    let mut f = Fields::new(item, label);
+    let schedule_name = f.required("ScheduleName");
+    let name = f.required("GroupName");
+    let kind = match f.required("InstanceType") {
+        None => None,
+        Some(t) => {
+            let k = ResourceKind::parse(&t);
+            if k.is_none() {
+                f.fail("InstanceType", format!("'{t}' is not EC2, RDS or AURORA"));
+            }
+            k
+        }
+    };
+    let depends = f.string_list("Dependency");
+    for w in f.unknown_fields(GROUP_FIELDS) {
+        problems.warn(&schedule, w);
+    }
+    let ok = f.errors.is_empty();
+    for e in f.errors {
+        problems.error(&schedule, e);
+    }
+    Some(GroupDraft {
+        schedule: schedule_name?,
+        name: name?,
+        kind,
+        depends,
+        ok,
+    })
+}
+
+fn read_exception(item: &Item, index: usize, problems: &mut Problems) -> Option<Exception> {
+    let uuid = item_name(item, "ExceptionUuid");
+    let label = if uuid == "?" {
+        format!("exception #{}", index + 1)
+    } else {
+        format!("exception '{uuid}'")
+    };
+    let schedule = item_name(item, "ScheduleName");
+    let mut f = Fields::new(item, label);
+    let uuid = f.required("ExceptionUuid");
+    let schedule_name = f.required("ScheduleName");
+    let date = f.required("ExceptionDate").and_then(|d| {
+        match NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d") {
+            Ok(date) => Some(date),
+            Err(_) => {
+                f.fail("ExceptionDate", format!("'{d}' is not a date (YYYY-MM-DD)"));
+                None
+            }
+        }
+    });
+    let action =
+        f.required("ExceptionType")
+            .and_then(|t| match t.trim().to_ascii_lowercase().as_str() {
+                "start" => Some(Action::Start),
+                "stop" => Some(Action::Stop),
+                _ => {
+                    f.fail("ExceptionType", format!("'{t}' is not start or stop"));
+                    None
+                }
+            });
+    // Required: an absent value must not silently cancel the boundary.
+    let time = match f.required("ExceptionValue") {
+        None => None,
+        Some(_) => f.time("ExceptionValue"),
+    };
+    for w in f.unknown_fields(EXCEPTION_FIELDS) {
+        problems.warn(&schedule, w);
+    }
+    let ok = f.errors.is_empty();
+    for e in f.errors {
+        problems.error(&schedule, e);
+    }
+    if !ok {
+        return None;
+    }
+    Some(Exception {
+        uuid: uuid?,
+        schedule: schedule_name?,
+        date: date?,
+        action: action?,
+        time,
+    })
+}
+
+#[derive(Default)]
+struct Problems {
+    errors: Vec<Problem>,
+    warnings: Vec<Problem>,
+}
+
+impl Problems {
+    fn error(&mut self, schedule: &str, message: impl Into<String>) {
+        self.errors.push(Problem::new(schedule, message));
+    }
+    fn warn(&mut self, schedule: &str, message: impl Into<String>) {
+        self.warnings.push(Problem::new(schedule, message));
+    }
+}
+
+/// Validates raw items into schedules. Every problem names its item and field; a schedule
+/// with an error is left out, and every other schedule is kept.
+pub fn validate(raw: &RawConfig, defaults: &Defaults) -> Config {
+    let mut problems = Problems::default();
+    let drafts: Vec<ScheduleDraft> = raw
+        .schedules
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| read_schedule(item, i, defaults, &mut problems))
+        .collect();
+    let mut bad = refuse_shared_names_and_tags(&drafts, &mut problems);
+    let known: BTreeSet<&str> = drafts.iter().map(|d| d.schedule.name.as_str()).collect();
+    let groups = read_groups(raw, &known, &mut bad, &mut problems);
+    let exceptions = read_exceptions(raw, &known, &mut problems);
+
+    let mut schedules = Vec::new();
+    for draft in drafts {
+        let mut s = draft.schedule;
+        // Group checks run even for a schedule that is already bad, so every problem shows.
+        match build_groups(
+            &s.name,
+            groups.get(&s.name).map(Vec::as_slice).unwrap_or(&[]),
+        ) {
+            Ok(g) => s.groups = g,
+            Err(messages) => {
+                for m in messages {
+                    problems.error(&s.name, m);
+                }
+                continue;
+            }
+        }
+        if bad.contains(&s.name) {
+            continue;
+        }
+        s.exceptions = exceptions
+            .iter()
+            .filter(|e| e.schedule == s.name || e.schedule == "*")
+            .cloned()
+            .collect();
+        schedules.push(s);
+    }
+    schedules.sort_by(|a, b| a.name.cmp(&b.name));
+    problems.errors.sort();
+    problems.errors.dedup();
+    problems.warnings.sort();
+    problems.warnings.dedup();
+    Config {
+        schedules,
+        errors: problems.errors,
+        warnings: problems.warnings,
+    }
+}
+
+/// The names of schedules that are invalid on their own, share a name, or share a TagValue.
+fn refuse_shared_names_and_tags(
+    drafts: &[ScheduleDraft],
+    problems: &mut Problems,
+) -> BTreeSet<String> {
+    let mut bad: BTreeSet<String> = drafts
+        .iter()
+        .filter(|d| !d.ok)
+        .map(|d| d.schedule.name.clone())
+        .collect();
+    let mut count: HashMap<&str, usize> = HashMap::new();
+    for d in drafts {
+        *count.entry(d.schedule.name.as_str()).or_default() += 1;
+    }
+    for (name, n) in &count {
+        if *n > 1 {
+            problems.error(
+                name,
+                format!("schedule '{name}': field ScheduleName: {n} items share this name"),
+            );
+            bad.insert(name.to_string());
+        }
+    }
+    let mut by_tag: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for d in drafts.iter().filter(|d| !d.schedule.tag_value.is_empty()) {
+        by_tag
+            .entry(d.schedule.tag_value.as_str())
+            .or_default()
+            .push(d.schedule.name.as_str());
+    }
+    for (tag, names) in &by_tag {
+        let distinct: BTreeSet<&str> = names.iter().copied().collect();
+        if distinct.len() > 1 {
+            let list = distinct.iter().copied().collect::<Vec<_>>().join(", ");
+            for name in &distinct {
+                problems.error(
+                    name,
+                    format!("schedule '{name}': field TagValue: '{tag}' is also used by another schedule ({list})"),
+                );
+                bad.insert(name.to_string());
+            }
+        }
+    }
+    bad
+}
+
+/// Group items per schedule; a bad group item makes its schedule bad.
+fn read_groups(
+    raw: &RawConfig,
+    known: &BTreeSet<&str>,
+    bad: &mut BTreeSet<String>,
+    problems: &mut Problems,
+) -> BTreeMap<String, Vec<GroupDraft>> {
+    let mut groups: BTreeMap<String, Vec<GroupDraft>> = BTreeMap::new();
+    for item in &raw.groups {
+        if let Some(g) = read_group(item, problems) {
+            if !g.ok {
+                bad.insert(g.schedule.clone());
+            }
+            groups.entry(g.schedule.clone()).or_default().push(g);
+        } else {
+            let schedule = item_name(item, "ScheduleName");
+            bad.insert(schedule);
+        }
+    }
+    for name in groups.keys() {
+        if !known.contains(name.as_str()) {
+            problems.error(
+                name,
+                format!("group items name schedule '{name}', which does not exist"),
+            );
+        }
+    }
+    groups
+}
+
+/// Valid exceptions of known schedules (or `*`), sorted by date; duplicates and clashes
+/// are reported.
+fn read_exceptions(
+    raw: &RawConfig,
+    known: &BTreeSet<&str>,
+    problems: &mut Problems,
+) -> Vec<Exception> {
+    let mut exceptions: Vec<Exception> = Vec::new();
+    let mut seen_uuid: BTreeSet<String> = BTreeSet::new();
+    for (i, item) in raw.exceptions.iter().enumerate() {
+        let Some(e) = read_exception(item, i, problems) else {
+            continue;
+        };
+        if !seen_uuid.insert(e.uuid.clone()) {
+            problems.error(
+                &e.schedule,
+                format!("exception '{}': field ExceptionUuid: used by more than one item; the later one is ignored", e.uuid),
+            );
+            continue;
+        }
+        if e.schedule != "*" && !known.contains(e.schedule.as_str()) {
+            problems.warn(
+                &e.schedule,
+                format!(
+                    "exception '{}': field ScheduleName: schedule '{}' does not exist",
+                    e.uuid, e.schedule
+                ),
+            );
+            continue;
+        }
+        exceptions.push(e);
+    }
+    exceptions.sort_by(|a, b| (a.date, a.action, &a.uuid).cmp(&(b.date, b.action, &b.uuid)));
+    warn_about_clashes(&exceptions, problems);
+    exceptions
+}
+
+/// Several exceptions setting the same boundary of the same date: the first one wins.
+fn warn_about_clashes(exceptions: &[Exception], problems: &mut Problems) {
+    let mut clash: BTreeMap<(&str, NaiveDate, Action), Vec<&str>> = BTreeMap::new();
+    for e in exceptions {
+        clash
+            .entry((e.schedule.as_str(), e.date, e.action))
+            .or_default()
+            .push(e.uuid.as_str());
+    }
+    for ((schedule, date, action), uuids) in &clash {
+        if uuids.len() > 1 {
+            problems.warn(
+                schedule,
+                format!(
+                    "exceptions {} all set the {action} of {date}; '{}' is used",
+                    uuids.join(", "),
+                    uuids[0]
+                ),
+            );
+        }
+    }
+}
+
+/// Checks a schedule's groups (duplicates, unknown dependencies, cycles) and orders them:
+/// topologically with petgraph, by layer and then name.
+fn build_groups(
+    schedule: &str,
+    drafts: &[GroupDraft],
+) -> std::result::Result<Vec<Group>, Vec<String>> {
+    let mut errors = Vec::new();
+    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, g) in drafts.iter().enumerate() {
+        if names.insert(g.name.as_str(), i).is_some() {
+            errors.push(format!(
+                "group '{schedule}/{}': field GroupName: defined more than once",
+                g.name
+            ));
+        }
+    }
+    let mut graph: DiGraph<&str, ()> = DiGraph::new();
+    let nodes: BTreeMap<&str, NodeIndex> = names.keys().map(|n| (*n, graph.add_node(*n))).collect();
+    for g in drafts {
+        for dep in &g.depends {
+            match nodes.get(dep.as_str()) {
+                Some(from) => {
+                    graph.update_edge(*from, nodes[g.name.as_str()], ());
+                }
+                None => errors.push(format!(
+                    "group '{schedule}/{}': field Dependency: group '{dep}' does not exist in schedule '{schedule}'",
+                    g.name
+                )),
+            }
+        }
+    }
+    for cycle in cycles(&graph) {
+        errors.push(format!(
+            "group '{schedule}/{}': field Dependency: dependency cycle: {}",
+            cycle[0],
+            cycle.join(" -> ")
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let order = toposort(&graph, None)
+        .map_err(|_| vec![format!("schedule '{schedule}': dependency cycle")])?;
+    let mut layer: HashMap<NodeIndex, usize> = HashMap::new();
+    for n in &order {
+        let l = graph
+            .neighbors_directed(*n, petgraph::Direction::Incoming)
+            .map(|p| layer[&p] + 1)
+            .max()
+            .unwrap_or(0);
+        layer.insert(*n, l);
+    }
+    let mut sorted: Vec<NodeIndex> = order.clone();
+    sorted.sort_by(|a, b| (layer[a], graph[*a]).cmp(&(layer[b], graph[*b])));
+    let position: HashMap<NodeIndex, usize> =
+        sorted.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let groups = sorted
+        .iter()
+        .map(|n| {
+            let draft = &drafts[names[graph[*n]]];
+            let mut depends_on: Vec<usize> = graph
+                .neighbors_directed(*n, petgraph::Direction::Incoming)
+                .map(|p| position[&p])
+                .collect();
+            depends_on.sort_unstable();
+            let mut dependents: Vec<usize> = graph
+                .neighbors_directed(*n, petgraph::Direction::Outgoing)
+                .map(|p| position[&p])
+                .collect();
+            dependents.sort_unstable();
+            Group {
+                name: draft.name.clone(),
+                kind: draft.kind.unwrap_or(ResourceKind::Ec2),
+                depends_on,
+                dependents,
+            }
+        })
+        .collect();
+    Ok(groups)
+}
+
+/// Every dependency cycle, as a closed path of group names read as "depends on"
+/// (`API -> WEB -> API`), starting at its smallest name. Members of the same strongly
+/// connected component that are not on that path are named after it.
+fn cycles(graph: &DiGraph<&str, ()>) -> Vec<Vec<String>> {
+    use petgraph::Direction::Incoming;
+    let mut out = Vec::new();
+    for scc in tarjan_scc(graph) {
+        let self_loop = scc.len() == 1 && graph.find_edge(scc[0], scc[0]).is_some();
+        if scc.len() < 2 && !self_loop {
+            continue;
+        }
+        let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
+        let Some(&start) = scc.iter().min_by_key(|n| graph[**n]) else {
+            continue;
+        };
+        // Breadth-first over "depends on" edges inside the component, back to start.
+        let mut parent: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+        let mut queue = std::collections::VecDeque::from([start]);
+        let mut last = None;
+        while let Some(n) = queue.pop_front() {
+            let mut next: Vec<NodeIndex> = graph
+                .neighbors_directed(n, Incoming)
+                .filter(|m| members.contains(m))
+                .collect();
+            next.sort_by_key(|m| graph[*m]);
+            if next.contains(&start) {
+                last = Some(n);
+                break;
+            }
+            for m in next {
+                if m != start && !parent.contains_key(&m) {
+                    parent.insert(m, n);
+                    queue.push_back(m);
+                }
+            }
+        }
+        let mut path = Vec::new();
+        let mut cur = last;
+        while let Some(n) = cur {
+            path.push(n);
+            cur = if n == start {
+                None
+            } else {
+                parent.get(&n).copied()
+            };
+        }
+        path.reverse();
+        let mut names: Vec<String> = path.iter().map(|n| graph[*n].to_string()).collect();
+        names.push(graph[start].to_string());
+        let mut rest: Vec<&str> = members
+            .iter()
+            .filter(|n| !path.contains(n))
+            .map(|n| graph[*n])
+            .collect();
+        rest.sort_unstable();
+        if !rest.is_empty() {
+            let end = names.len() - 1;
+            names[end] = format!("{} (also in the cycle: {})", names[end], rest.join(", "));
+        }
+        out.push(names);
+    }
+    out.sort();
+    out
+}
