@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::path::Path;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -303,46 +304,8 @@ pub fn run_command(command: Command, settings: &Settings) -> Result<ExitCode> {
             state,
             at,
             format,
-        } => {
-            let config = validate(&RawConfig::load(&config)?, &settings.defaults);
-            let resources = load_inventory(&inventory)?;
-            let states = match state {
-                Some(path) => load_state(&path)?,
-                None => HashMap::new(),
-            };
-            let report = plan(&Inputs {
-                now: at.unwrap_or_else(Utc::now),
-                config: &config,
-                resources: &resources,
-                states: &states,
-                tags: &settings.tags,
-                report_timezone: settings.defaults.timezone,
-            });
-            print(&report, format)?;
-            for e in &report.errors {
-                eprintln!("error: {e}");
-            }
-            Ok(if report.errors.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
-        Command::Validate { config, format } => {
-            let config = validate(&RawConfig::load(&config)?, &settings.defaults);
-            let v = Validation {
-                valid: config.errors.is_empty(),
-                schedules: config.schedules.iter().map(|s| s.name.clone()).collect(),
-                errors: config.errors,
-                warnings: config.warnings,
-            };
-            print(&v, format)?;
-            Ok(if v.valid {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
+        } => plan_files(settings, &config, &inventory, state.as_deref(), at, format),
+        Command::Validate { config, format } => validate_file(settings, &config, format),
         Command::Timeline {
             config,
             from,
@@ -355,50 +318,108 @@ pub fn run_command(command: Command, settings: &Settings) -> Result<ExitCode> {
                     .with_timezone(&settings.defaults.timezone)
                     .date_naive()
             });
-            let t = timeline(&config, from, days.clamp(1, 366));
-            print(&t, format)?;
+            print(&timeline(&config, from, days.clamp(1, 366)), format)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve {
             listen,
             config,
             inventory,
-        } => {
-            let secrets = ChatSecrets::from_env();
-            if secrets.slack_signing_secret.is_none() && secrets.jandi_token.is_none() {
-                eprintln!("warning: neither SLACK_SIGNING_SECRET nor JANDI_TOKEN is set: every request will be refused");
-            }
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .map_err(|source| Error::Serve {
-                    addr: listen.clone(),
-                    source,
-                })?;
-            runtime.block_on(async {
-                match config {
-                    Some(config) => {
-                        let resources = match inventory {
-                            Some(path) => load_inventory(&path)?,
-                            None => Vec::new(),
-                        };
-                        let store = MemoryStore::new(RawConfig::load(&config)?, resources);
-                        serve_until_interrupted(&listen, endpoint(store, settings, secrets)).await
-                    }
-                    None => {
-                        let sdk = sdk_config().await;
-                        let store = AwsCommandStore {
-                            store: Store::new(&sdk, settings),
-                            cloud: AwsCloud::new(&sdk, settings),
-                        };
-                        serve_until_interrupted(&listen, endpoint(store, settings, secrets)).await
-                    }
-                }
-            })?;
-            Ok(ExitCode::SUCCESS)
-        }
+        } => serve(settings, &listen, config.as_deref(), inventory.as_deref()),
     }
+}
+
+/// `offhours plan`: the pure preview from files; exit 1 when the report has errors.
+fn plan_files(
+    settings: &Settings,
+    config: &Path,
+    inventory: &Path,
+    state: Option<&Path>,
+    at: Option<DateTime<Utc>>,
+    format: Format,
+) -> Result<ExitCode> {
+    let config = validate(&RawConfig::load(config)?, &settings.defaults);
+    let resources = load_inventory(inventory)?;
+    let states = match state {
+        Some(path) => load_state(path)?,
+        None => HashMap::new(),
+    };
+    let report = plan(&Inputs {
+        now: at.unwrap_or_else(Utc::now),
+        config: &config,
+        resources: &resources,
+        states: &states,
+        tags: &settings.tags,
+        report_timezone: settings.defaults.timezone,
+    });
+    print(&report, format)?;
+    for e in &report.errors {
+        eprintln!("error: {e}");
+    }
+    Ok(if report.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `offhours validate`: exit 1 when the config has errors.
+fn validate_file(settings: &Settings, config: &Path, format: Format) -> Result<ExitCode> {
+    let config = validate(&RawConfig::load(config)?, &settings.defaults);
+    let v = Validation {
+        valid: config.errors.is_empty(),
+        schedules: config.schedules.iter().map(|s| s.name.clone()).collect(),
+        errors: config.errors,
+        warnings: config.warnings,
+    };
+    print(&v, format)?;
+    Ok(if v.valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `offhours serve`: the chat endpoint on the DynamoDB tables, or on a config file in memory.
+fn serve(
+    settings: &Settings,
+    listen: &str,
+    config: Option<&Path>,
+    inventory: Option<&Path>,
+) -> Result<ExitCode> {
+    let secrets = ChatSecrets::from_env();
+    if secrets.slack_signing_secret.is_none() && secrets.jandi_token.is_none() {
+        eprintln!("warning: neither SLACK_SIGNING_SECRET nor JANDI_TOKEN is set: every request will be refused");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Serve {
+            addr: listen.to_string(),
+            source,
+        })?;
+    runtime.block_on(async {
+        match config {
+            Some(config) => {
+                let resources = match inventory {
+                    Some(path) => load_inventory(path)?,
+                    None => Vec::new(),
+                };
+                let store = MemoryStore::new(RawConfig::load(config)?, resources);
+                serve_until_interrupted(listen, endpoint(store, settings, secrets)).await
+            }
+            None => {
+                let sdk = sdk_config().await;
+                let store = AwsCommandStore {
+                    store: Store::new(&sdk, settings),
+                    cloud: AwsCloud::new(&sdk, settings),
+                };
+                serve_until_interrupted(listen, endpoint(store, settings, secrets)).await
+            }
+        }
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn endpoint<S>(store: S, settings: &Settings, secrets: ChatSecrets) -> Endpoint<S> {

@@ -184,57 +184,7 @@ impl fmt::Display for Report {
                 "\nNo steps: every scheduled resource is where it should be."
             )?;
         } else {
-            let rows: Vec<[String; 7]> = self
-                .steps
-                .iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    [
-                        format!("{}", i + 1),
-                        s.schedule.clone(),
-                        if s.group.is_empty() {
-                            "(ungrouped)".into()
-                        } else {
-                            s.group.clone()
-                        },
-                        s.action.to_string(),
-                        s.status.as_str().to_string(),
-                        s.waiting_on.join(", "),
-                        list(&s.resources),
-                    ]
-                })
-                .collect();
-            let header = [
-                "#",
-                "SCHEDULE",
-                "GROUP",
-                "ACTION",
-                "STATUS",
-                "WAITING ON",
-                "RESOURCES",
-            ];
-            let mut width = header.map(str::len);
-            for r in &rows {
-                for (w, c) in width.iter_mut().zip(r.iter()) {
-                    *w = (*w).max(c.chars().count());
-                }
-            }
-            writeln!(f)?;
-            let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 7]| -> fmt::Result {
-                let mut out = String::new();
-                for (i, c) in cells.iter().enumerate() {
-                    if i + 1 == cells.len() {
-                        out.push_str(c);
-                    } else {
-                        out.push_str(&format!("{c:<w$}  ", w = width[i]));
-                    }
-                }
-                writeln!(f, "{}", out.trim_end())
-            };
-            line(f, header)?;
-            for r in &rows {
-                line(f, [&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6]])?;
-            }
+            write_steps(f, &self.steps)?;
             for s in &self.steps {
                 for fail in &s.failures {
                     writeln!(
@@ -273,4 +223,59 @@ impl fmt::Display for Report {
         }
         Ok(())
     }
+}
+
+/// The steps as an aligned table: #, schedule, group, action, status, waiting on, resources.
+fn write_steps(f: &mut fmt::Formatter<'_>, steps: &[Step]) -> fmt::Result {
+    let rows: Vec<[String; 7]> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            [
+                format!("{}", i + 1),
+                s.schedule.clone(),
+                if s.group.is_empty() {
+                    "(ungrouped)".into()
+                } else {
+                    s.group.clone()
+                },
+                s.action.to_string(),
+                s.status.as_str().to_string(),
+                s.waiting_on.join(", "),
+                list(&s.resources),
+            ]
+        })
+        .collect();
+    let header = [
+        "#",
+        "SCHEDULE",
+        "GROUP",
+        "ACTION",
+        "STATUS",
+        "WAITING ON",
+        "RESOURCES",
+    ];
+    let mut width = header.map(str::len);
+    for r in &rows {
+        for (w, c) in width.iter_mut().zip(r.iter()) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    writeln!(f)?;
+    let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 7]| -> fmt::Result {
+        let mut out = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(c);
+            } else {
+                out.push_str(&format!("{c:<w$}  ", w = width[i]));
+            }
+        }
+        writeln!(f, "{}", out.trim_end())
+    };
+    line(f, header)?;
+    for r in &rows {
+        line(f, [&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6]])?;
+    }
+    Ok(())
 }
