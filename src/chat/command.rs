@@ -169,110 +169,111 @@ pub fn parse(text: &str, prefix: &str) -> std::result::Result<Command, String> {
     };
     let verb = first.to_ascii_lowercase();
     let args = &words[1..];
-    let schedule = |i: usize, name: &str| -> std::result::Result<String, String> {
-        args.get(i)
-            .map(|s| s.to_string())
-            .ok_or_else(|| usage(prefix, name))
-    };
-    let too_many = |n: usize, name: &str| -> std::result::Result<(), String> {
-        if args.len() > n {
-            Err(usage(prefix, name))
-        } else {
-            Ok(())
-        }
-    };
     match verb.as_str() {
         "help" | "?" => Ok(Command::Help),
         "status" => {
-            too_many(1, "status")?;
-            Ok(Command::Status {
-                schedule: schedule(0, "status")?,
-            })
+            schedule_only(args, prefix, "status").map(|schedule| Command::Status { schedule })
         }
-        "info" => {
-            too_many(2, "info")?;
-            Ok(Command::Info {
-                schedule: schedule(0, "info")?,
-                day: args.get(1).map(|d| Day::parse(d)).transpose()?,
-            })
-        }
-        "exception" | "exceptions" => {
-            let sub = args.first().map(|s| s.to_ascii_lowercase());
-            let args = args.get(1..).unwrap_or(&[]);
-            match sub.as_deref() {
-                Some("list" | "ls") => {
-                    if args.len() != 1 {
-                        return Err(usage(prefix, "exception list"));
-                    }
-                    Ok(Command::ExceptionList {
-                        schedule: args[0].to_string(),
-                    })
-                }
-                Some("set" | "add") => {
-                    let [schedule, date, kind, value] = args else {
-                        return Err(usage(prefix, "exception set"));
-                    };
-                    let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
-                        .map_err(|_| format!("'{date}' is not a date (YYYY-MM-DD)"))?;
-                    let action = match kind.to_ascii_lowercase().as_str() {
-                        "start" => Action::Start,
-                        "stop" => Action::Stop,
-                        _ => return Err(format!("'{kind}' is not start or stop")),
-                    };
-                    let time = parse_time(value)?;
-                    Ok(Command::ExceptionSet {
-                        schedule: schedule.to_string(),
-                        date,
-                        action,
-                        time,
-                    })
-                }
-                Some("del" | "delete" | "rm") => {
-                    let [uuid] = args else {
-                        return Err(usage(prefix, "exception del"));
-                    };
-                    Ok(Command::ExceptionDel {
-                        uuid: uuid.to_string(),
-                    })
-                }
-                _ => Err(format!(
-                    "{}\n{}\n{}",
-                    usage(prefix, "exception list"),
-                    usage(prefix, "exception set"),
-                    usage(prefix, "exception del")
-                )),
-            }
-        }
-        "extend" => {
-            if args.len() != 2 {
-                return Err(usage(prefix, "extend"));
-            }
-            Ok(Command::Extend {
-                schedule: args[0].to_string(),
-                to: Extension::parse(args[1])?,
-            })
-        }
-        "skip" => {
-            too_many(2, "skip")?;
-            Ok(Command::Skip {
-                schedule: schedule(0, "skip")?,
-                day: args.get(1).map(|d| Day::parse(d)).transpose()?,
-            })
-        }
-        "start" => {
-            too_many(1, "start")?;
-            Ok(Command::Start {
-                schedule: schedule(0, "start")?,
-            })
-        }
-        "stop" => {
-            too_many(1, "stop")?;
-            Ok(Command::Stop {
-                schedule: schedule(0, "stop")?,
-            })
-        }
+        "info" => schedule_and_day(args, prefix, "info")
+            .map(|(schedule, day)| Command::Info { schedule, day }),
+        "exception" | "exceptions" => parse_exception(args, prefix),
+        "extend" => parse_extend(args, prefix),
+        "skip" => schedule_and_day(args, prefix, "skip")
+            .map(|(schedule, day)| Command::Skip { schedule, day }),
+        "start" => schedule_only(args, prefix, "start").map(|schedule| Command::Start { schedule }),
+        "stop" => schedule_only(args, prefix, "stop").map(|schedule| Command::Stop { schedule }),
         other => Err(format!("unknown command '{other}'. Try `{prefix} help`.")),
     }
+}
+
+/// `<schedule>`: exactly one argument.
+fn schedule_only(args: &[&str], prefix: &str, name: &str) -> std::result::Result<String, String> {
+    if args.len() > 1 {
+        return Err(usage(prefix, name));
+    }
+    args.first()
+        .map(|s| s.to_string())
+        .ok_or_else(|| usage(prefix, name))
+}
+
+/// `<schedule> [day]`.
+fn schedule_and_day(
+    args: &[&str],
+    prefix: &str,
+    name: &str,
+) -> std::result::Result<(String, Option<Day>), String> {
+    if args.len() > 2 {
+        return Err(usage(prefix, name));
+    }
+    let schedule = args
+        .first()
+        .map(|s| s.to_string())
+        .ok_or_else(|| usage(prefix, name))?;
+    let day = args.get(1).map(|d| Day::parse(d)).transpose()?;
+    Ok((schedule, day))
+}
+
+/// `exception list|set|del ...`
+fn parse_exception(args: &[&str], prefix: &str) -> std::result::Result<Command, String> {
+    let sub = args.first().map(|s| s.to_ascii_lowercase());
+    let args = args.get(1..).unwrap_or(&[]);
+    match sub.as_deref() {
+        Some("list" | "ls") => {
+            if args.len() != 1 {
+                return Err(usage(prefix, "exception list"));
+            }
+            Ok(Command::ExceptionList {
+                schedule: args[0].to_string(),
+            })
+        }
+        Some("set" | "add") => parse_exception_set(args, prefix),
+        Some("del" | "delete" | "rm") => {
+            let [uuid] = args else {
+                return Err(usage(prefix, "exception del"));
+            };
+            Ok(Command::ExceptionDel {
+                uuid: uuid.to_string(),
+            })
+        }
+        _ => Err(format!(
+            "{}\n{}\n{}",
+            usage(prefix, "exception list"),
+            usage(prefix, "exception set"),
+            usage(prefix, "exception del")
+        )),
+    }
+}
+
+/// `exception set <schedule|*> <YYYY-MM-DD> <start|stop> <HH:MM|None>`
+fn parse_exception_set(args: &[&str], prefix: &str) -> std::result::Result<Command, String> {
+    let [schedule, date, kind, value] = args else {
+        return Err(usage(prefix, "exception set"));
+    };
+    let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .map_err(|_| format!("'{date}' is not a date (YYYY-MM-DD)"))?;
+    let action = match kind.to_ascii_lowercase().as_str() {
+        "start" => Action::Start,
+        "stop" => Action::Stop,
+        _ => return Err(format!("'{kind}' is not start or stop")),
+    };
+    let time = parse_time(value)?;
+    Ok(Command::ExceptionSet {
+        schedule: schedule.to_string(),
+        date,
+        action,
+        time,
+    })
+}
+
+/// `extend <schedule> <HH:MM|+Nh|+Nm>`
+fn parse_extend(args: &[&str], prefix: &str) -> std::result::Result<Command, String> {
+    if args.len() != 2 {
+        return Err(usage(prefix, "extend"));
+    }
+    Ok(Command::Extend {
+        schedule: args[0].to_string(),
+        to: Extension::parse(args[1])?,
+    })
 }
 
 /// The help text.
