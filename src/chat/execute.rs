@@ -6,8 +6,8 @@ use serde_json::Value;
 use super::query::{exception_list, info, status};
 use super::reply::{hm, weekday_date};
 use super::{
-    help, parse, render_reply, verify, ChatRequest, ChatResponse, ChatSecrets, Command, Extension,
-    Rejection, Reply,
+    help, parse, render_reply, verify, ChatRequest, ChatResponse, ChatSecrets, Command, Day,
+    Extension, Rejection, Reply,
 };
 use crate::core::config::{validate, Action, Config, Item, RawConfig, Schedule};
 use crate::core::schedule::{events_between, local_date, next_event, resolve_local};
@@ -186,168 +186,219 @@ async fn run<S: CommandStore>(
     settings: &Settings,
     prefix: &str,
 ) -> Result<Reply> {
-    if let Command::Help = command {
-        return Ok(help(prefix));
-    }
-    if let Command::ExceptionDel { uuid } = command {
-        return Ok(if store.delete_exception(uuid).await? {
-            Reply::ok(format!("exception {uuid} deleted"), Vec::new())
-        } else {
-            Reply::error(format!("no exception with id {uuid}"))
-        });
+    match command {
+        Command::Help => return Ok(help(prefix)),
+        Command::ExceptionDel { uuid } => return delete_exception(store, uuid).await,
+        _ => {}
     }
     let loaded = load(store, settings).await?;
-    let reply = match command {
-        Command::Help | Command::ExceptionDel { .. } => help(prefix),
-        Command::Status { schedule } => {
-            let s = match loaded.schedule(schedule) {
-                Ok(s) => s,
-                Err(r) => return Ok(r),
-            };
-            let resources = store.observe().await?;
-            status(s, &resources, now, settings)
-        }
-        Command::Info { schedule, day } => match loaded.schedule(schedule) {
-            Ok(s) => info(s, day.map(|d| d.resolve(local_date(s, now))), now),
-            Err(r) => r,
-        },
-        Command::ExceptionList { schedule } => match loaded.schedule(schedule) {
-            Ok(s) => exception_list(s, local_date(s, now)),
-            Err(r) => r,
-        },
+    match command {
+        // Answered above, without loading the config.
+        Command::Help | Command::ExceptionDel { .. } => Ok(help(prefix)),
+        Command::Status { schedule } => run_status(store, &loaded, schedule, now, settings).await,
+        Command::Info { schedule, day } => Ok(run_info(&loaded, schedule, *day, now)),
+        Command::ExceptionList { schedule } => Ok(run_exception_list(&loaded, schedule, now)),
         Command::ExceptionSet {
             schedule,
             date,
             action,
             time,
-        } => {
-            if schedule != "*" {
-                if let Err(r) = loaded.schedule(schedule) {
-                    return Ok(r);
-                }
-            }
-            let uuid = replace_exception(store, &loaded, schedule, *date, *action, *time).await?;
-            let what = match time {
-                Some(t) => format!("{action} moved to {}", hm(*t)),
-                None => format!("no {action}"),
-            };
-            let whom = if schedule == "*" {
-                "every schedule".to_string()
-            } else {
-                schedule.clone()
-            };
-            Reply::ok(
-                format!("{whom}: {what} on {}", weekday_date(*date)),
-                vec![format!("exception id: `{uuid}`")],
-            )
-        }
-        Command::Extend { schedule, to } => {
-            let s = match loaded.schedule(schedule) {
-                Ok(s) => s,
-                Err(r) => return Ok(r),
-            };
-            match plan_extend(s, *to, now) {
-                Err(message) => Reply::error(message),
-                Ok(ext) => {
-                    replace_exception(
-                        store,
-                        &loaded,
-                        &s.name,
-                        ext.date,
-                        Action::Stop,
-                        Some(ext.time),
-                    )
-                    .await?;
-                    let mut lines = Vec::new();
-                    if s.warn_minutes > 0 {
-                        lines.push(format!(
-                            "A new warning comes {} minutes before the new stop.",
-                            s.warn_minutes
-                        ));
-                    }
-                    Reply::ok(
-                        format!(
-                            "{}: stop on {} moved {} to {} {}",
-                            s.name,
-                            weekday_date(ext.date),
-                            ext.from
-                                .map(|f| format!("from {}", hm(f)))
-                                .unwrap_or_else(|| "(there was none)".into()),
-                            hm(ext.time),
-                            ext.zone
-                        ),
-                        lines,
-                    )
-                }
-            }
-        }
+        } => run_exception_set(store, &loaded, schedule, *date, *action, *time).await,
+        Command::Extend { schedule, to } => run_extend(store, &loaded, schedule, *to, now).await,
         Command::Skip { schedule, day } => {
-            let s = match loaded.schedule(schedule) {
-                Ok(s) => s,
-                Err(r) => return Ok(r),
-            };
-            let today = local_date(s, now);
-            let date = match day {
-                Some(d) => d.resolve(today),
-                None => default_skip_date(s, now),
-            };
-            if date < today {
-                return Ok(Reply::error(format!(
-                    "{} is in the past in {}",
-                    date,
-                    s.timezone.name()
-                )));
-            }
-            let had_start = events_between(s, date, date)
-                .iter()
-                .any(|e| e.action == Action::Start);
-            replace_exception(store, &loaded, &s.name, date, Action::Start, None).await?;
-            let mut lines = Vec::new();
-            if !had_start {
-                lines.push("(that day had no start anyway)".to_string());
-            }
-            lines.push(format!(
-                "Undo: `{prefix} exception list {}` and `{prefix} exception del <id>`",
-                s.name
-            ));
-            Reply::ok(
-                format!("{}: no start on {}", s.name, weekday_date(date)),
-                lines,
-            )
+            run_skip(store, &loaded, schedule, *day, now, prefix).await
         }
-        Command::Start { schedule } | Command::Stop { schedule } => {
-            let s = match loaded.schedule(schedule) {
-                Ok(s) => s,
-                Err(r) => return Ok(r),
-            };
-            let (action, flag, how) = match command {
-                Command::Start { .. } => (
-                    Action::Start,
-                    "ForceStart",
-                    "starts every resource in dependency order",
-                ),
-                _ => (
-                    Action::Stop,
-                    "ForceStop",
-                    "stops every resource in reverse dependency order",
-                ),
-            };
-            if store.set_force(&s.name, action).await? {
-                Reply::ok(
-                    format!("{}: {flag} set", s.name),
-                    vec![format!(
-                        "The next tick (within 5 minutes) {how}; then the schedule continues from its next boundary."
-                    )],
-                )
-            } else {
-                Reply::error(format!(
-                    "schedule '{}' is not in the Schedule table",
-                    s.name
-                ))
-            }
-        }
+        Command::Start { schedule } => run_force(store, &loaded, schedule, Action::Start).await,
+        Command::Stop { schedule } => run_force(store, &loaded, schedule, Action::Stop).await,
+    }
+}
+
+/// `exception del`: needs no config.
+async fn delete_exception<S: CommandStore>(store: &S, uuid: &str) -> Result<Reply> {
+    Ok(if store.delete_exception(uuid).await? {
+        Reply::ok(format!("exception {uuid} deleted"), Vec::new())
+    } else {
+        Reply::error(format!("no exception with id {uuid}"))
+    })
+}
+
+async fn run_status<S: CommandStore>(
+    store: &S,
+    loaded: &Loaded,
+    schedule: &str,
+    now: DateTime<Utc>,
+    settings: &Settings,
+) -> Result<Reply> {
+    let s = match loaded.schedule(schedule) {
+        Ok(s) => s,
+        Err(r) => return Ok(r),
     };
-    Ok(reply)
+    let resources = store.observe().await?;
+    Ok(status(s, &resources, now, settings))
+}
+
+fn run_info(loaded: &Loaded, schedule: &str, day: Option<Day>, now: DateTime<Utc>) -> Reply {
+    match loaded.schedule(schedule) {
+        Ok(s) => info(s, day.map(|d| d.resolve(local_date(s, now))), now),
+        Err(r) => r,
+    }
+}
+
+fn run_exception_list(loaded: &Loaded, schedule: &str, now: DateTime<Utc>) -> Reply {
+    match loaded.schedule(schedule) {
+        Ok(s) => exception_list(s, local_date(s, now)),
+        Err(r) => r,
+    }
+}
+
+async fn run_exception_set<S: CommandStore>(
+    store: &S,
+    loaded: &Loaded,
+    schedule: &str,
+    date: NaiveDate,
+    action: Action,
+    time: Option<NaiveTime>,
+) -> Result<Reply> {
+    if schedule != "*" {
+        if let Err(r) = loaded.schedule(schedule) {
+            return Ok(r);
+        }
+    }
+    let uuid = replace_exception(store, loaded, schedule, date, action, time).await?;
+    let what = match time {
+        Some(t) => format!("{action} moved to {}", hm(t)),
+        None => format!("no {action}"),
+    };
+    let whom = if schedule == "*" {
+        "every schedule".to_string()
+    } else {
+        schedule.to_string()
+    };
+    Ok(Reply::ok(
+        format!("{whom}: {what} on {}", weekday_date(date)),
+        vec![format!("exception id: `{uuid}`")],
+    ))
+}
+
+async fn run_extend<S: CommandStore>(
+    store: &S,
+    loaded: &Loaded,
+    schedule: &str,
+    to: Extension,
+    now: DateTime<Utc>,
+) -> Result<Reply> {
+    let s = match loaded.schedule(schedule) {
+        Ok(s) => s,
+        Err(r) => return Ok(r),
+    };
+    let ext = match plan_extend(s, to, now) {
+        Err(message) => return Ok(Reply::error(message)),
+        Ok(ext) => ext,
+    };
+    replace_exception(
+        store,
+        loaded,
+        &s.name,
+        ext.date,
+        Action::Stop,
+        Some(ext.time),
+    )
+    .await?;
+    let mut lines = Vec::new();
+    if s.warn_minutes > 0 {
+        lines.push(format!(
+            "A new warning comes {} minutes before the new stop.",
+            s.warn_minutes
+        ));
+    }
+    Ok(Reply::ok(
+        format!(
+            "{}: stop on {} moved {} to {} {}",
+            s.name,
+            weekday_date(ext.date),
+            ext.from
+                .map(|f| format!("from {}", hm(f)))
+                .unwrap_or_else(|| "(there was none)".into()),
+            hm(ext.time),
+            ext.zone
+        ),
+        lines,
+    ))
+}
+
+async fn run_skip<S: CommandStore>(
+    store: &S,
+    loaded: &Loaded,
+    schedule: &str,
+    day: Option<Day>,
+    now: DateTime<Utc>,
+    prefix: &str,
+) -> Result<Reply> {
+    let s = match loaded.schedule(schedule) {
+        Ok(s) => s,
+        Err(r) => return Ok(r),
+    };
+    let today = local_date(s, now);
+    let date = match day {
+        Some(d) => d.resolve(today),
+        None => default_skip_date(s, now),
+    };
+    if date < today {
+        return Ok(Reply::error(format!(
+            "{} is in the past in {}",
+            date,
+            s.timezone.name()
+        )));
+    }
+    let had_start = events_between(s, date, date)
+        .iter()
+        .any(|e| e.action == Action::Start);
+    replace_exception(store, loaded, &s.name, date, Action::Start, None).await?;
+    let mut lines = Vec::new();
+    if !had_start {
+        lines.push("(that day had no start anyway)".to_string());
+    }
+    lines.push(format!(
+        "Undo: `{prefix} exception list {}` and `{prefix} exception del <id>`",
+        s.name
+    ));
+    Ok(Reply::ok(
+        format!("{}: no start on {}", s.name, weekday_date(date)),
+        lines,
+    ))
+}
+
+/// `start` / `stop`: sets the schedule's force flag for the next tick.
+async fn run_force<S: CommandStore>(
+    store: &S,
+    loaded: &Loaded,
+    schedule: &str,
+    action: Action,
+) -> Result<Reply> {
+    let s = match loaded.schedule(schedule) {
+        Ok(s) => s,
+        Err(r) => return Ok(r),
+    };
+    let (flag, how) = match action {
+        Action::Start => ("ForceStart", "starts every resource in dependency order"),
+        Action::Stop => (
+            "ForceStop",
+            "stops every resource in reverse dependency order",
+        ),
+    };
+    Ok(if store.set_force(&s.name, action).await? {
+        Reply::ok(
+            format!("{}: {flag} set", s.name),
+            vec![format!(
+                "The next tick (within 5 minutes) {how}; then the schedule continues from its next boundary."
+            )],
+        )
+    } else {
+        Reply::error(format!(
+            "schedule '{}' is not in the Schedule table",
+            s.name
+        ))
+    })
 }
 
 /// Today if its start is still ahead, else tomorrow (local dates of the schedule).
