@@ -111,6 +111,19 @@ pub fn status(
             .unwrap_or_default();
         by_group.entry(g).or_default().push(r);
     }
+    let mut lines = state_lines(s, now);
+    lines.extend(group_lines(s, &by_group));
+    if mine.is_empty() {
+        lines.push(format!(
+            "no resources tagged {}={}",
+            tags.schedule, s.tag_value
+        ));
+    }
+    Reply::ok(format!("{} ({})", s.name, s.timezone.name()), lines)
+}
+
+/// What the schedule wants now, its next start and stop, and pending flags.
+fn state_lines(s: &Schedule, now: DateTime<Utc>) -> Vec<String> {
     let mut lines = Vec::new();
     match latest_event(s, now) {
         Some(e) => lines.push(format!(
@@ -146,6 +159,11 @@ pub fn status(
     if !s.enabled {
         lines.push("the schedule is disabled (Enabled: false)".into());
     }
+    lines
+}
+
+/// One line per group (in the schedule's order, then ungrouped, then unknown groups).
+fn group_lines(s: &Schedule, by_group: &BTreeMap<String, Vec<&Resource>>) -> Vec<String> {
     let mut groups: Vec<(String, String)> = s
         .groups
         .iter()
@@ -162,6 +180,7 @@ pub fn status(
             groups.push((key.clone(), format!("{key} (no such group: left alone)")));
         }
     }
+    let mut lines = Vec::new();
     for (key, label) in groups {
         let Some(members) = by_group.get(&key) else {
             continue;
@@ -173,13 +192,7 @@ pub fn status(
             .join(", ");
         lines.push(format!("{label}: {list}"));
     }
-    if mine.is_empty() {
-        lines.push(format!(
-            "no resources tagged {}={}",
-            tags.schedule, s.tag_value
-        ));
-    }
-    Reply::ok(format!("{} ({})", s.name, s.timezone.name()), lines)
+    lines
 }
 
 #[cfg(test)]
