@@ -379,12 +379,10 @@ async fn run_force<S: CommandStore>(
         Ok(s) => s,
         Err(r) => return Ok(r),
     };
-    let (flag, how) = match action {
-        Action::Start => ("ForceStart", "starts every resource in dependency order"),
-        Action::Stop => (
-            "ForceStop",
-            "stops every resource in reverse dependency order",
-        ),
+    let flag = action.force_field();
+    let how = match action {
+        Action::Start => "starts every resource in dependency order",
+        Action::Stop => "stops every resource in reverse dependency order",
     };
     Ok(if store.set_force(&s.name, action).await? {
         Reply::ok(

@@ -150,10 +150,11 @@ fn state_lines(s: &Schedule, now: DateTime<Utc>) -> Vec<String> {
         lines.push(format!(
             "{} is pending for the next tick",
             if s.force_start {
-                "ForceStart"
+                Action::Start
             } else {
-                "ForceStop"
+                Action::Stop
             }
+            .force_field()
         ));
     }
     if !s.enabled {
