@@ -1,0 +1,93 @@
+//! Test fixtures shared by the chat modules' tests: a small config and inventory, secrets, signed requests.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::json;
+
+use crate::core::config::{validate, RawConfig, Schedule};
+use crate::core::inventory::parse_inventory;
+use crate::ports::{MemoryStore, Settings};
+
+use super::{execute, parse, slack_signature, ChatRequest, ChatSecrets, Reply};
+
+pub(super) const CONFIG: &str = "schedules:\n  - {ScheduleName: dev, TagValue: dev, DaysActive: weekdays, StartTime: '09:00', StopTime: '22:00', Timezone: Asia/Seoul}\n  - {ScheduleName: broken, TagValue: broken, StartTime: '25:00'}\ngroups:\n  - {ScheduleName: dev, GroupName: DB, InstanceType: RDS}\n  - {ScheduleName: dev, GroupName: API, InstanceType: EC2, Dependency: [DB]}\nexceptions:\n  - {ExceptionUuid: xmas, ScheduleName: '*', ExceptionDate: '2026-12-25', ExceptionType: start, ExceptionValue: None}\n  - {ExceptionUuid: old, ScheduleName: dev, ExceptionDate: '2026-11-02', ExceptionType: stop, ExceptionValue: '23:00'}\n";
+pub(super) const INVENTORY: &str = "resources:\n  - {id: i-0a1, kind: ec2, state: running, tags: {ScheduleName: dev, ScheduleGroupName: API, Name: api-1}}\n  - {id: dev-db, kind: rds, state: available, engine: postgres, tags: {ScheduleName: dev, ScheduleGroupName: DB}}\n";
+pub(super) const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+pub(super) const TOKEN: &str = "jandi-token-123";
+
+pub(super) fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("test instant")
+        .with_timezone(&Utc)
+}
+
+pub(super) fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("test date")
+}
+
+pub(super) fn store() -> MemoryStore {
+    MemoryStore::new(
+        RawConfig::parse(CONFIG, "test").expect("config"),
+        parse_inventory(INVENTORY, "test").expect("inventory"),
+    )
+}
+
+pub(super) fn settings() -> Settings {
+    Settings::from_lookup(|_| None).expect("defaults")
+}
+
+pub(super) fn secrets() -> ChatSecrets {
+    ChatSecrets {
+        slack_signing_secret: Some(SECRET.into()),
+        jandi_token: Some(TOKEN.into()),
+        command: "/offhours".into(),
+    }
+}
+
+pub(super) fn dev() -> Schedule {
+    let c = validate(
+        &RawConfig::parse(CONFIG, "test").expect("config"),
+        &settings().defaults,
+    );
+    c.schedule("dev").cloned().expect("dev schedule")
+}
+
+pub(super) fn slack_request(text: &str, now: DateTime<Utc>, secret: &str) -> ChatRequest {
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", "legacy")
+        .append_pair("command", "/offhours")
+        .append_pair("text", text)
+        .append_pair("user_name", "mina")
+        .finish();
+    let ts = now.timestamp().to_string();
+    ChatRequest {
+        headers: vec![
+            (
+                "Content-Type".into(),
+                "application/x-www-form-urlencoded".into(),
+            ),
+            ("X-Slack-Request-Timestamp".into(), ts.clone()),
+            (
+                "X-Slack-Signature".into(),
+                slack_signature(secret, &ts, &body),
+            ),
+        ],
+        body,
+    }
+}
+
+pub(super) fn jandi_request(text: &str, token: &str) -> ChatRequest {
+    ChatRequest {
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        body: json!({
+            "token": token, "teamName": "team", "roomName": "ops", "writerName": "Mina",
+            "writerEmail": "mina@example.com", "text": text, "keyword": "offhours",
+            "createdAt": "2026-11-23T12:50:00.000Z",
+        })
+        .to_string(),
+    }
+}
+
+pub(super) async fn run_text(store: &MemoryStore, text: &str, now: DateTime<Utc>) -> Reply {
+    let command = parse(text, "/offhours").expect("parses");
+    execute(&command, now, store, &settings(), "/offhours").await
+}

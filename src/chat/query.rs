@@ -1,0 +1,224 @@
+//! The read-only commands' answers (status, info, exception list): pure, from a schedule and what was observed.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+
+use super::reply::{hm, weekday_date};
+use super::Reply;
+use crate::core::config::{Action, Schedule};
+use crate::core::planner::Resource;
+use crate::core::schedule::{events_between, latest_event, local_date, next_event, Source};
+use crate::ports::Settings;
+
+fn source_label(source: &Source) -> String {
+    match source {
+        Source::Schedule => "schedule".into(),
+        Source::Exception(u) => format!("exception {u}"),
+        Source::MakeUpDay(u) => format!("make-up day {u}"),
+    }
+}
+
+/// Pure: one day's events of a schedule (default: today).
+pub fn info(s: &Schedule, date: Option<NaiveDate>, now: DateTime<Utc>) -> Reply {
+    let date = date.unwrap_or_else(|| local_date(s, now));
+    let events = events_between(s, date, date);
+    let mut lines: Vec<String> = events
+        .iter()
+        .map(|e| {
+            let mut line = format!(
+                "{} {}: {} ({})",
+                e.local.format("%H:%M %Z"),
+                e.action,
+                if e.at <= now { "done" } else { "upcoming" },
+                source_label(&e.source)
+            );
+            if e.shifted() {
+                line.push_str(&format!(
+                    ", asked for {} which does not exist that day",
+                    hm(e.requested)
+                ));
+            }
+            line
+        })
+        .collect();
+    if lines.is_empty() {
+        lines.push("no start or stop that day".into());
+    }
+    if !s.enabled {
+        lines.push("the schedule is disabled (Enabled: false)".into());
+    }
+    Reply::ok(
+        format!(
+            "{} on {}, {}",
+            s.name,
+            weekday_date(date),
+            s.timezone.name()
+        ),
+        lines,
+    )
+}
+
+/// Pure: the exceptions of a schedule from `today` on (its own and `*` ones).
+pub fn exception_list(s: &Schedule, today: NaiveDate) -> Reply {
+    let mut upcoming: Vec<_> = s.exceptions.iter().filter(|e| e.date >= today).collect();
+    upcoming.sort_by(|a, b| (a.date, a.action, &a.uuid).cmp(&(b.date, b.action, &b.uuid)));
+    let past = s.exceptions.len() - upcoming.len();
+    let mut lines: Vec<String> = upcoming
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {}{}: `{}`",
+                weekday_date(e.date),
+                e.action,
+                e.time.map(hm).unwrap_or_else(|| "None".into()),
+                if e.schedule == "*" {
+                    " (all schedules)"
+                } else {
+                    ""
+                },
+                e.uuid
+            )
+        })
+        .collect();
+    if lines.is_empty() {
+        lines.push("no upcoming exceptions".into());
+    }
+    if past > 0 {
+        lines.push(format!("({past} past exception(s) not shown)"));
+    }
+    Reply::ok(format!("{}: exceptions from {today}", s.name), lines)
+}
+
+/// Pure: resources of a schedule and their states, by group in start order.
+pub fn status(
+    s: &Schedule,
+    resources: &[Resource],
+    now: DateTime<Utc>,
+    settings: &Settings,
+) -> Reply {
+    let tags = &settings.tags;
+    let mine: Vec<&Resource> = resources
+        .iter()
+        .filter(|r| r.tags.get(&tags.schedule) == Some(&s.tag_value))
+        .collect();
+    let mut by_group: BTreeMap<String, Vec<&Resource>> = BTreeMap::new();
+    for r in &mine {
+        let g = r
+            .tags
+            .get(&tags.group)
+            .map(|g| g.trim().to_string())
+            .unwrap_or_default();
+        by_group.entry(g).or_default().push(r);
+    }
+    let mut lines = state_lines(s, now);
+    lines.extend(group_lines(s, &by_group));
+    if mine.is_empty() {
+        lines.push(format!(
+            "no resources tagged {}={}",
+            tags.schedule, s.tag_value
+        ));
+    }
+    Reply::ok(format!("{} ({})", s.name, s.timezone.name()), lines)
+}
+
+/// What the schedule wants now, its next start and stop, and pending flags.
+fn state_lines(s: &Schedule, now: DateTime<Utc>) -> Vec<String> {
+    let mut lines = Vec::new();
+    match latest_event(s, now) {
+        Some(e) => lines.push(format!(
+            "should be {} since {} ({})",
+            if e.action == Action::Start {
+                "running"
+            } else {
+                "stopped"
+            },
+            e.local.format("%Y-%m-%d %H:%M %Z"),
+            source_label(&e.source)
+        )),
+        None => lines.push("no start or stop in the last 8 days: offhours leaves it alone".into()),
+    }
+    for action in [Action::Start, Action::Stop] {
+        if let Some(e) = next_event(s, now, action, TimeDelta::days(8)) {
+            lines.push(format!(
+                "next {action}: {}",
+                e.local.format("%Y-%m-%d %H:%M %Z")
+            ));
+        }
+    }
+    if s.force_start || s.force_stop {
+        lines.push(format!(
+            "{} is pending for the next tick",
+            if s.force_start {
+                Action::Start
+            } else {
+                Action::Stop
+            }
+            .force_field()
+        ));
+    }
+    if !s.enabled {
+        lines.push("the schedule is disabled (Enabled: false)".into());
+    }
+    lines
+}
+
+/// One line per group (in the schedule's order, then ungrouped, then unknown groups).
+fn group_lines(s: &Schedule, by_group: &BTreeMap<String, Vec<&Resource>>) -> Vec<String> {
+    let mut groups: Vec<(String, String)> = s
+        .groups
+        .iter()
+        .map(|g| {
+            (
+                g.name.clone(),
+                format!("{} ({})", g.name, g.kind.as_str().to_uppercase()),
+            )
+        })
+        .collect();
+    groups.push((String::new(), "(ungrouped)".into()));
+    for key in by_group.keys() {
+        if !groups.iter().any(|(k, _)| k == key) {
+            groups.push((key.clone(), format!("{key} (no such group: left alone)")));
+        }
+    }
+    let mut lines = Vec::new();
+    for (key, label) in groups {
+        let Some(members) = by_group.get(&key) else {
+            continue;
+        };
+        let list = members
+            .iter()
+            .map(|r| format!("{} {}", r.to_ref(), r.state))
+            .collect::<Vec<_>>()
+            .join(", ");
+        lines.push(format!("{label}: {list}"));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::chat::fixtures::*;
+
+    #[tokio::test]
+    async fn info_shows_the_days_events_after_exceptions() {
+        let store = store();
+        let now = at("2026-11-23T12:00:00+09:00");
+        let r = run_text(&store, "info dev", now).await;
+        assert_eq!(
+            r.lines,
+            [
+                "09:00 KST start: done (schedule)",
+                "22:00 KST stop: upcoming (schedule)"
+            ]
+        );
+        let r = run_text(&store, "info dev 2026-12-25", now).await;
+        assert_eq!(r.lines, ["22:00 KST stop: upcoming (schedule)"]);
+        run_text(&store, "exception set dev 2026-11-24 stop 23:45", now).await;
+        let r = run_text(&store, "info dev tomorrow", now).await;
+        assert!(
+            r.lines[1].starts_with("23:45 KST stop: upcoming (exception "),
+            "{r:?}"
+        );
+    }
+}

@@ -1,0 +1,307 @@
+//! Per-platform request verification: Slack `v0` signature and timestamp window, JANDI token.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use super::ChatRequest;
+
+/// Secrets that verify incoming commands. A platform whose secret is unset is refused.
+#[derive(Clone, Default)]
+pub struct ChatSecrets {
+    /// Env `SLACK_SIGNING_SECRET`: the Slack app's signing secret.
+    pub slack_signing_secret: Option<String>,
+    /// Env `JANDI_TOKEN`: the token of the JANDI outgoing webhook.
+    pub jandi_token: Option<String>,
+    /// Env `CHAT_COMMAND` (default `/offhours`): the command name shown in help texts.
+    pub command: String,
+}
+
+impl fmt::Debug for ChatSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = |s: &Option<String>| if s.is_some() { "<set>" } else { "<unset>" };
+        f.debug_struct("ChatSecrets")
+            .field("slack_signing_secret", &set(&self.slack_signing_secret))
+            .field("jandi_token", &set(&self.jandi_token))
+            .field("command", &self.command)
+            .finish()
+    }
+}
+
+/// Which chat platform sent a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Slack,
+    Jandi,
+}
+
+/// A verified command request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    pub platform: Platform,
+    /// The command text without the command name (`extend dev +1h`).
+    pub text: String,
+    /// Who sent it, for the reply and the log.
+    pub user: String,
+    /// Slack's certificate check (`ssl_check=1`): answer 200 and do nothing.
+    pub ssl_check: bool,
+}
+
+/// Slack rejects requests whose timestamp is further than this from now.
+pub const MAX_CLOCK_SKEW_SECONDS: i64 = 5 * 60;
+
+/// Why a request was refused (logged; the client only sees 401).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection(pub &'static str);
+
+/// Recognises the platform and verifies the request's signature or token.
+pub fn verify(
+    request: &ChatRequest,
+    now: DateTime<Utc>,
+    secrets: &ChatSecrets,
+) -> std::result::Result<Incoming, Rejection> {
+    let slack_headers = request.header("x-slack-signature").is_some()
+        || request.header("x-slack-request-timestamp").is_some();
+    if slack_headers {
+        return verify_slack(request, now, secrets);
+    }
+    match serde_json::from_str::<Value>(&request.body) {
+        Ok(Value::Object(body)) if body.contains_key("token") => verify_jandi(&body, secrets),
+        _ => Err(Rejection("not a signed Slack request nor a JANDI webhook")),
+    }
+}
+
+/// The Slack `v0` signature of `body` sent at `timestamp`: `v0=` + hex HMAC-SHA256.
+pub fn slack_signature(secret: &str, timestamp: &str, body: &str) -> String {
+    format!("v0={}", hex::encode(slack_mac(secret, timestamp, body)))
+}
+
+fn slack_mac(secret: &str, timestamp: &str, body: &str) -> Vec<u8> {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        return Vec::new();
+    };
+    mac.update(format!("v0:{timestamp}:").as_bytes());
+    mac.update(body.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn verify_slack(
+    request: &ChatRequest,
+    now: DateTime<Utc>,
+    secrets: &ChatSecrets,
+) -> std::result::Result<Incoming, Rejection> {
+    let secret = secrets.slack_signing_secret.as_deref().ok_or(Rejection(
+        "Slack request, but SLACK_SIGNING_SECRET is not set",
+    ))?;
+    let timestamp = request
+        .header("x-slack-request-timestamp")
+        .ok_or(Rejection("Slack request without X-Slack-Request-Timestamp"))?
+        .trim();
+    let sent: i64 = timestamp
+        .parse()
+        .map_err(|_| Rejection("Slack timestamp is not a number"))?;
+    if (now.timestamp() - sent).abs() > MAX_CLOCK_SKEW_SECONDS {
+        return Err(Rejection("Slack timestamp is more than 5 minutes off"));
+    }
+    let given = request
+        .header("x-slack-signature")
+        .and_then(|s| s.trim().strip_prefix("v0="))
+        .and_then(|h| hex::decode(h).ok())
+        .ok_or(Rejection("Slack signature missing or not v0"))?;
+    let expected = slack_mac(secret, timestamp, &request.body);
+    if expected.is_empty() || !bool::from(expected.as_slice().ct_eq(given.as_slice())) {
+        return Err(Rejection("Slack signature does not match"));
+    }
+    let mut text = String::new();
+    let mut user = String::new();
+    let mut ssl_check = false;
+    for (k, v) in form_urlencoded::parse(request.body.as_bytes()) {
+        match k.as_ref() {
+            "text" => text = v.into_owned(),
+            "user_name" => user = v.into_owned(),
+            "ssl_check" => ssl_check = v == "1",
+            _ => {}
+        }
+    }
+    Ok(Incoming {
+        platform: Platform::Slack,
+        text: text.trim().to_string(),
+        user,
+        ssl_check,
+    })
+}
+
+fn verify_jandi(
+    body: &serde_json::Map<String, Value>,
+    secrets: &ChatSecrets,
+) -> std::result::Result<Incoming, Rejection> {
+    let expected = secrets
+        .jandi_token
+        .as_deref()
+        .ok_or(Rejection("JANDI request, but JANDI_TOKEN is not set"))?;
+    let given = body.get("token").and_then(Value::as_str).unwrap_or("");
+    if !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
+        return Err(Rejection("JANDI token does not match"));
+    }
+    let text = body
+        .get("text")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim();
+    let keyword = body
+        .get("keyword")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim()
+        .trim_start_matches('/');
+    // The message starts with the trigger word (`/offhours status dev`): drop it.
+    let mut words = text.splitn(2, char::is_whitespace);
+    let first = words.next().unwrap_or("");
+    let rest = words.next().unwrap_or("").trim();
+    let is_trigger = first.starts_with('/')
+        || (!keyword.is_empty() && first.trim_start_matches('/').eq_ignore_ascii_case(keyword));
+    let text = if is_trigger { rest } else { text };
+    Ok(Incoming {
+        platform: Platform::Jandi,
+        text: text.to_string(),
+        user: body
+            .get("writerName")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        ssl_check: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::fixtures::*;
+    use chrono::TimeDelta;
+
+    #[test]
+    fn slack_verification_table() {
+        let now = at("2026-11-23T12:50:00Z");
+        let good = slack_request("status dev", now, SECRET);
+        assert_eq!(
+            verify(&good, now, &secrets()).map(|i| (i.platform, i.text, i.user)),
+            Ok((
+                Platform::Slack,
+                "status dev".to_string(),
+                "mina".to_string()
+            ))
+        );
+        let mut tampered = good.clone();
+        tampered.body = tampered.body.replace("status", "stop");
+        let cases: Vec<(&str, ChatRequest, DateTime<Utc>, ChatSecrets)> = vec![
+            (
+                "wrong secret",
+                slack_request("stop dev", now, "other-secret"),
+                now,
+                secrets(),
+            ),
+            ("tampered body", tampered, now, secrets()),
+            (
+                "stale timestamp",
+                slack_request("stop dev", now - TimeDelta::seconds(301), SECRET),
+                now,
+                secrets(),
+            ),
+            (
+                "future timestamp",
+                slack_request("stop dev", now + TimeDelta::seconds(301), SECRET),
+                now,
+                secrets(),
+            ),
+            (
+                "secret not configured",
+                good.clone(),
+                now,
+                ChatSecrets {
+                    slack_signing_secret: None,
+                    ..secrets()
+                },
+            ),
+            (
+                "no signature",
+                ChatRequest {
+                    headers: vec![(
+                        "X-Slack-Request-Timestamp".into(),
+                        now.timestamp().to_string(),
+                    )],
+                    body: good.body.clone(),
+                },
+                now,
+                secrets(),
+            ),
+            (
+                "unsigned form",
+                ChatRequest {
+                    headers: vec![],
+                    body: good.body.clone(),
+                },
+                now,
+                secrets(),
+            ),
+        ];
+        for (name, request, now, secrets) in cases {
+            assert!(
+                verify(&request, now, &secrets).is_err(),
+                "{name} must be refused"
+            );
+        }
+        // Within the window on both sides is fine.
+        let edge = slack_request("status dev", now - TimeDelta::seconds(299), SECRET);
+        assert!(verify(&edge, now, &secrets()).is_ok());
+    }
+
+    #[test]
+    fn jandi_verification_strips_the_trigger_word() {
+        let ok = verify(
+            &jandi_request("/offhours extend dev +1h", TOKEN),
+            Utc::now(),
+            &secrets(),
+        );
+        assert_eq!(
+            ok.map(|i| (i.platform, i.text, i.user)),
+            Ok((
+                Platform::Jandi,
+                "extend dev +1h".to_string(),
+                "Mina".to_string()
+            ))
+        );
+        assert!(verify(
+            &jandi_request("/offhours stop dev", "wrong"),
+            Utc::now(),
+            &secrets()
+        )
+        .is_err());
+        assert!(verify(
+            &jandi_request("/offhours stop dev", ""),
+            Utc::now(),
+            &secrets()
+        )
+        .is_err());
+        let unset = ChatSecrets {
+            jandi_token: None,
+            ..secrets()
+        };
+        assert!(verify(
+            &jandi_request("/offhours stop dev", TOKEN),
+            Utc::now(),
+            &unset
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn secrets_are_not_printed_by_debug() {
+        let text = format!("{:?}", secrets());
+        assert!(!text.contains(SECRET) && !text.contains(TOKEN), "{text}");
+    }
+}
