@@ -44,18 +44,6 @@ impl Severity {
             Self::Error => "#E01E5A",
         }
     }
-
-    pub(super) fn color_number(self) -> u32 {
-        u32::from_str_radix(self.color().trim_start_matches('#'), 16).unwrap_or(0)
-    }
-
-    pub(super) fn teams_color(self) -> &'static str {
-        match self {
-            Self::Info => "Good",
-            Self::Warning => "Warning",
-            Self::Error => "Attention",
-        }
-    }
 }
 
 /// A titled list of lines inside a message. Lines may hold `code` spans in backticks.
