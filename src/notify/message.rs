@@ -205,7 +205,7 @@ pub fn transition_message(
     let (severity, title, text) = if stalled {
         (
             Severity::Error,
-            format!("{s}: {} held back by failures", action_noun(action)),
+            format!("{s}: {} held back by failures", action.as_str()),
             format!(
                 "Some resources of {s} could not be {verb}; they are retried at the next tick, and groups that depend on them wait."
             ),
@@ -226,7 +226,7 @@ pub fn transition_message(
     } else {
         (
             Severity::Info,
-            format!("{s}: {} in progress", action_noun(action)),
+            format!("{s}: {} in progress", action.as_str()),
             "The rest continues at the next tick.".to_string(),
         )
     };
@@ -301,13 +301,6 @@ fn finished_lines(action: Action, steps: &[&Step], schedule: Option<&Schedule>) 
         lines.push(format!("every resource is {state}"));
     }
     lines
-}
-
-fn action_noun(action: Action) -> &'static str {
-    match action {
-        Action::Start => "start",
-        Action::Stop => "stop",
-    }
 }
 
 fn group_label(step: &Step) -> &str {
