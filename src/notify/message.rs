@@ -214,14 +214,7 @@ pub fn transition_message(
         (
             Severity::Info,
             format!("{s}: {verb}"),
-            format!(
-                "Every resource of {s} is {}.",
-                if action == Action::Start {
-                    "up"
-                } else {
-                    "stopped"
-                }
-            ),
+            format!("Every resource of {s} is {}.", end_state(action)),
         )
     } else {
         (
@@ -263,11 +256,7 @@ pub fn transition_message(
 /// Every group of a finished transition in the order it was handled: this tick's steps
 /// in detail, groups finished by earlier ticks (or found in place) by name and state.
 fn finished_lines(action: Action, steps: &[&Step], schedule: Option<&Schedule>) -> Vec<String> {
-    let state = if action == Action::Start {
-        "up"
-    } else {
-        "stopped"
-    };
+    let state = end_state(action);
     let mut groups: Vec<String> = schedule
         .map(|sc| {
             sc.groups
@@ -301,6 +290,14 @@ fn finished_lines(action: Action, steps: &[&Step], schedule: Option<&Schedule>) 
         lines.push(format!("every resource is {state}"));
     }
     lines
+}
+
+/// What every resource is once a transition to `action` finished.
+fn end_state(action: Action) -> &'static str {
+    match action {
+        Action::Start => "up",
+        Action::Stop => "stopped",
+    }
 }
 
 fn group_label(step: &Step) -> &str {
