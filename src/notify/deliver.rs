@@ -216,27 +216,32 @@ impl Notifier {
                 ),
             },
         };
-        match &delivery {
-            Delivery::Sent { attempts } => tracing::info!(
-                format = format.as_str(),
-                kind = message.kind.as_str(),
-                schedule = %message.schedule,
-                attempts,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "chat message sent"
-            ),
-            Delivery::Failed { attempts, reason } => tracing::warn!(
-                format = format.as_str(),
-                kind = message.kind.as_str(),
-                schedule = %message.schedule,
-                attempts,
-                reason = %reason,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "chat message not delivered"
-            ),
-            _ => {}
-        }
+        log_delivery(format, message, &delivery, started);
         (format, delivery)
+    }
+}
+
+/// Logs a delivery that was attempted (never the URL).
+fn log_delivery(format: WebhookFormat, message: &Message, delivery: &Delivery, started: Instant) {
+    match delivery {
+        Delivery::Sent { attempts } => tracing::info!(
+            format = format.as_str(),
+            kind = message.kind.as_str(),
+            schedule = %message.schedule,
+            attempts,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "chat message sent"
+        ),
+        Delivery::Failed { attempts, reason } => tracing::warn!(
+            format = format.as_str(),
+            kind = message.kind.as_str(),
+            schedule = %message.schedule,
+            attempts,
+            reason = %reason,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "chat message not delivered"
+        ),
+        _ => {}
     }
 }
 
