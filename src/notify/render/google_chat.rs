@@ -1,0 +1,42 @@
+//! Google Chat webhook payload: fallback text plus a cardsV2 card with one section per message section.
+
+use serde_json::json;
+
+use super::{clip, html_escape, json_only, unticked, Payload};
+use crate::notify::message::Message;
+
+/// Renders a message for Google Chat.
+pub(super) fn render(m: &Message) -> Payload {
+    json_only(json!({
+        "text": clip(&format!("{}: {}", m.title, m.text), 4000),
+        "cardsV2": [{
+            "cardId": format!("offhours-{}", m.kind.as_str()),
+            "card": {
+                "header": {"title": clip(&m.title, 200), "subtitle": clip(&m.text, 400)},
+                "sections": m.sections.iter().map(|s| json!({
+                    "header": html_escape(&s.title),
+                    "widgets": [{"textParagraph": {"text": clip(&s.lines.iter().map(|l| html_escape(&unticked(l))).collect::<Vec<_>>().join("<br>"), 4000)}}],
+                })).collect::<Vec<_>>(),
+            }
+        }]
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::rendered;
+    use super::super::WebhookFormat;
+
+    #[test]
+    fn google_chat_payload_has_text_and_cards_v2() {
+        let p = rendered(WebhookFormat::GoogleChat);
+        assert!(p.body["text"].is_string());
+        let card = &p.body["cardsV2"][0];
+        assert!(card["cardId"].is_string());
+        assert!(card["card"]["header"]["title"].is_string());
+        let w = &card["card"]["sections"][0]["widgets"][0]["textParagraph"]["text"];
+        assert!(w
+            .as_str()
+            .is_some_and(|t| t.contains("api-1") && t.contains("<br>")));
+    }
+}
