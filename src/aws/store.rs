@@ -461,7 +461,7 @@ impl Store {
 }
 
 /// Schedule fields that are commands, not configuration: never imported nor exported.
-const ONE_SHOT_FLAGS: &[&str] = &["ForceStart", "ForceStop"];
+const ONE_SHOT_FLAGS: &[&str] = &[Action::Start.force_field(), Action::Stop.force_field()];
 
 /// One config table as `import` sees it.
 struct Table<'a> {

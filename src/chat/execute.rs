@@ -4,12 +4,12 @@ use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeDelta, Timelike, Utc};
 use serde_json::Value;
 
 use super::query::{exception_list, info, status};
-use super::reply::{hm, weekday_date};
+use super::reply::weekday_date;
 use super::{
     help, parse, render_reply, verify, ChatRequest, ChatResponse, ChatSecrets, Command, Day,
     Extension, Rejection, Reply,
 };
-use crate::core::config::{validate, Action, Config, Item, RawConfig, Schedule};
+use crate::core::config::{hm, validate, Action, Config, Item, RawConfig, Schedule};
 use crate::core::schedule::{events_between, local_date, next_event, resolve_local};
 use crate::error::Result;
 use crate::ports::{CommandStore, Settings};

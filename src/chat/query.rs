@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
-use super::reply::{hm, weekday_date};
+use super::reply::weekday_date;
 use super::Reply;
-use crate::core::config::{Action, Schedule};
+use crate::core::config::{hm, Action, Schedule};
 use crate::core::planner::Resource;
 use crate::core::schedule::{events_between, latest_event, local_date, next_event, Source};
 use crate::ports::Settings;

@@ -1,6 +1,6 @@
 //! A platform-independent `Reply`, its rendering per platform, and the time formats replies use.
 
-use chrono::{NaiveDate, NaiveTime};
+use chrono::NaiveDate;
 use serde_json::json;
 
 use super::{ChatResponse, Platform};
@@ -68,10 +68,6 @@ pub fn render_reply(platform: Platform, reply: &Reply) -> ChatResponse {
             ChatResponse::json(body)
         }
     }
-}
-
-pub(super) fn hm(t: NaiveTime) -> String {
-    t.format("%H:%M").to_string()
 }
 
 pub(super) fn weekday_date(d: NaiveDate) -> String {

@@ -2,10 +2,10 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Days, FixedOffset, NaiveDate, NaiveTime};
+use chrono::{DateTime, Days, FixedOffset, NaiveDate};
 use serde::Serialize;
 
-use crate::core::config::{Action, Config, Problem};
+use crate::core::config::{hm, Action, Config, Problem};
 use crate::core::schedule::{events_between, Source};
 
 /// One event on the timeline.
@@ -38,10 +38,6 @@ pub struct Timeline {
     pub days: u32,
     pub schedules: Vec<ScheduleTimeline>,
     pub errors: Vec<Problem>,
-}
-
-fn hm(t: NaiveTime) -> String {
-    t.format("%H:%M").to_string()
 }
 
 /// Lists the events of local dates `from .. from + days` for every schedule.

@@ -106,7 +106,7 @@ pub enum Action {
 
 impl Action {
     /// The Schedule field that forces this action now (`ForceStart` / `ForceStop`).
-    pub fn force_field(self) -> &'static str {
+    pub const fn force_field(self) -> &'static str {
         match self {
             Action::Start => "ForceStart",
             Action::Stop => "ForceStop",
@@ -197,6 +197,11 @@ fn day_from_name(name: &str) -> Option<Weekday> {
         "sun" | "sunday" => Weekday::Sun,
         _ => return None,
     })
+}
+
+/// A local time as `HH:MM`, the shape items, reports and chat use.
+pub fn hm(t: NaiveTime) -> String {
+    t.format("%H:%M").to_string()
 }
 
 /// Parses `HH:MM` or `H:MM` (24 h). `None`, empty and absent mean no time.

@@ -39,8 +39,8 @@ fn read_schedule(
             f.fail("StopTime", "equals StartTime: the window would be empty");
         }
     }
-    let force_start = f.boolean("ForceStart", false);
-    let force_stop = f.boolean("ForceStop", false);
+    let force_start = f.boolean(Action::Start.force_field(), false);
+    let force_stop = f.boolean(Action::Stop.force_field(), false);
     // Both at once (a console edit): an error, but not one that disables the schedule.
     let force_conflict = force_start && force_stop;
     let timezone = f.timezone("Timezone", defaults.timezone);

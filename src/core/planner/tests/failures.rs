@@ -68,7 +68,7 @@ fn after(old: &ScheduleState, r: &Report, steps: &[Step], now: &str) -> Schedule
 }
 
 #[test]
-fn force_start_with_a_failure_is_driven_until_done_then_held_until_the_next_boundary() {
+fn force_start_with_a_failure_is_driven_until_done() {
     // GIVEN ForceStart at night (the stopped phase) and a tick whose CACHE start failed
     let forced = config(&chain_with("ForceStart: true"));
     let night = "2026-11-23T20:00:00+09:00";
@@ -126,8 +126,24 @@ fn force_start_with_a_failure_is_driven_until_done_then_held_until_the_next_boun
         state.forced.map(|f| (f.action, f.done)),
         Some((Action::Start, true))
     );
+}
 
-    // AND a later tick before the next boundary does nothing, even to a manual stop
+#[test]
+fn finished_force_holds_until_the_next_boundary_supersedes_it() {
+    // GIVEN a forced start that finished on Monday night, and someone stopping the API
+    let cleared = config(CHAIN);
+    let event = run(&cleared, &[], &HashMap::new(), "2026-11-23T20:00:00+09:00").schedules[0].event;
+    let state = ScheduleState {
+        forced: Some(Forced {
+            action: Action::Start,
+            event,
+            done: true,
+        }),
+        ..ScheduleState::default()
+    };
+    let up = fleet("available", "running", "running", "running");
+
+    // WHEN a later tick before the next boundary does nothing, even to a manual stop
     let by_hand = fleet("available", "stopped", "running", "running");
     let r = run(
         &cleared,
