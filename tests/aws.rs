@@ -342,10 +342,14 @@ async fn concurrent_ticks_act_once() {
     w.moto.start_recording().await;
     // WHEN two ticks run at the same time
     let at = "2026-11-23T18:01:00Z".parse().expect("instant");
-    let (a, b) = tokio::join!(
-        offhours::app::tick::tick(&w.store, &w.cloud, &w.notifier, &w.settings, at, &w.options),
-        offhours::app::tick::tick(&w.store, &w.cloud, &w.notifier, &w.settings, at, &w.options),
-    );
+    let tick = offhours::app::tick::Tick {
+        store: &w.store,
+        cloud: &w.cloud,
+        notifier: &w.notifier,
+        settings: &w.settings,
+        options: &w.options,
+    };
+    let (a, b) = tokio::join!(tick.run(at), tick.run(at));
     w.moto.stop_recording().await;
     // THEN exactly one acts and the other reports the lease
     let (ok, held): (Vec<_>, Vec<_>) = [a, b].into_iter().partition(|r| r.is_ok());

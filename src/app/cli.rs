@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::app::files::{load_inventory, load_state};
 use crate::app::serve::{serve_addr, Endpoint};
-use crate::app::tick::tick;
+use crate::app::tick::Tick;
 use crate::aws::cloud::AwsCloud;
 use crate::aws::executor::Options;
 use crate::aws::store::{AwsCommandStore, Store};
@@ -232,15 +232,14 @@ async fn run_tick(
         max_wait: std::time::Duration::from_secs(settings.max_wait_seconds),
         ..Options::default()
     };
-    let report = tick(
-        &store,
-        &cloud,
-        &notifier,
+    let tick = Tick {
+        store: &store,
+        cloud: &cloud,
+        notifier: &notifier,
         settings,
-        at.unwrap_or_else(Utc::now),
-        &options,
-    )
-    .await?;
+        options: &options,
+    };
+    let report = tick.run(at.unwrap_or_else(Utc::now)).await?;
     print(&report, format)?;
     let failed = report.steps.iter().any(|s| !s.failures.is_empty());
     Ok(if report.errors.is_empty() && !failed {

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 
 use crate::app::serve::handle_function_url;
-use crate::app::tick::tick;
+use crate::app::tick::Tick;
 use crate::aws::cloud::AwsCloud;
 use crate::aws::executor::Options;
 use crate::aws::store::{AwsCommandStore, Store};
@@ -87,15 +87,14 @@ impl Handler {
             Invocation::Scheduled { at } => {
                 let now = Utc::now();
                 check_event_time(at, now);
-                let ticked = tick(
-                    &self.store,
-                    &self.cloud,
-                    &self.notifier,
-                    &self.settings,
-                    now,
-                    &self.options,
-                )
-                .await;
+                let tick = Tick {
+                    store: &self.store,
+                    cloud: &self.cloud,
+                    notifier: &self.notifier,
+                    settings: &self.settings,
+                    options: &self.options,
+                };
+                let ticked = tick.run(now).await;
                 match ticked {
                     Ok(report) => {
                         let value = serde_json::to_value(&report)?;

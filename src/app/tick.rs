@@ -4,96 +4,116 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::aws::executor::{execute, Context, Options};
+use crate::aws::executor::{execute, Options};
 use crate::aws::store::Store;
 use crate::core::config::{validate, Action, Config, Problem};
 use crate::core::plan::{Reason, Report};
-use crate::core::planner::{next_state, ScheduleState, TickResult};
+use crate::core::planner::{next_state, Inputs, ScheduleState, TickResult};
 use crate::error::{Error, Result};
-use crate::notify::{notify_tick, Notifier};
+use crate::notify::{notify_tick, Notifier, NotifyOutcome};
 use crate::ports::Cloud;
 use crate::ports::Settings;
 
 /// Extra lease time beyond the wait budget, for loading, saving and slow API calls.
 const LEASE_MARGIN_SECONDS: i64 = 120;
 
-/// Runs one tick at `now` (the event's time, or `--at`). Without `dry_run` it holds the
-/// lease for the whole tick, so two concurrent ticks never both act; the second gets
-/// [`Error::LeaseHeld`].
-pub async fn tick(
-    store: &Store,
-    cloud: &impl Cloud,
-    notifier: &Notifier,
-    settings: &Settings,
-    now: DateTime<Utc>,
-    options: &Options,
-) -> Result<Report> {
-    if options.dry_run {
-        let config = validate(&store.load_config().await?, &settings.defaults);
+/// One scheduler tick's context, built once per invocation and shared by the Lambda and
+/// `offhours run`: the store, the cloud, the notifier, the settings and the wait budget.
+pub struct Tick<'a, C> {
+    pub store: &'a Store,
+    pub cloud: &'a C,
+    pub notifier: &'a Notifier,
+    pub settings: &'a Settings,
+    pub options: &'a Options,
+}
+
+impl<C: Cloud> Tick<'_, C> {
+    /// Runs one tick at `now` (the wall clock, or `--at`). Without `dry_run` it holds the
+    /// lease for the whole tick, so two concurrent ticks never both act; the second gets
+    /// [`Error::LeaseHeld`].
+    pub async fn run(&self, now: DateTime<Utc>) -> Result<Report> {
+        if self.options.dry_run {
+            let config = validate(&self.store.load_config().await?, &self.settings.defaults);
+            let states = self.store.load_states().await?;
+            return execute(
+                self.cloud,
+                &self.inputs(now, &config, &states),
+                self.options,
+            )
+            .await;
+        }
+        let owner = uuid::Uuid::new_v4().to_string();
+        let budget = i64::try_from(self.options.max_wait.as_secs()).unwrap_or(i64::MAX / 2);
+        let ttl = TimeDelta::seconds(budget + LEASE_MARGIN_SECONDS);
+        // The lease is about real concurrency, so it uses the wall clock, not `now`.
+        if !self.store.acquire_lease(&owner, Utc::now(), ttl).await? {
+            let until = self.store.lease_until().await.ok().flatten();
+            let until = until.unwrap_or_else(|| "an unknown time".to_string());
+            return Err(Error::LeaseHeld { until });
+        }
+        let result = self.holding_lease(now).await;
+        if let Err(e) = self.store.release_lease(&owner).await {
+            tracing::warn!(error = %e, "could not release the lease; it expires by itself");
+        }
+        result
+    }
+
+    /// The planner's input for this tick (the executor fills in what it observes).
+    fn inputs<'i>(
+        &self,
+        now: DateTime<Utc>,
+        config: &'i Config,
+        states: &'i HashMap<String, ScheduleState>,
+    ) -> Inputs<'i>
+    where
+        Self: 'i,
+    {
+        Inputs {
+            now,
+            config,
+            resources: &[],
+            states,
+            tags: &self.settings.tags,
+            report_timezone: self.settings.defaults.timezone,
+        }
+    }
+
+    async fn holding_lease(&self, now: DateTime<Utc>) -> Result<Report> {
+        let store = self.store;
+        let config = validate(&store.load_config().await?, &self.settings.defaults);
         let states = store.load_states().await?;
-        return execute(cloud, &context(now, &config, &states, settings), options).await;
-    }
-    let owner = uuid::Uuid::new_v4().to_string();
-    let ttl = TimeDelta::seconds(
-        i64::try_from(options.max_wait.as_secs()).unwrap_or(i64::MAX / 2) + LEASE_MARGIN_SECONDS,
-    );
-    // The lease is about real concurrency, so it uses the wall clock, not `now`.
-    if !store.acquire_lease(&owner, Utc::now(), ttl).await? {
-        let until = store
-            .lease_until()
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| "an unknown time".to_string());
-        return Err(Error::LeaseHeld { until });
-    }
-    let result = tick_holding_lease(store, cloud, notifier, settings, now, options).await;
-    if let Err(e) = store.release_lease(&owner).await {
-        tracing::warn!(error = %e, "could not release the lease; it expires by itself");
-    }
-    result
-}
+        let inputs = self.inputs(now, &config, &states);
+        let mut report = execute(self.cloud, &inputs, self.options).await?;
+        let mut problems = clear_force_flags(store, &config, &report).await;
 
-fn context<'a>(
-    now: DateTime<Utc>,
-    config: &'a Config,
-    states: &'a HashMap<String, ScheduleState>,
-    settings: &'a Settings,
-) -> Context<'a> {
-    Context {
-        now,
-        config,
-        states,
-        tags: &settings.tags,
-        report_timezone: settings.defaults.timezone,
+        // Chat after the work: a slow webhook cannot delay a start or stop, and delivery
+        // problems never fail the tick (notify_tick bounds its own time).
+        let notified = notify_tick(self.notifier, &config, &report, &states, store).await;
+        tracing::info!(
+            sent = notified.sent(),
+            failed = notified.failed(),
+            messages = notified.deliveries.len(),
+            "chat notifications"
+        );
+        problems.extend(save_states(store, &report, &states, &notified, now).await);
+        for p in &problems {
+            tracing::error!(schedule = %p.schedule, message = %p.message, "state table");
+        }
+        report.errors.extend(problems);
+        Ok(report)
     }
 }
 
-async fn tick_holding_lease(
+/// Stores each schedule's next state. Bookkeeping failures do not undo what was done;
+/// they are reported, and the next tick (idempotent) picks up from the stored state.
+async fn save_states(
     store: &Store,
-    cloud: &impl Cloud,
-    notifier: &Notifier,
-    settings: &Settings,
+    report: &Report,
+    states: &HashMap<String, ScheduleState>,
+    notified: &NotifyOutcome,
     now: DateTime<Utc>,
-    options: &Options,
-) -> Result<Report> {
-    let config = validate(&store.load_config().await?, &settings.defaults);
-    let states = store.load_states().await?;
-    let mut report = execute(cloud, &context(now, &config, &states, settings), options).await?;
-    let mut problems = clear_force_flags(store, &config, &report).await;
-
-    // Chat after the work: a slow webhook cannot delay a start or stop, and delivery
-    // problems never fail the tick (notify_tick bounds its own time).
-    let notified = notify_tick(notifier, &config, &report, &states, store).await;
-    tracing::info!(
-        sent = notified.sent(),
-        failed = notified.failed(),
-        messages = notified.deliveries.len(),
-        "chat notifications"
-    );
-
-    // Bookkeeping failures do not undo what was done; they are reported, and the next
-    // tick (idempotent) picks up from the stored state.
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
     for decision in &report.schedules {
         let old = states.get(&decision.schedule).cloned().unwrap_or_default();
         let result = TickResult {
@@ -115,11 +135,7 @@ async fn tick_holding_lease(
             }
         }
     }
-    for p in &problems {
-        tracing::error!(schedule = %p.schedule, message = %p.message, "state table");
-    }
-    report.errors.extend(problems);
-    Ok(report)
+    problems
 }
 
 /// One-shot flags are triggers: the tick that acted on ForceStart/ForceStop sets it back to

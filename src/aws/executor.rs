@@ -1,16 +1,13 @@
 //! Runs a tick's transitions on a `Cloud`: observe, plan, act on ready steps, re-observe while something is in progress.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
-use chrono_tz::Tz;
+use chrono::TimeDelta;
 
 use crate::core::config::{Action, Config, Problem, ResourceKind};
 use crate::core::plan::{Failure, Report, ResourceRef, Step, StepStatus};
-use crate::core::planner::{
-    condition, plan, resource_key, Condition, Inputs, Resource, ScheduleState, TagKeys,
-};
+use crate::core::planner::{condition, plan, resource_key, Condition, Inputs, Resource, TagKeys};
 use crate::error::Result;
 use crate::ports::{Cloud, Outcome};
 
@@ -33,15 +30,6 @@ impl Default for Options {
             poll: Duration::from_secs(5),
         }
     }
-}
-
-/// What the executor plans with, besides the observed resources.
-pub struct Context<'a> {
-    pub now: DateTime<Utc>,
-    pub config: &'a Config,
-    pub states: &'a HashMap<String, ScheduleState>,
-    pub tags: &'a TagKeys,
-    pub report_timezone: Tz,
 }
 
 type Key = (ResourceKind, String);
@@ -141,10 +129,12 @@ fn in_progress(
 }
 
 /// Runs one tick's transitions: observe, plan, perform every ready step, and repeat while
-/// something is in progress and the wait budget lasts. The report's acted steps are
+/// something is in progress and the wait budget lasts. `ctx` is the planner's input for the
+/// tick; its `resources` are replaced by each observation and its `now` advances by the
+/// time spent waiting. The report's acted steps are
 /// `done` or `failed`; steps still waiting are `blocked`. The decisions come from the
 /// final observation. A failure holds back only its dependents (they stay blocked).
-pub async fn execute(cloud: &impl Cloud, ctx: &Context<'_>, options: &Options) -> Result<Report> {
+pub async fn execute(cloud: &impl Cloud, ctx: &Inputs<'_>, options: &Options) -> Result<Report> {
     let started = tokio::time::Instant::now();
     let mut acted = Acted::default();
     let mut first = true;
@@ -156,11 +146,8 @@ pub async fn execute(cloud: &impl Cloud, ctx: &Context<'_>, options: &Options) -
         let resources = cloud.observe().await?;
         let mut report = plan(&Inputs {
             now,
-            config: ctx.config,
             resources: &resources,
-            states: ctx.states,
-            tags: ctx.tags,
-            report_timezone: ctx.report_timezone,
+            ..*ctx
         });
         if options.dry_run {
             return Ok(report);
@@ -251,6 +238,7 @@ fn finish(last_plan: Vec<Step>, acted: Acted) -> Vec<Step> {
 mod tests {
     use super::*;
     use crate::core::config::{validate, Defaults, RawConfig};
+    use std::collections::HashMap;
     use std::sync::Mutex;
 
     /// An in-memory cloud: a start or stop shows as pending/stopping for `lag`
@@ -373,9 +361,10 @@ resources:
         );
         let states = HashMap::new();
         let tags = TagKeys::default();
-        let ctx = Context {
+        let ctx = Inputs {
             now: at.parse().expect("instant"),
             config: &config,
+            resources: &[],
             states: &states,
             tags: &tags,
             report_timezone: chrono_tz::UTC,
@@ -524,9 +513,10 @@ resources:
         );
         let states = HashMap::new();
         let tags = TagKeys::default();
-        let ctx = Context {
+        let ctx = Inputs {
             now: "2026-11-23T09:01:00Z".parse().expect("instant"),
             config: &config,
+            resources: &[],
             states: &states,
             tags: &tags,
             report_timezone: chrono_tz::UTC,

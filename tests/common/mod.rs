@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use base64::Engine;
-use offhours::app::tick::tick;
+use offhours::app::tick::Tick;
 use offhours::aws::cloud::AwsCloud;
 use offhours::aws::executor::Options;
 use offhours::aws::store::Store;
@@ -389,16 +389,16 @@ impl World {
     }
 
     pub async fn tick_with(&self, cloud: &impl Cloud, at: &str) -> Report {
-        tick(
-            &self.store,
+        let tick = Tick {
+            store: &self.store,
             cloud,
-            &self.notifier,
-            &self.settings,
-            at.parse().expect("RFC 3339 instant"),
-            &self.options,
-        )
-        .await
-        .expect("tick")
+            notifier: &self.notifier,
+            settings: &self.settings,
+            options: &self.options,
+        };
+        tick.run(at.parse().expect("RFC 3339 instant"))
+            .await
+            .expect("tick")
     }
 }
 

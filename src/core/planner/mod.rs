@@ -180,7 +180,8 @@ impl Default for TagKeys {
     }
 }
 
-/// Everything one planning pass looks at.
+/// Everything one planning pass looks at (the executor re-plans with fresh `resources`).
+#[derive(Clone, Copy)]
 pub struct Inputs<'a> {
     pub now: DateTime<Utc>,
     pub config: &'a Config,
