@@ -12,8 +12,7 @@ use crate::aws::cloud::AwsCloud;
 use crate::core::config::{validate, Action, Defaults, Item, RawConfig};
 use crate::core::planner::{Resource, ScheduleState};
 use crate::error::{Error, Result};
-use crate::notify::DEDUP_TTL_DAYS;
-use crate::ports::{Cloud, CommandStore, Dedup, Settings};
+use crate::ports::{Cloud, CommandStore, Dedup, Settings, DEDUP_TTL_DAYS};
 
 /// A DynamoDB item as the SDK sees it.
 type Attributes = HashMap<String, AttributeValue>;

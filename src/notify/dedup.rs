@@ -190,10 +190,6 @@ impl Destinations<'_> {
     }
 }
 
-/// How long the production [`Dedup`] keeps a key: a persisting configuration error is
-/// reported again after this many days.
-pub const DEDUP_TTL_DAYS: u32 = 14;
-
 /// How a message is remembered once delivered.
 enum Memory {
     /// A once-marker in [`Dedup`] (warnings, summaries, configuration errors).

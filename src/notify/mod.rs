@@ -7,9 +7,7 @@ mod fixtures;
 mod message;
 mod render;
 
-pub use dedup::{
-    error_key, notify_tick, warning_key, DeliveryRecord, NotifyOutcome, DEDUP_TTL_DAYS,
-};
+pub use dedup::{error_key, notify_tick, warning_key, DeliveryRecord, NotifyOutcome};
 pub use deliver::{Delivery, DeliveryPolicy, Notifier, NotifySettings};
 pub use message::{
     alert_message, resolved_message, transition_message, warning_message, Message, MessageKind,

@@ -96,6 +96,10 @@ pub trait CommandStore {
     fn observe(&self) -> impl Future<Output = Result<Vec<Resource>>> + Send;
 }
 
+/// How long the production [`Dedup`] keeps a key: a persisting configuration error is
+/// reported again after this many days.
+pub const DEDUP_TTL_DAYS: u32 = 14;
+
 /// Storage of delivered chat messages, for de-duplicating them across ticks. A message is
 /// recorded only after its webhook accepted it. Production: once-markers in the state
 /// table; tests: [`MemoryDedup`].
