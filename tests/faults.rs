@@ -431,3 +431,32 @@ async fn aurora_member_with_the_schedule_tag_is_warned_about_and_left_alone() {
         report.warnings
     );
 }
+
+#[tokio::test]
+async fn throttled_batch_is_not_split_into_more_calls_and_is_retried_next_tick() {
+    // GIVEN four stopped instances at the morning start, and EC2 throttling StartInstances
+    let (w, proxy) = World::new_with_proxy().await;
+    w.import(DEV).await;
+    let ids = w.ec2(4, "dev", None).await;
+    w.stop_all().await;
+    proxy.set_rules(vec![Rule::on(
+        "ec2",
+        "StartInstances",
+        Fault::aws("RequestLimitExceeded", "Request limit exceeded."),
+    )]);
+
+    // WHEN a tick tries to start them
+    let report = w.tick("2026-11-23T09:05:00Z").await;
+
+    // THEN the one batch call is retried by the SDK (3 attempts) and not split in halves
+    // (which would make 7 calls of 3 attempts each), and all four report the throttling
+    assert_eq!(proxy.hits(0), 3, "{:?}", proxy.calls());
+    let failures: Vec<_> = report.steps.iter().flat_map(|s| &s.failures).collect();
+    assert_eq!(failures.len(), 4);
+    assert!(failures.iter().all(|f| f.code == "RequestLimitExceeded"));
+    // AND the next tick, with the throttling over, starts them
+    proxy.clear();
+    w.tick("2026-11-23T09:10:00Z").await;
+    let states = w.states().await;
+    assert!(ids.iter().all(|id| states[id] == "running"), "{states:?}");
+}

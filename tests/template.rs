@@ -833,6 +833,15 @@ fn tables_follow_the_spec_with_pitr_sse_and_on_demand_billing() {
             "{id}: PITR"
         );
         assert_eq!(p["SSESpecification"]["SSEEnabled"], true, "{id}: SSE");
+        if id == "StateTable" {
+            // The chat once-markers (`Expires`, epoch seconds) expire instead of piling up.
+            let ttl = &p["TimeToLiveSpecification"];
+            assert_eq!(
+                (&ttl["AttributeName"], &ttl["Enabled"]),
+                (&"Expires".into(), &true.into()),
+                "{id}: TTL"
+            );
+        }
         let schema: Vec<(String, String)> = p["KeySchema"]
             .as_array()
             .unwrap()

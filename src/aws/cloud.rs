@@ -40,6 +40,27 @@ fn tag_map<'a>(
         .collect()
 }
 
+/// Whether an EC2 error code can be caused by one instance of a batch (an unknown or
+/// terminated id, a wrong state, a missing tag under a tag-scoped policy, no capacity for
+/// its type), so that splitting the batch finds it. Throttling, timeouts and service
+/// outages are not: they fail the whole batch, which the next tick retries.
+fn names_an_instance(code: &str) -> bool {
+    !matches!(
+        code,
+        "RequestLimitExceeded"
+            | "Throttling"
+            | "ThrottlingException"
+            | "RequestThrottled"
+            | "ServiceUnavailable"
+            | "Unavailable"
+            | "InternalError"
+            | "InternalFailure"
+            | "Timeout"
+            | "Unreachable"
+            | "BadResponse"
+    )
+}
+
 impl AwsCloud {
     /// Clients for every region of `settings.regions` (the SDK's region when empty),
     /// built once; endpoint and credentials come from `sdk`.
@@ -213,7 +234,7 @@ impl AwsCloud {
         region: &RegionClients,
         action: Action,
         ids: Vec<String>,
-    ) -> HashMap<String, Error> {
+    ) -> HashMap<String, ActionError> {
         let mut failed = HashMap::new();
         let mut work: Vec<Vec<String>> = ids.chunks(EC2_BATCH).map(<[String]>::to_vec).collect();
         work.reverse();
@@ -236,18 +257,22 @@ impl AwsCloud {
                     .map(|_| ())
                     .map_err(|e| Error::aws("StopInstances", e)),
             };
-            match result {
-                Ok(()) => {}
-                Err(e) if batch.len() == 1 => {
-                    failed.insert(batch[0].clone(), e);
+            let e: ActionError = match result {
+                Ok(()) => continue,
+                Err(e) => e.into(),
+            };
+            if batch.len() == 1 || !names_an_instance(&e.code) {
+                // Throttling, timeouts and outages say nothing about one instance: splitting
+                // would only multiply the calls. The batch fails as a whole.
+                for id in batch {
+                    failed.insert(id, e.clone());
                 }
-                Err(e) => {
-                    tracing::info!(size = batch.len(), error = %e, "EC2 batch failed; retrying in halves");
-                    let (a, b) = batch.split_at(batch.len() / 2);
-                    work.push(b.to_vec());
-                    work.push(a.to_vec());
-                }
+                continue;
             }
+            tracing::info!(size = batch.len(), code = %e.code, "EC2 batch failed; retrying in halves to find the instance");
+            let (a, b) = batch.split_at(batch.len() / 2);
+            work.push(b.to_vec());
+            work.push(a.to_vec());
         }
         failed
     }
@@ -305,7 +330,7 @@ impl AwsCloud {
             match self.region(region_name) {
                 Some(region) => {
                     for (id, e) in self.act_ec2(region, action, ids).await {
-                        errors.insert((ResourceKind::Ec2, id), e.into());
+                        errors.insert((ResourceKind::Ec2, id), e);
                     }
                 }
                 None => {
