@@ -75,6 +75,7 @@ fn bench(c: &mut Criterion) {
                 now,
                 config: &config,
                 resources: &resources,
+                gaps: &[],
                 states: &states,
                 tags: &tags,
                 report_timezone: chrono_tz::Asia::Seoul,

@@ -169,6 +169,7 @@ async fn extend_moves_the_stop_the_planner_acts_on_and_the_warning() {
             now,
             config: &config,
             resources: &resources,
+            gaps: &[],
             states: &states,
             tags: &TagKeys::default(),
             report_timezone: chrono_tz::Asia::Seoul,

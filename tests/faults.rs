@@ -460,3 +460,120 @@ async fn throttled_batch_is_not_split_into_more_calls_and_is_retried_next_tick()
     let states = w.states().await;
     assert!(ids.iter().all(|id| states[id] == "running"), "{states:?}");
 }
+
+/// Creates one stopped EC2 instance in `region` tagged for `schedule` / `group`.
+async fn ec2_in(w: &World, region: &str, schedule: &str, group: &str) -> String {
+    let sdk = w
+        .sdk
+        .to_builder()
+        .region(aws_config::Region::new(region.to_string()))
+        .build();
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let tag = |k: &str, v: &str| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build();
+    let out = ec2
+        .run_instances()
+        .image_id(common::AMI)
+        .min_count(1)
+        .max_count(1)
+        .tag_specifications(
+            aws_sdk_ec2::types::TagSpecification::builder()
+                .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
+                .tags(tag("ScheduleName", schedule))
+                .tags(tag("ScheduleGroupName", group))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("instance");
+    let id = out.instances()[0].instance_id().expect("id").to_string();
+    ec2.stop_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .expect("stop");
+    id
+}
+
+#[tokio::test]
+async fn a_refused_region_is_one_error_and_every_other_region_proceeds() {
+    // GIVEN a chain DB (RDS, us-east-1) -> APP (EC2 in both regions) -> and a schedule
+    // of its own in ap-northeast-2 only, with EC2 refusing DescribeInstances in us-east-1
+    let (mut w, proxy) = World::new_with_proxy().await;
+    w.settings.regions = vec!["us-east-1".into(), "ap-northeast-2".into()];
+    w.through(&proxy).await;
+    w.import(
+        r#"
+schedules:
+  - {ScheduleName: dev, TagValue: dev, StartTime: "09:00", StopTime: "18:00", WarnMinutes: 0}
+  - {ScheduleName: seoul, TagValue: seoul, StartTime: "09:00", StopTime: "18:00", WarnMinutes: 0}
+groups:
+  - {ScheduleName: dev, GroupName: DB, InstanceType: RDS}
+  - {ScheduleName: dev, GroupName: APP, InstanceType: EC2, Dependency: [DB]}
+  - {ScheduleName: seoul, GroupName: WEB, InstanceType: EC2}
+"#,
+    )
+    .await;
+    w.rds("dev-db", "dev", Some("DB")).await;
+    let home = ec2_in(&w, "us-east-1", "dev", "APP").await;
+    let seoul = ec2_in(&w, "ap-northeast-2", "seoul", "WEB").await;
+    proxy.set_rules(vec![Rule::on(
+        "ec2",
+        "DescribeInstances",
+        Fault::unauthorized_operation(),
+    )
+    .region("us-east-1")]);
+
+    // WHEN the morning tick runs (the database is up, everything else stopped)
+    let report = w.tick("2026-11-23T09:05:00Z").await;
+
+    // THEN Seoul's schedule starts, and the refusal is one error naming region, service,
+    // operation and code
+    let started: Vec<&str> = report
+        .steps
+        .iter()
+        .filter(|s| s.status == offhours::core::plan::StepStatus::Done)
+        .flat_map(|s| s.resources.iter().map(|r| r.id.as_str()))
+        .collect();
+    assert_eq!(started, [seoul.as_str()], "{:?}", report.steps);
+    let refused: Vec<_> = report
+        .errors
+        .iter()
+        .filter(|p| p.message.contains("us-east-1"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{:?}", report.errors);
+    for needle in ["service ec2", "DescribeInstances", "UnauthorizedOperation"] {
+        assert!(refused[0].message.contains(needle), "{needle}: {refused:?}");
+    }
+    assert!(!report
+        .schedules
+        .iter()
+        .any(|d| d.complete && d.schedule == "dev"));
+
+    // WHEN the evening stop comes while us-east-1's EC2 is still unseen
+    w.tick("2026-11-23T18:05:00Z").await;
+    // THEN the database stays up: APP, which depends on it, could not be seen to be down
+    let direct = w.direct_cloud();
+    let state = |id: &str| {
+        let id = id.to_string();
+        let cloud = direct.clone();
+        async move {
+            cloud
+                .observe()
+                .await
+                .expect("observe")
+                .into_iter()
+                .find(|r| r.id == id)
+                .map(|r| r.state)
+                .expect("resource")
+        }
+    };
+    assert_eq!(state("dev-db").await, "available");
+    assert_eq!(state(&seoul).await, "stopped");
+
+    // WHEN the permission is back
+    proxy.clear();
+    w.tick("2026-11-23T18:10:00Z").await;
+    // THEN the chain stops in order (APP was already stopped, so the database stops)
+    assert_eq!(state("dev-db").await, "stopped");
+    assert_eq!(state(&home).await, "stopped");
+}

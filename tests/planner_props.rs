@@ -139,7 +139,7 @@ proptest! {
         let resources = fleet(&case);
         let states = HashMap::new();
         let tags = TagKeys::default();
-        let report = plan(&Inputs { now: now(&case), config: &config, resources: &resources, states: &states, tags: &tags, report_timezone: chrono_tz::UTC });
+        let report = plan(&Inputs { now: now(&case), config: &config, resources: &resources, gaps: &[], states: &states, tags: &tags, report_timezone: chrono_tz::UTC });
         let by_id: HashMap<&str, &Resource> = resources.iter().map(|r| (r.id.as_str(), r)).collect();
         for step in &report.steps {
             let schedule = config.schedule(&step.schedule).expect("step names a schedule");
@@ -187,8 +187,8 @@ proptest! {
         }
         let states = HashMap::new();
         let tags = TagKeys::default();
-        let a = plan(&Inputs { now: now(&case), config: &config, resources: &resources, states: &states, tags: &tags, report_timezone: chrono_tz::UTC });
-        let b = plan(&Inputs { now: now(&case), config: &config, resources: &shuffled, states: &states, tags: &tags, report_timezone: chrono_tz::UTC });
+        let a = plan(&Inputs { now: now(&case), config: &config, resources: &resources, gaps: &[], states: &states, tags: &tags, report_timezone: chrono_tz::UTC });
+        let b = plan(&Inputs { now: now(&case), config: &config, resources: &shuffled, gaps: &[], states: &states, tags: &tags, report_timezone: chrono_tz::UTC });
         prop_assert_eq!(serde_json::to_string(&a).expect("json"), serde_json::to_string(&b).expect("json"));
     }
 
@@ -205,7 +205,7 @@ proptest! {
         // WHEN ready steps are carried out tick after tick
         let mut rounds = 0;
         loop {
-            let report = plan(&Inputs { now: now(&case), config: &config, resources: &resources, states: &states, tags: &tags, report_timezone: chrono_tz::UTC });
+            let report = plan(&Inputs { now: now(&case), config: &config, resources: &resources, gaps: &[], states: &states, tags: &tags, report_timezone: chrono_tz::UTC });
             let ready: Vec<_> = report.steps.iter().filter(|s| s.status == StepStatus::Ready).collect();
             if ready.is_empty() {
                 // THEN nothing is left blocked: every transition completed

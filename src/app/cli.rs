@@ -347,6 +347,7 @@ fn plan_files(
         now: at.unwrap_or_else(Utc::now),
         config: &config,
         resources: &resources,
+        gaps: &[],
         states: &states,
         tags: &settings.tags,
         report_timezone: settings.defaults.timezone,

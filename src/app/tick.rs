@@ -72,6 +72,7 @@ impl<C: Cloud> Tick<'_, C> {
             now,
             config,
             resources: &[],
+            gaps: &[],
             states,
             tags: &self.settings.tags,
             report_timezone: self.settings.defaults.timezone,

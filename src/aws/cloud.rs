@@ -6,9 +6,10 @@ use aws_config::{Region, SdkConfig};
 
 use crate::core::config::{Action, ResourceKind};
 use crate::core::plan::ResourceRef;
+use crate::core::planner::Gap;
 use crate::core::planner::Resource;
 use crate::error::{Error, Result};
-use crate::ports::{ActionError, Cloud, Outcome, Settings};
+use crate::ports::{ActionError, Cloud, Observation, Outcome, Settings};
 
 /// Most instance ids in one StartInstances/StopInstances call.
 pub const EC2_BATCH: usize = 1000;
@@ -369,20 +370,60 @@ impl AwsCloud {
     }
 }
 
-impl Cloud for AwsCloud {
-    async fn observe(&self) -> Result<Vec<Resource>> {
-        let mut all = Vec::new();
-        for region in &self.regions {
-            let (ec2, rds, aurora) = tokio::try_join!(
-                self.observe_ec2(region),
-                self.observe_rds(region),
-                self.observe_aurora(region),
-            )?;
-            all.extend(ec2);
-            all.extend(rds);
-            all.extend(aurora);
+impl AwsCloud {
+    /// One region's three listings, concurrently; a failed one becomes a gap.
+    async fn observe_region(&self, region: &RegionClients, seen: &mut Observation) {
+        let (ec2, rds, aurora) = tokio::join!(
+            self.observe_ec2(region),
+            self.observe_rds(region),
+            self.observe_aurora(region),
+        );
+        for (service, result) in [("ec2", ec2), ("rds", rds), ("rds", aurora)] {
+            match result {
+                Ok(resources) => seen.resources.extend(resources),
+                Err(e) => {
+                    let e = ActionError::from(e);
+                    tracing::error!(region = %region.name, service, operation = %e.operation, code = %e.code, error = %e.message, "cannot observe");
+                    seen.gaps.push(Gap {
+                        region: region.name.clone(),
+                        service: service.to_string(),
+                        operation: e.operation,
+                        code: e.code,
+                    });
+                }
+            }
         }
-        Ok(all)
+    }
+}
+
+impl Cloud for AwsCloud {
+    /// Every region's resources; fails only when nothing at all could be observed.
+    async fn observe(&self) -> Result<Vec<Resource>> {
+        let seen = self.observe_all().await?;
+        Ok(seen.resources)
+    }
+
+    /// Regions one after the other, each region's services concurrently; a failure in
+    /// one region or service is a gap, everything else is observed.
+    async fn observe_all(&self) -> Result<Observation> {
+        let mut seen = Observation::default();
+        for region in &self.regions {
+            self.observe_region(region, &mut seen).await;
+        }
+        let listings = self.regions.len() * 3;
+        if listings > 0 && seen.gaps.len() == listings {
+            let g = &seen.gaps[0];
+            return Err(Error::Aws {
+                operation: "DescribeInstances",
+                code: g.code.clone(),
+                message: format!(
+                    "no region or service could be observed (first: region {}, {} {} {})",
+                    g.region, g.service, g.operation, g.code
+                ),
+                source: None,
+            });
+        }
+        Ok(seen)
     }
 
     async fn start(&self, resources: &[ResourceRef]) -> Vec<Outcome> {

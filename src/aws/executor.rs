@@ -143,10 +143,12 @@ pub async fn execute(cloud: &impl Cloud, ctx: &Inputs<'_>, options: &Options) ->
         // Later passes plan at the tick's time plus the (whole) seconds spent waiting.
         let now =
             ctx.now + TimeDelta::seconds(i64::try_from(elapsed.as_secs()).unwrap_or_default());
-        let resources = cloud.observe().await?;
+        let seen = cloud.observe_all().await?;
+        let resources = seen.resources;
         let mut report = plan(&Inputs {
             now,
             resources: &resources,
+            gaps: &seen.gaps,
             ..*ctx
         });
         if options.dry_run {
@@ -365,6 +367,7 @@ resources:
             now: at.parse().expect("instant"),
             config: &config,
             resources: &[],
+            gaps: &[],
             states: &states,
             tags: &tags,
             report_timezone: chrono_tz::UTC,
@@ -517,6 +520,7 @@ resources:
             now: "2026-11-23T09:01:00Z".parse().expect("instant"),
             config: &config,
             resources: &[],
+            gaps: &[],
             states: &states,
             tags: &tags,
             report_timezone: chrono_tz::UTC,

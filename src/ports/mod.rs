@@ -4,7 +4,7 @@ use std::future::Future;
 
 use crate::core::config::{Action, Defaults, Item, RawConfig};
 use crate::core::plan::ResourceRef;
-use crate::core::planner::{Resource, TagKeys};
+use crate::core::planner::{Gap, Resource, TagKeys};
 use crate::error::{Error, Result};
 
 pub mod memory;
@@ -67,10 +67,28 @@ pub struct Outcome {
     pub error: Option<ActionError>,
 }
 
+/// What one observation of the cloud saw, and the parts it could not see.
+#[derive(Debug, Clone, Default)]
+pub struct Observation {
+    pub resources: Vec<Resource>,
+    /// Regions and services that failed to answer (each a part of the fleet unseen).
+    pub gaps: Vec<Gap>,
+}
+
 /// Where scheduled resources live: list them, start them, stop them.
-pub trait Cloud {
+pub trait Cloud: Sync {
     /// Every resource carrying the schedule tag, with its state and tags.
     fn observe(&self) -> impl Future<Output = Result<Vec<Resource>>> + Send;
+    /// Like `observe`, but a failure in one region or service leaves a gap instead of
+    /// failing the whole observation (a cloud that cannot fail in parts keeps the default).
+    fn observe_all(&self) -> impl Future<Output = Result<Observation>> + Send {
+        async move {
+            Ok(Observation {
+                resources: self.observe().await?,
+                gaps: Vec::new(),
+            })
+        }
+    }
     /// Starts `resources`; one outcome per resource, in the same order.
     fn start(&self, resources: &[ResourceRef]) -> impl Future<Output = Vec<Outcome>> + Send;
     /// Stops `resources`; one outcome per resource, in the same order.

@@ -59,6 +59,40 @@ impl Resource {
     }
 }
 
+/// A region and service whose resources could not be observed this tick (access denied,
+/// throttled beyond retries, unreachable). Its groups count as not in the target state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    pub region: String,
+    /// `ec2` (EC2 instances) or `rds` (RDS instances and Aurora clusters).
+    pub service: String,
+    /// The API operation that failed (`DescribeInstances`).
+    pub operation: String,
+    /// AWS's error code, or the kind of failure when there was no answer.
+    pub code: String,
+}
+
+impl Gap {
+    /// Whether resources of `kind` may be among the unseen.
+    pub fn hides(&self, kind: ResourceKind) -> bool {
+        let service = match kind {
+            ResourceKind::Ec2 => "ec2",
+            ResourceKind::Rds | ResourceKind::Aurora => "rds",
+        };
+        self.service == service
+    }
+
+    fn problem(&self) -> Problem {
+        Problem::new(
+            "*",
+            format!(
+                "region {}, service {}: {} failed with {}; resources there are not seen this tick: groups that could hold them count as not done (their dependents do not start, their dependencies do not stop), everything seen elsewhere proceeds",
+                self.region, self.service, self.operation, self.code
+            ),
+        )
+    }
+}
+
 /// The key of a resource in the state table and in alert identities (`ec2:i-0a1`).
 pub fn resource_key(kind: ResourceKind, id: &str) -> String {
     format!("{kind}:{id}")
@@ -186,6 +220,8 @@ pub struct Inputs<'a> {
     pub now: DateTime<Utc>,
     pub config: &'a Config,
     pub resources: &'a [Resource],
+    /// Regions and services that could not be observed.
+    pub gaps: &'a [Gap],
     pub states: &'a HashMap<String, ScheduleState>,
     pub tags: &'a TagKeys,
     /// Timezone the report's `at` is shown in.
@@ -196,6 +232,7 @@ pub struct Inputs<'a> {
 pub fn plan(inputs: &Inputs<'_>) -> Report {
     let config = inputs.config;
     let mut errors: Vec<Problem> = config.errors.clone();
+    errors.extend(inputs.gaps.iter().map(Gap::problem));
     let mut warnings: Vec<Problem> = config.warnings.clone();
     let (mut members, unmatched) = by_schedule(inputs, &mut warnings);
     for (tag, n) in unmatched {
@@ -404,6 +441,7 @@ fn plan_schedule(
                 verdict,
                 action,
                 now: inputs.now,
+                gaps: inputs.gaps,
                 errors: &mut errors,
             };
             t.steps(&members)
@@ -438,6 +476,7 @@ struct Transition<'a, 'e> {
     verdict: Verdict,
     action: Action,
     now: DateTime<Utc>,
+    gaps: &'a [Gap],
     errors: &'e mut Vec<Problem>,
 }
 
@@ -454,9 +493,15 @@ impl Transition<'_, '_> {
     /// resource is already in the target state.
     fn steps(&mut self, members: &[Member<'_>]) -> (Vec<Step>, bool) {
         let n = self.schedule.groups.len();
-        // reached[g]: every resource of group g is in the target state.
-        let mut reached = vec![true; n];
-        let mut complete = true;
+        // reached[g]: every resource of group g is in the target state. A group whose kind
+        // a gap may hide is not known to be: its dependents wait, its dependencies stay.
+        let mut reached: Vec<bool> = self
+            .schedule
+            .groups
+            .iter()
+            .map(|g| !self.gaps.iter().any(|gap| gap.hides(g.kind)))
+            .collect();
+        let mut complete = self.gaps.is_empty();
         let mut ungrouped = Vec::new();
         let mut todo: Vec<Vec<ResourceRef>> = vec![Vec::new(); n];
         for (g, r, c) in members {
