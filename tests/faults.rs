@@ -577,3 +577,50 @@ groups:
     assert_eq!(state("dev-db").await, "stopped");
     assert_eq!(state(&home).await, "stopped");
 }
+
+#[tokio::test]
+async fn an_endpoint_that_stops_answering_ends_in_a_timeout_not_a_hung_tick() {
+    // GIVEN EC2 that accepts DescribeInstances and never answers, and the SDK built the
+    // way the Lambda and the CLI build it, with a 3-second limit per call
+    let (mut w, proxy) = World::new_with_proxy().await;
+    w.import(DEV).await;
+    w.rds("dev-db", "dev", None).await;
+    w.settings.aws_call_timeout_seconds = 3;
+    let sdk = offhours::app::settings::aws_sdk_loader(&w.settings)
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&proxy.url)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .load()
+        .await;
+    w.store = offhours::aws::store::Store::new(&sdk, &w.settings);
+    w.cloud = AwsCloud::new(&sdk, &w.settings);
+    proxy.set_rules(vec![Rule::on("ec2", "DescribeInstances", Fault::Hang)]);
+
+    // WHEN the stop tick runs
+    let started = std::time::Instant::now();
+    let report = tick_within(&w, "2026-11-23T18:05:00Z", 60).await;
+
+    // THEN it returns (well before the test's own 60 s guard) with EC2 as a timed-out gap,
+    // and the database, which EC2 does not hide, still stops
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert!(
+        report
+            .errors
+            .iter()
+            .any(|p| p.message.contains("DescribeInstances failed with Timeout")),
+        "{:?}",
+        report.errors
+    );
+    let states = w.direct_cloud().observe().await.expect("observe");
+    let db = states.iter().find(|r| r.id == "dev-db").expect("db");
+    assert_eq!(db.state, "stopped");
+}
+
+/// A tick that must finish within `seconds` (a hung tick fails the test instead of hanging it).
+async fn tick_within(w: &World, at: &str, seconds: u64) -> offhours::core::plan::Report {
+    tokio::time::timeout(std::time::Duration::from_secs(seconds), w.tick(at))
+        .await
+        .expect("the tick finished in time")
+}

@@ -213,8 +213,8 @@ fn block_on<F: std::future::Future<Output = Result<ExitCode>>>(future: F) -> Res
         .block_on(future)
 }
 
-async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+async fn sdk_config(settings: &Settings) -> aws_config::SdkConfig {
+    crate::app::settings::aws_sdk_loader(settings).load().await
 }
 
 async fn run_tick(
@@ -223,7 +223,7 @@ async fn run_tick(
     dry_run: bool,
     format: Format,
 ) -> Result<ExitCode> {
-    let sdk = sdk_config().await;
+    let sdk = sdk_config(settings).await;
     let store = Store::new(&sdk, settings);
     let cloud = AwsCloud::new(&sdk, settings);
     let notifier = Notifier::new(NotifySettings::from_env()?)?;
@@ -251,7 +251,7 @@ async fn run_tick(
 
 async fn import(settings: &Settings, path: &std::path::Path, prune: bool) -> Result<ExitCode> {
     let raw = RawConfig::load(path)?;
-    let sdk = sdk_config().await;
+    let sdk = sdk_config(settings).await;
     let summary = Store::new(&sdk, settings)
         .import(&raw, &settings.defaults, prune)
         .await?;
@@ -274,7 +274,7 @@ async fn import(settings: &Settings, path: &std::path::Path, prune: bool) -> Res
 }
 
 async fn export(settings: &Settings, format: ExportFormat) -> Result<ExitCode> {
-    let sdk = sdk_config().await;
+    let sdk = sdk_config(settings).await;
     let raw = Store::new(&sdk, settings).export().await?;
     let text = match format {
         ExportFormat::Json => serde_json::to_string_pretty(&raw)?,
@@ -410,7 +410,7 @@ fn serve(
                 serve_until_interrupted(listen, endpoint(store, settings, secrets)).await
             }
             None => {
-                let sdk = sdk_config().await;
+                let sdk = sdk_config(settings).await;
                 let store = AwsCommandStore {
                     store: Store::new(&sdk, settings),
                     cloud: AwsCloud::new(&sdk, settings),

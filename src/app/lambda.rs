@@ -81,18 +81,32 @@ impl Handler {
         })
     }
 
-    /// Handles one invocation.
+    /// Handles one invocation with no deadline of its own (tests, local runs).
     pub async fn handle(&self, event: Value) -> Result<Value> {
+        self.handle_until(event, None).await
+    }
+
+    /// Handles one invocation that must end by `deadline` (the Lambda's): a tick's wait
+    /// budget ends early enough to report, notify and save state before it.
+    pub async fn handle_until(
+        &self,
+        event: Value,
+        deadline: Option<DateTime<Utc>>,
+    ) -> Result<Value> {
         match classify(&event) {
             Invocation::Scheduled { at } => {
                 let now = Utc::now();
                 check_event_time(at, now);
+                let options = Options {
+                    max_wait: wait_budget(self.options.max_wait, now, deadline),
+                    ..self.options.clone()
+                };
                 let tick = Tick {
                     store: &self.store,
                     cloud: &self.cloud,
                     notifier: &self.notifier,
                     settings: &self.settings,
-                    options: &self.options,
+                    options: &options,
                 };
                 let ticked = tick.run(now).await;
                 match ticked {
@@ -140,6 +154,26 @@ impl Handler {
             )),
         }
     }
+}
+
+/// Seconds of the Lambda's remaining time kept back from the wait budget, for the final
+/// observation, chat delivery (bounded itself) and the state writes.
+const RESERVE_SECONDS: i64 = 45;
+
+/// The wait budget of a tick: `MAX_WAIT_SECONDS`, but never past the Lambda's deadline
+/// minus [`RESERVE_SECONDS`] (zero: one acting pass, the rest at the next tick).
+pub fn wait_budget(
+    max_wait: std::time::Duration,
+    now: DateTime<Utc>,
+    deadline: Option<DateTime<Utc>>,
+) -> std::time::Duration {
+    let Some(deadline) = deadline else {
+        return max_wait;
+    };
+    let left = (deadline - now).num_seconds() - RESERVE_SECONDS;
+    max_wait.min(std::time::Duration::from_secs(
+        u64::try_from(left).unwrap_or(0),
+    ))
 }
 
 /// How far an event's `time` may be from the clock before the log says so.
@@ -206,7 +240,7 @@ fn warn_about_tick_interval(settings: &Settings) {
 
 /// Runs the Lambda runtime loop until the process ends.
 pub async fn serve(settings: Settings) -> std::result::Result<(), lambda_runtime::Error> {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = crate::app::settings::aws_sdk_loader(&settings).load().await;
     warn_about_tick_interval(&settings);
     let handler = Arc::new(Handler::new(
         &sdk,
@@ -216,7 +250,11 @@ pub async fn serve(settings: Settings) -> std::result::Result<(), lambda_runtime
     )?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);
-        async move { handler.handle(event.payload).await }
+        // The Runtime API gives the invocation's deadline in epoch milliseconds.
+        let deadline = i64::try_from(event.context.deadline)
+            .ok()
+            .and_then(DateTime::<Utc>::from_timestamp_millis);
+        async move { handler.handle_until(event.payload, deadline).await }
     }))
     .await
 }
@@ -240,6 +278,28 @@ mod tests {
         let url = json!({"rawPath": "/", "requestContext": {"http": {"method": "POST"}}});
         assert_eq!(classify(&url), Invocation::FunctionUrl);
         assert_eq!(classify(&json!({"hello": 1})), Invocation::Unknown);
+    }
+
+    #[test]
+    fn wait_budget_ends_before_the_lambda_does() {
+        let now: DateTime<Utc> = "2026-11-23T00:05:00Z".parse().expect("instant");
+        let max = std::time::Duration::from_secs(120);
+        let secs = |s: i64| Some(now + chrono::TimeDelta::seconds(s));
+        let cases = [
+            (None, 120),
+            (secs(180), 120),
+            (secs(120), 75),
+            (secs(45), 0),
+            (secs(10), 0),
+            (secs(-5), 0),
+        ];
+        for (deadline, want) in cases {
+            assert_eq!(
+                wait_budget(max, now, deadline).as_secs(),
+                want,
+                "{deadline:?}"
+            );
+        }
     }
 
     #[test]

@@ -44,6 +44,16 @@ impl Settings {
             "seconds",
         )?;
         let max_attempts: u32 = number(&var("MAX_ATTEMPTS", "3"), "MAX_ATTEMPTS", "attempts")?;
+        let call: u64 = number(
+            &var("AWS_CALL_TIMEOUT_SECONDS", "20"),
+            "AWS_CALL_TIMEOUT_SECONDS",
+            "seconds",
+        )?;
+        let connect: u64 = number(
+            &var("AWS_CONNECT_TIMEOUT_SECONDS", "3"),
+            "AWS_CONNECT_TIMEOUT_SECONDS",
+            "seconds",
+        )?;
         let tick = var("TICK_MINUTES", "");
         let tick_minutes: Option<u32> = if tick.is_empty() {
             None
@@ -73,6 +83,8 @@ impl Settings {
             state_table: var("STATE_TABLE", "SchedulerState"),
             max_wait_seconds,
             regions,
+            aws_call_timeout_seconds: call.max(1),
+            aws_connect_timeout_seconds: connect.max(1),
         })
     }
 
@@ -80,6 +92,25 @@ impl Settings {
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
+}
+
+/// The AWS SDK settings every client is built from: the standard environment (region,
+/// credentials, `AWS_ENDPOINT_URL`), plus offhours' limits: connect and per-call timeouts
+/// (a call that hangs ends, and becomes a gap or a failed action) and adaptive retries
+/// with backoff (throttling slows the calls down instead of multiplying them).
+pub fn aws_sdk_loader(settings: &Settings) -> aws_config::ConfigLoader {
+    let call = std::time::Duration::from_secs(settings.aws_call_timeout_seconds);
+    let attempt = call / 3;
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(
+            settings.aws_connect_timeout_seconds,
+        ))
+        .operation_attempt_timeout(attempt.max(std::time::Duration::from_secs(1)))
+        .operation_timeout(call)
+        .build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .retry_config(aws_config::retry::RetryConfig::adaptive().with_max_attempts(3))
 }
 
 /// A non-empty, trimmed value of env `name`.

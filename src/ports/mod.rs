@@ -24,6 +24,10 @@ pub struct Settings {
     pub max_wait_seconds: u64,
     /// Regions handled in one tick; empty means the SDK's default region.
     pub regions: Vec<String>,
+    /// Limit of one AWS call, its retries included (seconds).
+    pub aws_call_timeout_seconds: u64,
+    /// Limit of connecting to an AWS endpoint (seconds).
+    pub aws_connect_timeout_seconds: u64,
 }
 
 /// Why a start or stop of one resource failed.
