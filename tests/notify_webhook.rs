@@ -71,6 +71,7 @@ fn notifier(format: Option<WebhookFormat>, policy: DeliveryPolicy) -> Notifier {
         format,
         command: "/offhours".into(),
         policy,
+        ..NotifySettings::default()
     })
     .expect("client")
 }
@@ -413,4 +414,59 @@ async fn transition_finished_by_earlier_ticks_is_summarised_in_stop_order() {
         requests[0].body["sections"][0]["lines"],
         serde_json::json!(["1. API (EC2): stopped", "2. DB (RDS): stopped"])
     );
+}
+
+#[tokio::test]
+async fn chat_delivery_stops_at_the_tick_budget_and_leaves_the_rest_for_the_next_tick() {
+    // GIVEN three schedules, each with its own webhook that never answers, and an error
+    // to report for each
+    let hooks = [
+        hook(Mode::Hang).await,
+        hook(Mode::Hang).await,
+        hook(Mode::Hang).await,
+    ];
+    let mut yaml = String::from("schedules:\n");
+    for (i, h) in hooks.iter().enumerate() {
+        yaml.push_str(&format!(
+            "  - {{ScheduleName: s{i}, TagValue: s{i}, WebhookUrl: '{}'}}\n",
+            h.url
+        ));
+    }
+    let config = validate(
+        &RawConfig::parse(&yaml, "test").expect("yaml"),
+        &Defaults::default(),
+    );
+    let mut report = tick(&config, at("2026-11-23T12:00:00+09:00"), &HashMap::new());
+    report.errors = (0..3)
+        .map(|i| Problem::new(format!("s{i}"), format!("schedule 's{i}': something")))
+        .collect();
+    // AND a notifier that gives each delivery 400 ms and the whole tick 600 ms
+    let notifier = Notifier::new(NotifySettings {
+        policy: DeliveryPolicy {
+            attempt_timeout: Duration::from_millis(400),
+            retries: 0,
+            backoff: Duration::from_millis(10),
+            total: Duration::from_millis(400),
+        },
+        tick_budget: Duration::from_millis(600),
+        ..NotifySettings::default()
+    })
+    .expect("client");
+
+    // WHEN the tick notifies
+    let started = Instant::now();
+    let dedup = MemoryDedup::default();
+    let outcome = notify_tick(&notifier, &config, &report, &HashMap::new(), &dedup).await;
+
+    // THEN two deliveries were tried, the third was left for the next tick (not recorded)
+    let results: Vec<&Delivery> = outcome.deliveries.iter().map(|d| &d.delivery).collect();
+    assert_eq!(results.len(), 3, "{results:?}");
+    assert!(matches!(results[0], Delivery::Failed { .. }));
+    assert!(matches!(results[1], Delivery::Failed { .. }));
+    assert!(
+        matches!(results[2], Delivery::Skipped { reason } if reason.contains("budget")),
+        "{results:?}"
+    );
+    assert!(dedup.is_empty());
+    assert!(started.elapsed() < Duration::from_secs(3));
 }

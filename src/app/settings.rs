@@ -165,6 +165,7 @@ impl NotifySettings {
             format,
             command,
             policy: DeliveryPolicy::default(),
+            ..NotifySettings::default()
         })
     }
 

@@ -153,6 +153,8 @@ struct Destinations<'a> {
     notifier: &'a Notifier,
     down: HashSet<String>,
     outcome: NotifyOutcome,
+    /// When this tick's chat delivery must stop.
+    until: std::time::Instant,
 }
 
 impl Destinations<'_> {
@@ -165,6 +167,12 @@ impl Destinations<'_> {
             return false;
         };
         let id = short_hash(url);
+        if std::time::Instant::now() >= self.until {
+            let reason = "the chat time budget of this tick is used up".into();
+            let format = Some(self.notifier.format_for(url));
+            self.record(message, format, Delivery::Skipped { reason });
+            return false;
+        }
         if self.down.contains(&id) {
             let reason = "the webhook failed earlier in this tick".into();
             let format = Some(self.notifier.format_for(url));
@@ -229,6 +237,7 @@ pub async fn notify_tick(
         notifier,
         down: HashSet::new(),
         outcome: NotifyOutcome::default(),
+        until: std::time::Instant::now() + notifier.settings().tick_budget,
     };
     let pending = pending_messages(notifier, config, report, previous, &mut out.outcome);
     for p in pending {

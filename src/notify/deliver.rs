@@ -45,6 +45,9 @@ pub struct NotifySettings {
     /// Env `CHAT_COMMAND` (default `/offhours`): the prefix shown in postpone hints.
     pub command: String,
     pub policy: DeliveryPolicy,
+    /// Limit of all chat delivery in one tick: messages left when it is used up are not
+    /// attempted (nor recorded) and go out at the next tick.
+    pub tick_budget: Duration,
 }
 
 impl fmt::Debug for NotifySettings {
@@ -66,6 +69,7 @@ impl Default for NotifySettings {
             format: None,
             command: "/offhours".into(),
             policy: DeliveryPolicy::default(),
+            tick_budget: Duration::from_secs(30),
         }
     }
 }
