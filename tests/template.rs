@@ -742,6 +742,7 @@ fn each_function_gets_only_the_table_actions_it_needs() {
             "SchedulerState",
             set(&[
                 read[0],
+                "dynamodb:BatchGetItem",
                 read[1],
                 read[2],
                 "dynamodb:PutItem",

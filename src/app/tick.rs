@@ -34,7 +34,7 @@ impl<C: Cloud> Tick<'_, C> {
     pub async fn run(&self, now: DateTime<Utc>) -> Result<Report> {
         if self.options.dry_run {
             let config = validate(&self.store.load_config().await?, &self.settings.defaults);
-            let states = self.store.load_states().await?;
+            let states = self.store.load_states_of(&schedule_names(&config)).await?;
             return execute(
                 self.cloud,
                 &self.inputs(now, &config, &states),
@@ -82,7 +82,7 @@ impl<C: Cloud> Tick<'_, C> {
     async fn holding_lease(&self, now: DateTime<Utc>) -> Result<Report> {
         let store = self.store;
         let config = validate(&store.load_config().await?, &self.settings.defaults);
-        let states = store.load_states().await?;
+        let states = store.load_states_of(&schedule_names(&config)).await?;
         let inputs = self.inputs(now, &config, &states);
         let mut report = execute(self.cloud, &inputs, self.options).await?;
         let mut problems = clear_force_flags(store, &config, &report).await;
@@ -103,6 +103,10 @@ impl<C: Cloud> Tick<'_, C> {
         report.errors.extend(problems);
         Ok(report)
     }
+}
+
+fn schedule_names(config: &Config) -> Vec<&str> {
+    config.schedules.iter().map(|s| s.name.as_str()).collect()
 }
 
 /// Stores each schedule's next state. Bookkeeping failures do not undo what was done;

@@ -99,6 +99,34 @@ fn field<'a>(item: &'a Item, name: &str) -> &'a str {
     item.get(name).and_then(Value::as_str).unwrap_or("?")
 }
 
+/// Schedule states from state-table items. A state that cannot be read counts as "never
+/// applied" (logged), so the schedule converges instead of failing.
+fn parse_states(items: Vec<Attributes>) -> HashMap<String, ScheduleState> {
+    let mut states = HashMap::new();
+    for item in items {
+        let Some(AttributeValue::S(key)) = item.get("Key") else {
+            continue;
+        };
+        let Some(name) = key.strip_prefix(SCHEDULE_PREFIX) else {
+            continue;
+        };
+        let parsed = match item.get("State") {
+            Some(AttributeValue::S(text)) => serde_json::from_str::<ScheduleState>(text).ok(),
+            _ => None,
+        };
+        match parsed {
+            Some(state) => {
+                states.insert(name.to_string(), state);
+            }
+            None => tracing::warn!(
+                schedule = name,
+                "unreadable state item; treated as never applied"
+            ),
+        }
+    }
+    states
+}
+
 impl Store {
     /// A store for the tables named in `settings`, using the SDK config (region, endpoint, credentials).
     pub fn new(sdk: &aws_config::SdkConfig, settings: &Settings) -> Self {
@@ -144,33 +172,51 @@ impl Store {
         })
     }
 
-    /// The stored state of every schedule. A state that cannot be read counts as
-    /// "never applied" (logged), so the schedule converges instead of failing.
+    /// The stored state of every schedule (a Scan: for inspection; ticks read by key with
+    /// [`Store::load_states_of`]).
     pub async fn load_states(&self) -> Result<HashMap<String, ScheduleState>> {
         let items = self.scan(&self.state_table, Some(SCHEDULE_PREFIX)).await?;
-        let mut states = HashMap::new();
-        for item in items {
-            let Some(AttributeValue::S(key)) = item.get("Key") else {
-                continue;
-            };
-            let Some(name) = key.strip_prefix(SCHEDULE_PREFIX) else {
-                continue;
-            };
-            let parsed = match item.get("State") {
-                Some(AttributeValue::S(text)) => serde_json::from_str::<ScheduleState>(text).ok(),
-                _ => None,
-            };
-            match parsed {
-                Some(state) => {
-                    states.insert(name.to_string(), state);
+        Ok(parse_states(items))
+    }
+
+    /// The stored states of the schedules `names`, read by key (BatchGetItem, 100 keys per
+    /// call): a tick's reads grow with the schedules, never with the chat once-markers
+    /// that accumulate in the same table.
+    pub async fn load_states_of(&self, names: &[&str]) -> Result<HashMap<String, ScheduleState>> {
+        let mut items = Vec::new();
+        for chunk in names.chunks(100) {
+            let keys: Vec<Attributes> = chunk
+                .iter()
+                .map(|n| HashMap::from([("Key".to_string(), s(format!("{SCHEDULE_PREFIX}{n}")))]))
+                .collect();
+            let mut request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| Error::invalid("state table", "Key", e.to_string()))?;
+            // Unprocessed keys (throttling) are asked again, a bounded number of times.
+            for _ in 0..5 {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.state_table, request)
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws("BatchGetItem", e))?;
+                if let Some(found) = out.responses().and_then(|r| r.get(&self.state_table)) {
+                    items.extend(found.iter().cloned());
                 }
-                None => tracing::warn!(
-                    schedule = name,
-                    "unreadable state item; treated as never applied"
-                ),
+                match out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.state_table))
+                    .cloned()
+                {
+                    Some(left) if !left.keys().is_empty() => request = left,
+                    _ => break,
+                }
             }
         }
-        Ok(states)
+        Ok(parse_states(items))
     }
 
     /// Stores the state of schedule `name`.
