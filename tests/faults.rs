@@ -624,3 +624,75 @@ async fn tick_within(w: &World, at: &str, seconds: u64) -> offhours::core::plan:
         .await
         .expect("the tick finished in time")
 }
+
+/// The moto cloud, except that right after its first start another invocation takes the
+/// scheduler lease (as if this tick's lease had expired and a new tick had begun).
+struct LeaseStolen<'a> {
+    inner: &'a AwsCloud,
+    ddb: aws_sdk_dynamodb::Client,
+    state_table: String,
+}
+
+impl Cloud for LeaseStolen<'_> {
+    async fn observe(&self) -> offhours::Result<Vec<Resource>> {
+        self.inner.observe().await
+    }
+
+    async fn start(&self, resources: &[ResourceRef]) -> Vec<Outcome> {
+        let outcomes = self.inner.start(resources).await;
+        let until = chrono::Utc::now() + chrono::TimeDelta::minutes(5);
+        self.ddb
+            .put_item()
+            .table_name(&self.state_table)
+            .item("Key", AttributeValue::S("lease".into()))
+            .item("Owner", AttributeValue::S("another-tick".into()))
+            .item("Until", AttributeValue::N(until.timestamp().to_string()))
+            .send()
+            .await
+            .expect("steal the lease");
+        outcomes
+    }
+
+    async fn stop(&self, resources: &[ResourceRef]) -> Vec<Outcome> {
+        self.inner.stop(resources).await
+    }
+}
+
+#[tokio::test]
+async fn a_tick_that_loses_its_lease_stops_acting() {
+    // GIVEN a stopped chain DB -> APP at the morning start, a tick that may wait for the
+    // chain, and a lease taken over by another invocation right after the first batch
+    let mut w = World::new().await;
+    w.import(
+        r#"
+schedules:
+  - {ScheduleName: dev, TagValue: dev, StartTime: "09:00", StopTime: "18:00", WarnMinutes: 0}
+groups:
+  - {ScheduleName: dev, GroupName: DB, InstanceType: RDS}
+  - {ScheduleName: dev, GroupName: APP, InstanceType: EC2, Dependency: [DB]}
+"#,
+    )
+    .await;
+    w.rds("dev-db", "dev", Some("DB")).await;
+    let app = w.ec2(1, "dev", Some("APP")).await;
+    w.stop_all().await;
+    w.options.max_wait = std::time::Duration::from_secs(30);
+    let cloud = LeaseStolen {
+        inner: &w.cloud,
+        ddb: aws_sdk_dynamodb::Client::new(&w.sdk),
+        state_table: w.settings.state_table.clone(),
+    };
+
+    // WHEN the tick starts the database and, the database being up, would start APP
+    let report = w.tick_with(&cloud, "2026-11-23T09:05:00Z").await;
+
+    // THEN it started the database, saw the lease gone before the next batch, and stopped
+    let states = w.states().await;
+    assert_eq!(states["dev-db"], "available");
+    assert_eq!(states[&app[0]], "stopped", "{:?}", report.steps);
+    assert!(
+        report.errors.iter().any(|p| p.message.contains("lease")),
+        "{:?}",
+        report.errors
+    );
+}

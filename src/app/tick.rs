@@ -11,8 +11,8 @@ use crate::core::plan::{Reason, Report};
 use crate::core::planner::{next_state, Inputs, ScheduleState, TickResult};
 use crate::error::{Error, Result};
 use crate::notify::{notify_tick, Notifier, NotifyOutcome};
-use crate::ports::Cloud;
 use crate::ports::Settings;
+use crate::ports::{Cloud, Fence, NoFence};
 
 /// Extra lease time beyond the wait budget, for loading, saving and slow API calls.
 const LEASE_MARGIN_SECONDS: i64 = 120;
@@ -39,6 +39,7 @@ impl<C: Cloud> Tick<'_, C> {
                 self.cloud,
                 &self.inputs(now, &config, &states),
                 self.options,
+                &NoFence,
             )
             .await;
         }
@@ -51,7 +52,12 @@ impl<C: Cloud> Tick<'_, C> {
             let until = until.unwrap_or_else(|| "an unknown time".to_string());
             return Err(Error::LeaseHeld { until });
         }
-        let result = self.holding_lease(now).await;
+        let lease = Lease {
+            store: self.store,
+            owner: &owner,
+            ttl,
+        };
+        let result = self.holding_lease(now, &lease).await;
         if let Err(e) = self.store.release_lease(&owner).await {
             tracing::warn!(error = %e, "could not release the lease; it expires by itself");
         }
@@ -79,12 +85,12 @@ impl<C: Cloud> Tick<'_, C> {
         }
     }
 
-    async fn holding_lease(&self, now: DateTime<Utc>) -> Result<Report> {
+    async fn holding_lease(&self, now: DateTime<Utc>, lease: &Lease<'_>) -> Result<Report> {
         let store = self.store;
         let config = validate(&store.load_config().await?, &self.settings.defaults);
         let states = store.load_states_of(&schedule_names(&config)).await?;
         let inputs = self.inputs(now, &config, &states);
-        let mut report = execute(self.cloud, &inputs, self.options).await?;
+        let mut report = execute(self.cloud, &inputs, self.options, lease).await?;
         let mut problems = clear_force_flags(store, &config, &report).await;
 
         // Chat after the work: a slow webhook cannot delay a start or stop, and delivery
@@ -102,6 +108,22 @@ impl<C: Cloud> Tick<'_, C> {
         }
         report.errors.extend(problems);
         Ok(report)
+    }
+}
+
+/// This tick's lease: renewing it before each batch is the fence.
+struct Lease<'a> {
+    store: &'a Store,
+    owner: &'a str,
+    ttl: TimeDelta,
+}
+
+impl Fence for Lease<'_> {
+    async fn hold(&self) -> Result<bool> {
+        // The lease is about real concurrency, so it uses the wall clock.
+        self.store
+            .acquire_lease(self.owner, Utc::now(), self.ttl)
+            .await
     }
 }
 

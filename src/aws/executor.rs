@@ -9,7 +9,7 @@ use crate::core::config::{Action, Config, Problem, ResourceKind};
 use crate::core::plan::{Failure, Report, ResourceRef, Step, StepStatus};
 use crate::core::planner::{condition, plan, resource_key, Condition, Inputs, Resource, TagKeys};
 use crate::error::Result;
-use crate::ports::{Cloud, Outcome};
+use crate::ports::{Cloud, Fence, Outcome};
 
 /// How long one invocation keeps a transition going.
 #[derive(Debug, Clone)]
@@ -134,7 +134,12 @@ fn in_progress(
 /// time spent waiting. The report's acted steps are
 /// `done` or `failed`; steps still waiting are `blocked`. The decisions come from the
 /// final observation. A failure holds back only its dependents (they stay blocked).
-pub async fn execute(cloud: &impl Cloud, ctx: &Inputs<'_>, options: &Options) -> Result<Report> {
+pub async fn execute(
+    cloud: &impl Cloud,
+    ctx: &Inputs<'_>,
+    options: &Options,
+    fence: &impl Fence,
+) -> Result<Report> {
     let started = tokio::time::Instant::now();
     let mut acted = Acted::default();
     let mut first = true;
@@ -145,7 +150,7 @@ pub async fn execute(cloud: &impl Cloud, ctx: &Inputs<'_>, options: &Options) ->
             ctx.now + TimeDelta::seconds(i64::try_from(elapsed.as_secs()).unwrap_or_default());
         let seen = cloud.observe_all().await?;
         let resources = seen.resources;
-        let mut report = plan(&Inputs {
+        let report = plan(&Inputs {
             now,
             resources: &resources,
             gaps: &seen.gaps,
@@ -169,32 +174,59 @@ pub async fn execute(cloud: &impl Cloud, ctx: &Inputs<'_>, options: &Options) ->
         if !act_now {
             let waiting = in_progress(&report, ctx.config, &resources, ctx.tags, &acted);
             if !waiting || out_of_time {
-                report.errors.extend(failure_problems(&acted.steps));
-                report.errors.sort();
-                report.steps = finish(std::mem::take(&mut report.steps), acted);
-                report.dry_run = false;
-                report.at = ctx.now.with_timezone(&ctx.report_timezone).fixed_offset();
-                return Ok(report);
+                return Ok(close(report, acted, ctx));
             }
             tokio::time::sleep(options.poll).await;
             continue;
         }
-        for step in &todo {
-            tracing::info!(schedule = %step.schedule, group = %step.group, action = %step.action, resources = step.resources.len(), "acting");
-            let outcomes = match step.action {
-                Action::Start => cloud.start(&step.resources).await,
-                Action::Stop => cloud.stop(&step.resources).await,
-            };
-            for (o, e) in outcomes.iter().filter_map(|o| Some((o, o.error.as_ref()?))) {
-                tracing::warn!(schedule = %step.schedule, group = %step.group, action = %step.action, id = %o.resource.id, operation = %e.operation, code = %e.code, error = %e.message, "action failed");
-            }
-            acted.record(step, outcomes);
+        if !act(cloud, &todo, &mut acted, fence).await {
+            let mut report = close(report, acted, ctx);
+            report.errors.push(Problem::new("*", LEASE_LOST));
+            return Ok(report);
         }
         first = false;
         if !options.poll.is_zero() && !out_of_time {
             tokio::time::sleep(options.poll.min(Duration::from_secs(1))).await;
         }
     }
+}
+
+/// Why a tick stopped acting before its work was done.
+const LEASE_LOST: &str = "another invocation took the scheduler lease during this tick; this one stopped acting (nothing is done twice), and the next tick continues";
+
+/// Performs `todo` in order, checking before each batch that this tick still holds the
+/// lease (fencing). False when it lost it: nothing more was done.
+async fn act(cloud: &impl Cloud, todo: &[Step], acted: &mut Acted, fence: &impl Fence) -> bool {
+    for step in todo {
+        match fence.hold().await {
+            Ok(true) => {}
+            Ok(false) => return false,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot confirm the lease; not acting");
+                return false;
+            }
+        }
+        tracing::info!(schedule = %step.schedule, group = %step.group, action = %step.action, resources = step.resources.len(), "acting");
+        let outcomes = match step.action {
+            Action::Start => cloud.start(&step.resources).await,
+            Action::Stop => cloud.stop(&step.resources).await,
+        };
+        for (o, e) in outcomes.iter().filter_map(|o| Some((o, o.error.as_ref()?))) {
+            tracing::warn!(schedule = %step.schedule, group = %step.group, action = %step.action, id = %o.resource.id, operation = %e.operation, code = %e.code, error = %e.message, "action failed");
+        }
+        acted.record(step, outcomes);
+    }
+    true
+}
+
+/// The final report of a run: acted steps, what still waits, and failures as problems.
+fn close(mut report: Report, acted: Acted, ctx: &Inputs<'_>) -> Report {
+    report.errors.extend(failure_problems(&acted.steps));
+    report.errors.sort();
+    report.steps = finish(std::mem::take(&mut report.steps), acted);
+    report.dry_run = false;
+    report.at = ctx.now.with_timezone(&ctx.report_timezone).fixed_offset();
+    report
 }
 
 /// One keyed problem per failed action: its identity is resource, operation and AWS error
@@ -240,6 +272,7 @@ fn finish(last_plan: Vec<Step>, acted: Acted) -> Vec<Step> {
 mod tests {
     use super::*;
     use crate::core::config::{validate, Defaults, RawConfig};
+    use crate::ports::NoFence;
     use std::collections::HashMap;
     use std::sync::Mutex;
 
@@ -377,7 +410,9 @@ resources:
             max_wait: Duration::from_secs(max_wait),
             poll,
         };
-        execute(cloud, &ctx, &options).await.expect("tick")
+        execute(cloud, &ctx, &options, &NoFence)
+            .await
+            .expect("tick")
     }
 
     fn summary(report: &Report) -> Vec<String> {
@@ -529,7 +564,9 @@ resources:
             dry_run: true,
             ..Options::default()
         };
-        let report = execute(&cloud, &ctx, &options).await.expect("plan");
+        let report = execute(&cloud, &ctx, &options, &NoFence)
+            .await
+            .expect("plan");
         assert!(report.dry_run);
         assert_eq!(report.steps[0].status, StepStatus::Ready);
         assert!(cloud.calls.lock().expect("lock").is_empty());

@@ -99,6 +99,23 @@ pub trait Cloud: Sync {
     fn stop(&self, resources: &[ResourceRef]) -> impl Future<Output = Vec<Outcome>> + Send;
 }
 
+/// The right to act, held by one tick at a time (the lease in the state table): renewed
+/// and checked before every batch of starts or stops, so a tick that lost it stops acting.
+pub trait Fence: Sync {
+    /// Renews the right to act; false when another invocation holds it now.
+    fn hold(&self) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// No fencing: dry runs, tests of the executor alone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoFence;
+
+impl Fence for NoFence {
+    async fn hold(&self) -> Result<bool> {
+        Ok(true)
+    }
+}
+
 /// What chat commands need from storage. Production: the DynamoDB store plus the cloud
 /// observer; tests and `offhours serve --config`: [`MemoryStore`].
 pub trait CommandStore {
