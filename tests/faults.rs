@@ -696,3 +696,77 @@ groups:
         report.errors
     );
 }
+
+#[tokio::test]
+async fn items_with_wrong_attribute_types_are_errors_naming_item_and_field_and_the_rest_runs() {
+    // GIVEN a good schedule, and items written in the console with wrong attribute types
+    let w = World::new().await;
+    w.import(DEV).await;
+    let ids = w.ec2(1, "dev", None).await;
+    w.stop_all().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&w.sdk);
+    let s = |v: &str| AttributeValue::S(v.into());
+    let bad_schedules = [
+        ("n-time", "StartTime", AttributeValue::N("900".into())),
+        ("bool-days", "DaysActive", AttributeValue::Bool(true)),
+        (
+            "list-tz",
+            "Timezone",
+            AttributeValue::L(vec![s("Asia/Seoul")]),
+        ),
+        (
+            "blob-stop",
+            "StopTime",
+            AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(vec![1, 2])),
+        ),
+        ("str-enabled", "Enabled", s("maybe")),
+        (
+            "map-warn",
+            "WarnMinutes",
+            AttributeValue::M(Default::default()),
+        ),
+    ];
+    for (name, field, value) in &bad_schedules {
+        ddb.put_item()
+            .table_name(&w.settings.schedule_table)
+            .item("ScheduleName", s(name))
+            .item("TagValue", s(name))
+            .item(*field, value.clone())
+            .send()
+            .await
+            .expect("put");
+    }
+    ddb.put_item()
+        .table_name(&w.settings.exception_table)
+        .item("ExceptionUuid", s("num-date"))
+        .item("ScheduleName", s("dev"))
+        .item("ExceptionDate", AttributeValue::N("20261123".into()))
+        .item("ExceptionType", s("start"))
+        .item("ExceptionValue", s("None"))
+        .send()
+        .await
+        .expect("put");
+
+    // WHEN the morning tick runs
+    let report = w.tick("2026-11-23T09:05:00Z").await;
+
+    // THEN each bad item is an error naming its item and field
+    for (name, field, _) in &bad_schedules {
+        assert!(
+            report.errors.iter().any(|p| p.schedule == *name
+                && p.message.contains(&format!("schedule '{name}'"))
+                && p.message.contains(&format!("field {field}"))),
+            "{name}/{field}: {:?}",
+            report.errors
+        );
+    }
+    assert!(
+        report.errors.iter().any(|p| p
+            .message
+            .contains("exception 'num-date': field ExceptionDate")),
+        "{:?}",
+        report.errors
+    );
+    // AND the good schedule still runs (the bad exception is ignored, not applied)
+    assert_eq!(w.states().await[&ids[0]], "running");
+}

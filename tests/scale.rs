@@ -87,8 +87,8 @@ schedules:
     // THEN the requests are the minimum: per observation (the first pass and the final
     // re-plan) 2 DescribeInstances pages + 1 DescribeDBInstances page + 1 DescribeDBClusters
     // page; 2 StopInstances batches (1000 + 1); one call per database; and DynamoDB: lease
-    // put, 3 config scans, the schedule states read by key (1 BatchGetItem), 1 state put,
-    // lease delete. (No webhook is set, so
+    // put, 3 config scans, the schedule states read by key (1 BatchGetItem), the lease
+    // renewed before the one batch (fencing, a conditional put), 1 state put, lease delete. (No webhook is set, so
     // nothing is recorded for the transition summary; with one, the summary's once-marker
     // costs a GetItem before delivery and a PutItem after the 2xx.)
     let ops = w.moto.recorded_operations().await;
@@ -100,7 +100,7 @@ schedules:
     let expected = BTreeMap::from([
         ("dynamodb:BatchGetItem", 1),
         ("dynamodb:DeleteItem", 1),
-        ("dynamodb:PutItem", 2),
+        ("dynamodb:PutItem", 3),
         ("dynamodb:Scan", 3),
         ("ec2:DescribeInstances", 4),
         ("ec2:StopInstances", 2),
