@@ -695,6 +695,10 @@ groups:
         "{:?}",
         report.errors
     );
+    assert!(report.lease_lost);
+    // AND it left the bookkeeping to the tick that holds the lease now: no state written
+    let states = w.store.load_states().await.expect("states");
+    assert!(!states.contains_key("dev"), "{states:?}");
 }
 
 #[tokio::test]
@@ -769,4 +773,41 @@ async fn items_with_wrong_attribute_types_are_errors_naming_item_and_field_and_t
     );
     // AND the good schedule still runs (the bad exception is ignored, not applied)
     assert_eq!(w.states().await[&ids[0]], "running");
+}
+
+#[tokio::test]
+async fn an_unobserved_region_does_not_declare_open_failures_resolved() {
+    // GIVEN two stopped instances at the morning start, EC2 refusing to start the first,
+    // and the failure alerted
+    let (mut w, proxy) = World::new_with_proxy().await;
+    w.import(DEV).await;
+    let ids = w.ec2(2, "dev", None).await;
+    w.stop_all().await;
+    let hook = hook(Mode::Ok).await;
+    chat_to(&mut w, &hook);
+    let refuse_start = || {
+        Rule::on("ec2", "StartInstances", Fault::unauthorized_operation()).body_contains(&ids[0])
+    };
+    proxy.set_rules(vec![refuse_start()]);
+    w.tick("2026-11-23T09:05:00Z").await;
+
+    // WHEN the next tick cannot list EC2 at all, and the one after sees the same failure
+    proxy.set_rules(vec![Rule::on(
+        "ec2",
+        "DescribeInstances",
+        Fault::aws("RequestLimitExceeded", "Request limit exceeded."),
+    )]);
+    let partial = w.tick("2026-11-23T09:10:00Z").await;
+    assert!(partial.partial);
+    proxy.set_rules(vec![refuse_start()]);
+    w.tick("2026-11-23T09:15:00Z").await;
+
+    // THEN the failure was alerted once and never declared resolved in between
+    let got = bodies(&hook);
+    let starts: Vec<String> = alerts(&got, "error")
+        .into_iter()
+        .filter(|a| a.contains("StartInstances"))
+        .collect();
+    assert_eq!(starts.len(), 1, "{got:?}");
+    assert!(alerts(&got, "info").is_empty(), "{got:?}");
 }

@@ -91,6 +91,14 @@ impl<C: Cloud> Tick<'_, C> {
         let states = store.load_states_of(&schedule_names(&config)).await?;
         let inputs = self.inputs(now, &config, &states);
         let mut report = execute(self.cloud, &inputs, self.options, lease).await?;
+        if report.lease_lost {
+            // The tick that holds the lease now does the bookkeeping; writing it here too
+            // could clear a flag it has not acted on or overwrite its state.
+            tracing::error!(
+                "lost the lease during the tick: no flags cleared, no chat, no state saved"
+            );
+            return Ok(report);
+        }
         let mut problems = clear_force_flags(store, &config, &report).await;
 
         // Chat after the work: a slow webhook cannot delay a start or stop, and delivery

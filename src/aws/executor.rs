@@ -3,8 +3,6 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use chrono::TimeDelta;
-
 use crate::core::config::{Action, Config, Problem, ResourceKind};
 use crate::core::plan::{Failure, Report, ResourceRef, Step, StepStatus};
 use crate::core::planner::{condition, plan, resource_key, Condition, Inputs, Resource, TagKeys};
@@ -130,9 +128,8 @@ fn in_progress(
 
 /// Runs one tick's transitions: observe, plan, perform every ready step, and repeat while
 /// something is in progress and the wait budget lasts. `ctx` is the planner's input for the
-/// tick; its `resources` are replaced by each observation and its `now` advances by the
-/// time spent waiting. The report's acted steps are
-/// `done` or `failed`; steps still waiting are `blocked`. The decisions come from the
+/// tick; its `resources` are replaced by each observation (every pass plans at its `now`).
+/// The report's acted steps are `done` or `failed`; steps still waiting are `blocked`. The decisions come from the
 /// final observation. A failure holds back only its dependents (they stay blocked).
 pub async fn execute(
     cloud: &impl Cloud,
@@ -145,13 +142,12 @@ pub async fn execute(
     let mut first = true;
     loop {
         let elapsed = started.elapsed();
-        // Later passes plan at the tick's time plus the (whole) seconds spent waiting.
-        let now =
-            ctx.now + TimeDelta::seconds(i64::try_from(elapsed.as_secs()).unwrap_or_default());
+        // Every pass plans at the tick's instant: a boundary that passes while this tick
+        // waits belongs to the next tick, so what this tick acted on (a force, say) is
+        // never attributed to an event that came later.
         let seen = cloud.observe_all().await?;
         let resources = seen.resources;
         let report = plan(&Inputs {
-            now,
             resources: &resources,
             gaps: &seen.gaps,
             ..*ctx
@@ -182,6 +178,7 @@ pub async fn execute(
         if !act(cloud, &todo, &mut acted, fence).await {
             let mut report = close(report, acted, ctx);
             report.errors.push(Problem::new("*", LEASE_LOST));
+            report.lease_lost = true;
             return Ok(report);
         }
         first = false;

@@ -194,8 +194,14 @@ impl Store {
                 .consistent_read(true)
                 .build()
                 .map_err(|e| Error::invalid("state table", "Key", e.to_string()))?;
-            // Unprocessed keys (throttling) are asked again, a bounded number of times.
-            for _ in 0..5 {
+            // Unprocessed keys (throttling) are asked again with backoff, a bounded number of
+            // times; keys still unread then fail the tick (a schedule whose state is unknown
+            // must not be treated as never run).
+            let mut left = true;
+            for attempt in 0..5u32 {
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+                }
                 let out = self
                     .client
                     .batch_get_item()
@@ -211,9 +217,20 @@ impl Store {
                     .and_then(|u| u.get(&self.state_table))
                     .cloned()
                 {
-                    Some(left) if !left.keys().is_empty() => request = left,
-                    _ => break,
+                    Some(rest) if !rest.keys().is_empty() => request = rest,
+                    _ => {
+                        left = false;
+                        break;
+                    }
                 }
+            }
+            if left {
+                return Err(Error::Aws {
+                    operation: "BatchGetItem",
+                    code: "UnprocessedKeys".into(),
+                    message: "some schedule states stayed unprocessed after 5 attempts".into(),
+                    source: None,
+                });
             }
         }
         Ok(parse_states(items))

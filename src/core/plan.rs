@@ -160,6 +160,12 @@ pub struct Report {
     /// True for `run --dry-run` and for `plan`: nothing was changed.
     #[serde(default)]
     pub dry_run: bool,
+    /// Some region or service could not be observed: the report covers the rest.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+    /// Another invocation took the lease during this tick, which then stopped acting.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lease_lost: bool,
 }
 
 fn list(resources: &[ResourceRef]) -> String {

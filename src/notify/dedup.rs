@@ -362,7 +362,9 @@ fn alerts<'a>(
         }
     }
     for (key, about) in &old.alerts {
-        if current.contains_key(key.as_str()) {
+        // A resource in an unobserved region or service is not known to be fine: while
+        // the observation is partial, nothing is declared resolved.
+        if current.contains_key(key.as_str()) || report.partial {
             continue;
         }
         // Another failure of the same resource (a new code, or giving up) replaced it.

@@ -276,6 +276,8 @@ pub fn plan(inputs: &Inputs<'_>) -> Report {
         warnings,
         schedules: decisions,
         dry_run: true,
+        partial: !inputs.gaps.is_empty(),
+        lease_lost: false,
     }
 }
 
