@@ -224,8 +224,10 @@ struct Pending<'a> {
 /// execution with the run's report and the states the tick started from; not for dry runs.
 ///
 /// A message is recorded as delivered only after its webhook answered 2xx, so a webhook
-/// that is down gets the message at a later tick (the lease serialises ticks, so it is
-/// delivered once). Nothing is recorded for a schedule without a destination.
+/// that is down gets warnings, alerts and all-clears at a later tick while they still
+/// apply (the lease serialises ticks, so each is delivered once). A transition summary is
+/// only due in the tick that finishes the transition: one that could not be delivered
+/// then is not sent later. Nothing is recorded for a schedule without a destination.
 pub async fn notify_tick(
     notifier: &Notifier,
     config: &Config,
