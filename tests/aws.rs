@@ -413,31 +413,7 @@ schedules:
     )
     .await;
     let home = w.ec2(1, "dev", None).await;
-    let eu_sdk = w
-        .sdk
-        .to_builder()
-        .region(aws_config::Region::new("eu-west-1"))
-        .build();
-    let eu = aws_sdk_ec2::Client::new(&eu_sdk)
-        .run_instances()
-        .image_id(common::AMI)
-        .min_count(1)
-        .max_count(1)
-        .tag_specifications(
-            aws_sdk_ec2::types::TagSpecification::builder()
-                .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
-                .tags(
-                    aws_sdk_ec2::types::Tag::builder()
-                        .key("ScheduleName")
-                        .value("dev")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .expect("eu instance");
-    let eu_id = eu.instances()[0].instance_id().expect("id").to_string();
+    let eu_id = w.ec2_in("eu-west-1", 1, "dev", None).await[0].clone();
 
     // WHEN the stop tick runs THEN both regions' instances stop
     let report = w.tick("2026-11-23T18:01:00Z").await;

@@ -463,30 +463,14 @@ async fn throttled_batch_is_not_split_into_more_calls_and_is_retried_next_tick()
 
 /// Creates one stopped EC2 instance in `region` tagged for `schedule` / `group`.
 async fn ec2_in(w: &World, region: &str, schedule: &str, group: &str) -> String {
+    let id = w.ec2_in(region, 1, schedule, Some(group)).await[0].clone();
     let sdk = w
         .sdk
         .to_builder()
         .region(aws_config::Region::new(region.to_string()))
         .build();
-    let ec2 = aws_sdk_ec2::Client::new(&sdk);
-    let tag = |k: &str, v: &str| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build();
-    let out = ec2
-        .run_instances()
-        .image_id(common::AMI)
-        .min_count(1)
-        .max_count(1)
-        .tag_specifications(
-            aws_sdk_ec2::types::TagSpecification::builder()
-                .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
-                .tags(tag("ScheduleName", schedule))
-                .tags(tag("ScheduleGroupName", group))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("instance");
-    let id = out.instances()[0].instance_id().expect("id").to_string();
-    ec2.stop_instances()
+    aws_sdk_ec2::Client::new(&sdk)
+        .stop_instances()
         .instance_ids(&id)
         .send()
         .await

@@ -289,7 +289,23 @@ impl World {
 
     /// Creates `count` EC2 instances (one reservation each) tagged for `schedule`/`group`.
     pub async fn ec2(&self, count: usize, schedule: &str, group: Option<&str>) -> Vec<String> {
-        let ec2 = aws_sdk_ec2::Client::new(&self.sdk);
+        self.ec2_in("us-east-1", count, schedule, group).await
+    }
+
+    /// Creates `count` EC2 instances in `region`, tagged for `schedule`/`group` (running).
+    pub async fn ec2_in(
+        &self,
+        region: &str,
+        count: usize,
+        schedule: &str,
+        group: Option<&str>,
+    ) -> Vec<String> {
+        let sdk = self
+            .sdk
+            .to_builder()
+            .region(Region::new(region.to_string()))
+            .build();
+        let ec2 = aws_sdk_ec2::Client::new(&sdk);
         let mut tags = vec![("ScheduleName", schedule)];
         tags.extend(group.map(|g| ("ScheduleGroupName", g)));
         let spec = aws_sdk_ec2::types::TagSpecification::builder()
