@@ -5,29 +5,28 @@ use std::collections::HashMap;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::aws::executor::{execute, Options};
-use crate::aws::store::Store;
 use crate::core::config::{validate, Action, Config, Problem};
 use crate::core::plan::{Reason, Report};
 use crate::core::planner::{next_state, Inputs, ScheduleState, TickResult};
 use crate::error::{Error, Result};
 use crate::notify::{notify_tick, Notifier, NotifyOutcome};
 use crate::ports::Settings;
-use crate::ports::{Cloud, Fence, NoFence};
+use crate::ports::{Cloud, Fence, NoFence, SchedulerStore};
 
 /// Extra lease time beyond the wait budget, for loading, saving and slow API calls.
 const LEASE_MARGIN_SECONDS: i64 = 120;
 
 /// One scheduler tick's context, built once per invocation and shared by the Lambda and
 /// `offhours run`: the store, the cloud, the notifier, the settings and the wait budget.
-pub struct Tick<'a, C> {
-    pub store: &'a Store,
+pub struct Tick<'a, S, C> {
+    pub store: &'a S,
     pub cloud: &'a C,
     pub notifier: &'a Notifier,
     pub settings: &'a Settings,
     pub options: &'a Options,
 }
 
-impl<C: Cloud> Tick<'_, C> {
+impl<S: SchedulerStore, C: Cloud> Tick<'_, S, C> {
     /// Runs one tick at `now` (the wall clock, or `--at`). Without `dry_run` it holds the
     /// lease for the whole tick, so two concurrent ticks never both act; the second gets
     /// [`Error::LeaseHeld`].
@@ -46,8 +45,9 @@ impl<C: Cloud> Tick<'_, C> {
         let owner = uuid::Uuid::new_v4().to_string();
         let budget = i64::try_from(self.options.max_wait.as_secs()).unwrap_or(i64::MAX / 2);
         let ttl = TimeDelta::seconds(budget + LEASE_MARGIN_SECONDS);
-        // The lease is about real concurrency, so it uses the wall clock, not `now`.
-        if !self.store.acquire_lease(&owner, Utc::now(), ttl).await? {
+        // The lease is about real concurrency, so it runs on the store's clock (the wall
+        // clock in production), not on `now`.
+        if !self.store.acquire_lease(&owner, ttl).await? {
             let until = self.store.lease_until().await.ok().flatten();
             let until = until.unwrap_or_else(|| "an unknown time".to_string());
             return Err(Error::LeaseHeld { until });
@@ -85,7 +85,7 @@ impl<C: Cloud> Tick<'_, C> {
         }
     }
 
-    async fn holding_lease(&self, now: DateTime<Utc>, lease: &Lease<'_>) -> Result<Report> {
+    async fn holding_lease(&self, now: DateTime<Utc>, lease: &Lease<'_, S>) -> Result<Report> {
         let store = self.store;
         let config = validate(&store.load_config().await?, &self.settings.defaults);
         let states = store.load_states_of(&schedule_names(&config)).await?;
@@ -120,18 +120,15 @@ impl<C: Cloud> Tick<'_, C> {
 }
 
 /// This tick's lease: renewing it before each batch is the fence.
-struct Lease<'a> {
-    store: &'a Store,
+struct Lease<'a, S> {
+    store: &'a S,
     owner: &'a str,
     ttl: TimeDelta,
 }
 
-impl Fence for Lease<'_> {
+impl<S: SchedulerStore> Fence for Lease<'_, S> {
     async fn hold(&self) -> Result<bool> {
-        // The lease is about real concurrency, so it uses the wall clock.
-        self.store
-            .acquire_lease(self.owner, Utc::now(), self.ttl)
-            .await
+        self.store.acquire_lease(self.owner, self.ttl).await
     }
 }
 
@@ -142,7 +139,7 @@ fn schedule_names(config: &Config) -> Vec<&str> {
 /// Stores each schedule's next state. Bookkeeping failures do not undo what was done;
 /// they are reported, and the next tick (idempotent) picks up from the stored state.
 async fn save_states(
-    store: &Store,
+    store: &impl SchedulerStore,
     report: &Report,
     states: &HashMap<String, ScheduleState>,
     notified: &NotifyOutcome,
@@ -176,7 +173,11 @@ async fn save_states(
 /// One-shot flags are triggers: the tick that acted on ForceStart/ForceStop sets it back to
 /// false whether or not every resource succeeded (the state table carries the forced
 /// transition on); a schedule with both set gets both cleared, and neither acts.
-async fn clear_force_flags(store: &Store, config: &Config, report: &Report) -> Vec<Problem> {
+async fn clear_force_flags(
+    store: &impl SchedulerStore,
+    config: &Config,
+    report: &Report,
+) -> Vec<Problem> {
     let mut todo: Vec<(&str, Action)> = Vec::new();
     for decision in &report.schedules {
         match decision.reason {

@@ -12,7 +12,7 @@ use crate::aws::cloud::AwsCloud;
 use crate::core::config::{validate, Action, Defaults, Item, RawConfig};
 use crate::core::planner::{Resource, ScheduleState};
 use crate::error::{Error, Result};
-use crate::ports::{Cloud, CommandStore, Dedup, Settings, DEDUP_TTL_DAYS};
+use crate::ports::{Cloud, CommandStore, Dedup, SchedulerStore, Settings, DEDUP_TTL_DAYS};
 
 /// A DynamoDB item as the SDK sees it.
 type Attributes = HashMap<String, AttributeValue>;
@@ -576,6 +576,37 @@ impl Dedup for Store {
     /// Each chat message key is kept for [`DEDUP_TTL_DAYS`].
     async fn record(&self, key: &str) -> Result<()> {
         self.mark(key, DEDUP_TTL_DAYS).await
+    }
+}
+
+impl SchedulerStore for Store {
+    async fn load_config(&self) -> Result<RawConfig> {
+        Store::load_config(self).await
+    }
+
+    async fn load_states_of(&self, names: &[&str]) -> Result<HashMap<String, ScheduleState>> {
+        Store::load_states_of(self, names).await
+    }
+
+    async fn save_state(&self, name: &str, state: &ScheduleState) -> Result<()> {
+        Store::save_state(self, name, state).await
+    }
+
+    /// The lease is about real concurrency: it runs on the wall clock.
+    async fn acquire_lease(&self, owner: &str, ttl: TimeDelta) -> Result<bool> {
+        Store::acquire_lease(self, owner, Utc::now(), ttl).await
+    }
+
+    async fn lease_until(&self) -> Result<Option<String>> {
+        Store::lease_until(self).await
+    }
+
+    async fn release_lease(&self, owner: &str) -> Result<()> {
+        Store::release_lease(self, owner).await
+    }
+
+    async fn clear_force(&self, schedule: &str, action: Action) -> Result<bool> {
+        Store::clear_force(self, schedule, action).await
     }
 }
 

@@ -1,13 +1,16 @@
 //! Delivery: the HTTP client that posts rendered messages to webhooks, with per-attempt and total time limits and bounded retries.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use super::message::Message;
-use super::render::{render, WebhookFormat};
+use super::render::{render, Payload, WebhookFormat};
 use crate::core::config::Config;
 use crate::error::{Error, Result};
 
@@ -93,9 +96,55 @@ pub enum Delivery {
     Duplicate,
 }
 
-/// Sends messages to webhooks with reqwest (rustls).
-pub struct Notifier {
+/// What one post of a payload came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Posted {
+    /// The receiver answered with this HTTP status.
+    Status(u16),
+    /// No answer; `retry` when trying again may help (timeout, connection failure).
+    NoAnswer { reason: String, retry: bool },
+}
+
+/// A boxed future, for the object-safe [`Transport`].
+pub type PostFuture<'a> = Pin<Box<dyn Future<Output = Posted> + Send + 'a>>;
+
+/// Where rendered payloads go: HTTPS through reqwest in production ([`Notifier::new`]);
+/// a recorder that can be down in the fleet simulation ([`Notifier::with_transport`]).
+/// The retries, the time limits and the dedup stay in [`Notifier`], whatever the transport.
+pub trait Transport: Send + Sync {
+    /// Posts `payload` to `url` once. Never puts the URL into a reason.
+    fn post<'a>(&'a self, url: &'a str, payload: &'a Payload) -> PostFuture<'a>;
+}
+
+/// The production transport: reqwest with rustls, no redirects, per-attempt time limit.
+struct Https {
     client: reqwest::Client,
+}
+
+impl Transport for Https {
+    fn post<'a>(&'a self, url: &'a str, payload: &'a Payload) -> PostFuture<'a> {
+        Box::pin(async move {
+            let mut request = self.client.post(url).json(&payload.body);
+            for (name, value) in &payload.headers {
+                request = request.header(*name, *value);
+            }
+            match request.send().await {
+                Ok(response) => Posted::Status(response.status().as_u16()),
+                Err(e) => {
+                    let retry = e.is_timeout() || e.is_connect() || e.is_request();
+                    Posted::NoAnswer {
+                        reason: describe(e, url),
+                        retry,
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// Sends messages to webhooks: rendering, bounded retries and time limits over a [`Transport`].
+pub struct Notifier {
+    transport: Arc<dyn Transport>,
     settings: NotifySettings,
 }
 
@@ -124,10 +173,9 @@ fn describe(e: reqwest::Error, url: &str) -> String {
     }
 }
 
-fn retryable_status(status: reqwest::StatusCode) -> bool {
-    status.is_server_error()
-        || status == reqwest::StatusCode::TOO_MANY_REQUESTS
-        || status == reqwest::StatusCode::REQUEST_TIMEOUT
+/// 5xx, 429 Too Many Requests and 408 Request Timeout are worth another attempt.
+fn retryable_status(status: u16) -> bool {
+    (500..600).contains(&status) || status == 429 || status == 408
 }
 
 impl Notifier {
@@ -141,7 +189,15 @@ impl Notifier {
             .map_err(|e| {
                 Error::Webhook(format!("cannot build the HTTP client: {}", e.without_url()))
             })?;
-        Ok(Self { client, settings })
+        Ok(Self::with_transport(settings, Arc::new(Https { client })))
+    }
+
+    /// A notifier that posts through `transport` (the fleet simulation's recorder).
+    pub fn with_transport(settings: NotifySettings, transport: Arc<dyn Transport>) -> Self {
+        Self {
+            transport,
+            settings,
+        }
     }
 
     pub fn settings(&self) -> &NotifySettings {
@@ -178,26 +234,20 @@ impl Notifier {
                     backoff = backoff.saturating_mul(2);
                 }
                 attempts.fetch_add(1, Ordering::Relaxed);
-                let mut request = self.client.post(url).json(&payload.body);
-                for (name, value) in &payload.headers {
-                    request = request.header(*name, *value);
-                }
-                match request.send().await {
-                    Ok(response) if response.status().is_success() => {
+                match self.transport.post(url, &payload).await {
+                    Posted::Status(status) if (200..300).contains(&status) => {
                         return Delivery::Sent {
                             attempts: attempts.load(Ordering::Relaxed),
                         }
                     }
-                    Ok(response) => {
-                        let status = response.status();
-                        last = format!("HTTP {}", status.as_u16());
+                    Posted::Status(status) => {
+                        last = format!("HTTP {status}");
                         if !retryable_status(status) {
                             break;
                         }
                     }
-                    Err(e) => {
-                        let retry = e.is_timeout() || e.is_connect() || e.is_request();
-                        last = describe(e, url);
+                    Posted::NoAnswer { reason, retry } => {
+                        last = reason;
                         if !retry {
                             break;
                         }

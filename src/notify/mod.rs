@@ -8,7 +8,9 @@ mod message;
 mod render;
 
 pub use dedup::{error_key, notify_tick, warning_key, DeliveryRecord, NotifyOutcome};
-pub use deliver::{Delivery, DeliveryPolicy, Notifier, NotifySettings};
+pub use deliver::{
+    Delivery, DeliveryPolicy, Notifier, NotifySettings, PostFuture, Posted, Transport,
+};
 pub use message::{
     alert_message, resolved_message, transition_message, warning_message, Message, MessageKind,
     Section, Severity,

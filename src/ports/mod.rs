@@ -1,10 +1,13 @@
-//! Ports: the traits the edges implement (`Cloud`, `CommandStore`, `Dedup`) and the plain settings they receive; no I/O here.
+//! Ports: the traits the edges implement (`Cloud`, `SchedulerStore`, `CommandStore`, `Dedup`) and the plain settings they receive; no I/O here.
 
+use std::collections::HashMap;
 use std::future::Future;
+
+use chrono::TimeDelta;
 
 use crate::core::config::{Action, Defaults, Item, RawConfig};
 use crate::core::plan::ResourceRef;
-use crate::core::planner::{Gap, Resource, TagKeys};
+use crate::core::planner::{Gap, Resource, ScheduleState, TagKeys};
 use crate::error::{Error, Result};
 
 pub mod memory;
@@ -147,4 +150,41 @@ pub trait Dedup {
     fn delivered(&self, key: &str) -> impl Future<Output = Result<bool>> + Send;
     /// Records the message `key` as delivered.
     fn record(&self, key: &str) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// What one scheduler tick needs from storage: the configuration, each schedule's state,
+/// the lease that keeps ticks from acting at once, the one-shot flags, and (through
+/// [`Dedup`]) the chat once-markers. Production: the DynamoDB tables; the fleet
+/// simulation: [`MemoryStore`].
+pub trait SchedulerStore: Dedup + Sync {
+    /// The three item lists (Schedule, ScheduleServerGroup, ScheduleException).
+    fn load_config(&self) -> impl Future<Output = Result<RawConfig>> + Send;
+    /// The stored states of the schedules `names` (absent: never run).
+    fn load_states_of(
+        &self,
+        names: &[&str],
+    ) -> impl Future<Output = Result<HashMap<String, ScheduleState>>> + Send;
+    /// Stores the state of schedule `name`.
+    fn save_state(
+        &self,
+        name: &str,
+        state: &ScheduleState,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Takes the lease for `ttl` from the store's clock if it is free, expired or already
+    /// held by `owner`; false when another owner holds it.
+    fn acquire_lease(
+        &self,
+        owner: &str,
+        ttl: TimeDelta,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// When the current lease ends (RFC 3339), for messages.
+    fn lease_until(&self) -> impl Future<Output = Result<Option<String>>> + Send;
+    /// Gives the lease back if `owner` still holds it.
+    fn release_lease(&self, owner: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Sets ForceStart (`Start`) or ForceStop (`Stop`) back to false; whether it was true.
+    fn clear_force(
+        &self,
+        schedule: &str,
+        action: Action,
+    ) -> impl Future<Output = Result<bool>> + Send;
 }
