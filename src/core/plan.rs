@@ -1,5 +1,6 @@
 //! The plan/report value (steps, notices, errors, per-schedule decisions): `Serialize` for JSON, `Display` for people.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use chrono::{DateTime, FixedOffset};
@@ -144,6 +145,9 @@ pub struct Decision {
     /// state table can tell how long they have been there.
     #[serde(skip)]
     pub busy: Vec<(String, String)>,
+    /// Where each group's members are, as far as this tick knows (the state table keeps it).
+    #[serde(skip)]
+    pub homes: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// The result of planning (or running) one tick: the stable JSON of SPEC section 5.

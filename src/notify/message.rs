@@ -393,6 +393,7 @@ mod tests {
             reason: Reason::Boundary,
             complete: false,
             busy: Vec::new(),
+            homes: Default::default(),
         };
         let steps = [
             step(

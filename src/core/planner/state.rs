@@ -1,6 +1,6 @@
 //! The scheduler's memory of each schedule (state table): applied events, forced transitions, start attempts, busy resources, alerts; and how a tick updates it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -62,6 +62,11 @@ pub struct ScheduleState {
     /// Failures alerted in chat and not yet cleared: problem key -> what it was.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub alerts: BTreeMap<String, String>,
+    /// Where each group's members were last seen (group -> regions), so that a region that
+    /// cannot be observed holds back only the groups that have members there. A group not
+    /// listed is not known yet: any gap of its kind holds it back.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub homes: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl ScheduleState {
@@ -132,6 +137,7 @@ pub fn next_state(
         next.forced = None;
     }
     count_attempts(&mut next, decision, &tick.steps);
+    next.homes = decision.homes.clone();
     next.busy = decision
         .busy
         .iter()
