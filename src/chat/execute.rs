@@ -10,6 +10,7 @@ use super::{
     Extension, Rejection, Reply,
 };
 use crate::core::config::{hm, validate, Action, Config, Item, RawConfig, Schedule};
+use crate::core::inert::plain;
 use crate::core::schedule::{events_between, local_date, next_event, resolve_local};
 use crate::error::Result;
 use crate::ports::{CommandStore, Settings};
@@ -33,7 +34,9 @@ pub async fn handle<S: CommandStore>(
     if incoming.ssl_check {
         return ChatResponse::plain(200, "");
     }
-    let reply = match parse(&incoming.text, &secrets.command) {
+    // Commands need no backticks; without them, no argument echoed back can open a code span.
+    let text = plain(&incoming.text);
+    let reply = match parse(&text, &secrets.command) {
         Err(message) => Reply::error(message),
         Ok(command) => {
             tracing::info!(user = %incoming.user, command = %incoming.text, "chat command");
@@ -42,7 +45,7 @@ pub async fn handle<S: CommandStore>(
             if changes && reply.ok {
                 let mut r = reply.public();
                 if !incoming.user.is_empty() {
-                    r.lines.push(format!("(by {})", incoming.user));
+                    r.lines.push(format!("(by {})", plain(&incoming.user)));
                 }
                 r
             } else {
