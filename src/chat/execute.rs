@@ -94,10 +94,7 @@ pub async fn execute<S: CommandStore>(
 ) -> Reply {
     match run(command, now, store, settings, prefix, granted).await {
         Ok(reply) => reply,
-        Err(e) => {
-            tracing::warn!(error = %e, "chat command failed");
-            Reply::error(format!("offhours could not do that: {e}"))
-        }
+        Err(e) => Reply::failed(&e),
     }
 }
 

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::{ChatResponse, Platform};
 use crate::core::inert;
+use crate::error::Error;
 
 /// A reply, independent of the platform. Title and lines are text with `code` spans in
 /// backticks; user-controlled text in them carries no backtick (`inert::plain`), and the
@@ -35,6 +36,17 @@ impl Reply {
             lines: Vec::new(),
             public: false,
         }
+    }
+
+    /// The answer to a command that failed inside offhours (AWS, the tables): short and
+    /// generic, with a correlation id. The full error (operation, code, message with ARNs
+    /// and account ids) goes to the log under that id, never into the chat.
+    pub(super) fn failed(error: &Error) -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+        tracing::error!(error_id = %id, error = %error, "chat command failed");
+        Self::error(format!(
+            "offhours could not do that (error {id}). Try again later; if it persists, an operator can look up {id} in the log."
+        ))
     }
 
     pub(super) fn public(mut self) -> Self {
@@ -216,5 +228,89 @@ mod tests {
             )),
             "{d}"
         );
+    }
+
+    /// The fixture store, whose cloud and writes fail the way AWS does: with ARNs and the
+    /// account id in the message.
+    struct Denied(crate::ports::MemoryStore);
+
+    const ACCOUNT: &str = "123456789012";
+
+    fn denied() -> crate::error::Error {
+        crate::error::Error::Aws {
+            operation: "UpdateItem",
+            code: "AccessDeniedException".into(),
+            message: format!(
+                "User: arn:aws:sts::{ACCOUNT}:assumed-role/offhours-chat/fn is not authorized to perform: \
+                 dynamodb:UpdateItem on resource: arn:aws:dynamodb:ap-northeast-2:{ACCOUNT}:table/Schedule"
+            ),
+            source: None,
+        }
+    }
+
+    impl crate::ports::CommandStore for Denied {
+        async fn load_config(&self) -> crate::error::Result<crate::core::config::RawConfig> {
+            self.0.load_config().await
+        }
+        async fn put_exception(&self, _: &crate::core::config::Item) -> crate::error::Result<()> {
+            Err(denied())
+        }
+        async fn delete_exception(&self, _: &str) -> crate::error::Result<bool> {
+            Err(denied())
+        }
+        async fn set_force(
+            &self,
+            _: &str,
+            _: crate::core::config::Action,
+        ) -> crate::error::Result<bool> {
+            Err(denied())
+        }
+        async fn observe(&self) -> crate::error::Result<Vec<crate::core::planner::Resource>> {
+            Err(denied())
+        }
+    }
+
+    #[tokio::test]
+    async fn aws_errors_reach_the_log_under_an_id_and_only_the_id_reaches_chat() {
+        let now = at("2026-11-23T12:50:00Z");
+        let store = Denied(store());
+        for (request, field) in [
+            (slack_request("stop dev", now, SECRET), "text"),
+            (slack_request("status dev", now, SECRET), "text"),
+            (jandi_request("/offhours extend dev +1h", TOKEN), "body"),
+        ] {
+            // GIVEN the log is captured WHEN a command meets an AWS error
+            let logs = Logs::capture();
+            let r = handle(&request, now, &store, &settings(), &secrets()).await;
+            let v: Value = serde_json::from_str(&r.body).expect("json");
+            let reply = v[field].as_str().expect("reply text").to_string();
+            // THEN the reply names an 8-hex-digit id and nothing of the error
+            let id = reply
+                .split("(error ")
+                .nth(1)
+                .and_then(|rest| rest.get(..8))
+                .unwrap_or_default()
+                .to_string();
+            assert!(
+                id.len() == 8 && id.chars().all(|c| c.is_ascii_hexdigit()),
+                "{reply}"
+            );
+            for internal in ["arn:", ACCOUNT, "AccessDenied", "UpdateItem", "dynamodb"] {
+                assert!(!r.body.contains(internal), "{internal} leaked: {}", r.body);
+            }
+            // AND the log has the whole error under that id
+            let log = logs.text();
+            let line = log
+                .lines()
+                .find(|l| l.contains(&format!("error_id={id}")))
+                .unwrap_or_else(|| panic!("no log line for {id}:\n{log}"));
+            assert!(
+                line.contains("AccessDeniedException")
+                    && line.contains(&format!(
+                        "arn:aws:dynamodb:ap-northeast-2:{ACCOUNT}:table/Schedule"
+                    )),
+                "{line}"
+            );
+        }
     }
 }
