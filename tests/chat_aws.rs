@@ -97,6 +97,7 @@ async fn warning_once_then_extend_from_chat_keeps_servers_up_and_moves_the_warni
         slack_signing_secret: Some(SECRET.into()),
         jandi_token: None,
         command: "/offhours".into(),
+        access: Default::default(),
     };
     let now = at("2026-11-23T17:56:00Z");
     // (a forged signature first: 401 and nothing written)

@@ -42,6 +42,7 @@ fn secrets() -> ChatSecrets {
         slack_signing_secret: Some(SECRET.into()),
         jandi_token: None,
         command: "/offhours".into(),
+        access: Default::default(),
     }
 }
 

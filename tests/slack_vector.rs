@@ -20,6 +20,7 @@ fn secrets() -> ChatSecrets {
         slack_signing_secret: Some(SIGNING_SECRET.into()),
         jandi_token: None,
         command: "/offhours".into(),
+        access: Default::default(),
     }
 }
 
@@ -62,6 +63,7 @@ fn slacks_documented_example_is_accepted() {
             platform: Platform::Slack,
             text: String::new(),
             user: "roadrunner".into(),
+            user_id: "U2CERLKJA".into(),
             ssl_check: false,
         }
     );

@@ -973,6 +973,34 @@ fn chat_commands_come_through_a_public_function_url_on_their_own_function() {
 }
 
 #[test]
+fn the_chat_function_reads_its_allow_lists_from_parameters() {
+    // GIVEN the template with both allow-lists set
+    let template = load_template();
+    let t = Evaluator::new(
+        &template,
+        &params(&[
+            ("ChatWriters", "U0WRITER, mina@example.com"),
+            ("ChatAdmins", "U0ADMIN"),
+        ]),
+    )
+    .render();
+    // WHEN the chat function's environment is read as the binary does
+    let env = t["Resources"]["ChatFunction"]["Properties"]["Environment"]["Variables"].clone();
+    let access = offhours::chat::ChatSecrets::from_lookup(|k| env.get(k).map(scalar)).access;
+    // THEN it has both lists
+    assert_eq!(
+        access.writers,
+        Some(vec!["U0WRITER".to_string(), "mina@example.com".to_string()])
+    );
+    assert_eq!(access.admins, ["U0ADMIN"]);
+    // AND with the defaults, everyone verified writes and nobody uses `*`
+    let t = Evaluator::new(&template, &params(&[])).render();
+    let env = t["Resources"]["ChatFunction"]["Properties"]["Environment"]["Variables"].clone();
+    let access = offhours::chat::ChatSecrets::from_lookup(|k| env.get(k).map(scalar)).access;
+    assert_eq!(access, offhours::chat::ChatAccess::default());
+}
+
+#[test]
 fn both_functions_come_from_one_arm64_cargo_lambda_build() {
     let template = load_template();
     let globals = &template["Globals"]["Function"];

@@ -2,7 +2,7 @@
 
 use chrono_tz::Tz;
 
-use crate::chat::ChatSecrets;
+use crate::chat::{ChatAccess, ChatSecrets};
 use crate::core::config::Defaults;
 use crate::core::planner::TagKeys;
 use crate::error::{Error, Result};
@@ -126,14 +126,31 @@ fn chat_command(get: &impl Fn(&str) -> Option<String>) -> String {
     value(get, "CHAT_COMMAND").unwrap_or_else(|| "/offhours".into())
 }
 
+/// A comma list (`U024BE7LH, mina@example.com`): trimmed, empty items dropped.
+fn list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(String::from)
+        .collect()
+}
+
 impl ChatSecrets {
-    /// Reads `SLACK_SIGNING_SECRET`, `JANDI_TOKEN` and `CHAT_COMMAND` through `get`.
+    /// Reads `SLACK_SIGNING_SECRET`, `JANDI_TOKEN`, `CHAT_COMMAND`, `CHAT_WRITERS` and
+    /// `CHAT_ADMINS` through `get`. An empty `CHAT_WRITERS` is the same as unset (everyone
+    /// verified may write), which keeps an empty template parameter harmless.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
         let var = |name: &str| value(&get, name);
         Self {
             slack_signing_secret: var("SLACK_SIGNING_SECRET"),
             jandi_token: var("JANDI_TOKEN"),
             command: chat_command(&get),
+            access: ChatAccess {
+                writers: var("CHAT_WRITERS")
+                    .map(|w| list(&w))
+                    .filter(|w| !w.is_empty()),
+                admins: var("CHAT_ADMINS").map(|a| list(&a)).unwrap_or_default(),
+            },
         }
     }
 
@@ -214,6 +231,30 @@ mod tests {
         assert_eq!(
             (s.defaults.tick_minutes, s.defaults.max_attempts),
             (Some(15), 5)
+        );
+    }
+
+    #[test]
+    fn chat_allow_lists_are_comma_lists_and_empty_means_unset() {
+        let read = |writers: &str, admins: &str| {
+            ChatSecrets::from_lookup(|k| match k {
+                "CHAT_WRITERS" => Some(writers.to_string()),
+                "CHAT_ADMINS" => Some(admins.to_string()),
+                _ => None,
+            })
+            .access
+        };
+        let a = read(" U0A, mina@example.com ,, ", "U0ADMIN");
+        assert_eq!(
+            a.writers,
+            Some(vec!["U0A".to_string(), "mina@example.com".to_string()])
+        );
+        assert_eq!(a.admins, ["U0ADMIN"]);
+        let unset = read("", " , ");
+        assert_eq!((unset.writers, unset.admins.len()), (None, 0));
+        assert_eq!(
+            ChatSecrets::from_lookup(|_| None).access,
+            ChatAccess::default()
         );
     }
 }

@@ -6,10 +6,11 @@ use serde_json::Value;
 use super::query::{exception_list, info, status};
 use super::reply::weekday_date;
 use super::{
-    help, parse, render_reply, verify, ChatRequest, ChatResponse, ChatSecrets, Command, Day,
-    Extension, Rejection, Reply,
+    help, parse, refusal, render_reply, required, verify, ChatRequest, ChatResponse, ChatSecrets,
+    Command, Day, Extension, Incoming, Permission, Rejection, Reply,
 };
 use crate::core::config::{hm, validate, Action, Config, Item, RawConfig, Schedule};
+use crate::core::inert::plain;
 use crate::core::schedule::{events_between, local_date, next_event, resolve_local};
 use crate::error::Result;
 use crate::ports::{CommandStore, Settings};
@@ -33,40 +34,67 @@ pub async fn handle<S: CommandStore>(
     if incoming.ssl_check {
         return ChatResponse::plain(200, "");
     }
-    let reply = match parse(&incoming.text, &secrets.command) {
+    // Commands need no backticks; without them, no argument echoed back can open a code span.
+    let text = plain(&incoming.text);
+    let reply = match parse(&text, &secrets.command) {
         Err(message) => Reply::error(message),
-        Ok(command) => {
-            tracing::info!(user = %incoming.user, command = %incoming.text, "chat command");
-            let changes = command.changes();
-            let reply = execute(&command, now, store, settings, &secrets.command).await;
-            if changes && reply.ok {
-                let mut r = reply.public();
-                if !incoming.user.is_empty() {
-                    r.lines.push(format!("(by {})", incoming.user));
-                }
-                r
-            } else {
-                reply
-            }
-        }
+        Ok(command) => run_as(&incoming, &command, &text, now, store, settings, secrets).await,
     };
     render_reply(incoming.platform, &reply)
 }
 
-/// Runs a parsed command against the store.
+/// Runs a verified command if the caller may (else a refusal that changes nothing), and
+/// logs every change it ran as an audit line: who, what, and how it ended.
+async fn run_as<S: CommandStore>(
+    incoming: &Incoming,
+    command: &Command,
+    text: &str,
+    now: DateTime<Utc>,
+    store: &S,
+    settings: &Settings,
+    secrets: &ChatSecrets,
+) -> Reply {
+    let granted = secrets.access.granted(&incoming.user_id);
+    let needed = required(command);
+    let (platform, user, user_id) = (incoming.platform, &incoming.user, &incoming.user_id);
+    if granted < needed {
+        tracing::warn!(?platform, %user, %user_id, command = %text, ?needed, "chat command refused");
+        return refusal(needed);
+    }
+    tracing::info!(%user, command = %text, "chat command");
+    let reply = execute(command, now, store, settings, &secrets.command, granted).await;
+    if !command.changes() {
+        return reply;
+    }
+    tracing::info!(
+        target: "offhours::audit",
+        ?platform, %user, %user_id, command = %text, ok = reply.ok, result = %reply.title,
+        "chat change"
+    );
+    if !reply.ok {
+        return reply;
+    }
+    let mut r = reply.public();
+    if !user.is_empty() {
+        r.lines.push(format!("(by {})", plain(user)));
+    }
+    r
+}
+
+/// Runs a parsed command against the store for a caller holding `granted` (the caller of
+/// [`handle`] checked [`required`] already; an `exception del` of a `*` exception is
+/// checked here, once the item is read).
 pub async fn execute<S: CommandStore>(
     command: &Command,
     now: DateTime<Utc>,
     store: &S,
     settings: &Settings,
     prefix: &str,
+    granted: Permission,
 ) -> Reply {
-    match run(command, now, store, settings, prefix).await {
+    match run(command, now, store, settings, prefix, granted).await {
         Ok(reply) => reply,
-        Err(e) => {
-            tracing::warn!(error = %e, "chat command failed");
-            Reply::error(format!("offhours could not do that: {e}"))
-        }
+        Err(e) => Reply::failed(&e),
     }
 }
 
@@ -185,10 +213,11 @@ async fn run<S: CommandStore>(
     store: &S,
     settings: &Settings,
     prefix: &str,
+    granted: Permission,
 ) -> Result<Reply> {
     match command {
         Command::Help => return Ok(help(prefix)),
-        Command::ExceptionDel { uuid } => return delete_exception(store, uuid).await,
+        Command::ExceptionDel { uuid } => return delete_exception(store, uuid, granted).await,
         _ => {}
     }
     let loaded = load(store, settings).await?;
@@ -213,8 +242,25 @@ async fn run<S: CommandStore>(
     }
 }
 
-/// `exception del`: needs no config.
-async fn delete_exception<S: CommandStore>(store: &S, uuid: &str) -> Result<Reply> {
+/// `exception del`: reads the exceptions only to refuse deleting a `*` one without `Admin`.
+async fn delete_exception<S: CommandStore>(
+    store: &S,
+    uuid: &str,
+    granted: Permission,
+) -> Result<Reply> {
+    if granted < Permission::Admin {
+        let raw = store.load_config().await?;
+        let every_schedule = raw.exceptions.iter().any(|e| {
+            e.get("ExceptionUuid")
+                .and_then(Value::as_str)
+                .map(str::trim)
+                == Some(uuid)
+                && e.get("ScheduleName").and_then(Value::as_str).map(str::trim) == Some("*")
+        });
+        if every_schedule {
+            return Ok(refusal(Permission::Admin));
+        }
+    }
     Ok(if store.delete_exception(uuid).await? {
         Reply::ok(format!("exception {uuid} deleted"), Vec::new())
     } else {

@@ -1,4 +1,7 @@
-//! Test fixtures shared by the chat modules' tests: a small config and inventory, secrets, signed requests.
+//! Test fixtures shared by the chat modules' tests: a small config and inventory, secrets, signed requests, captured logs.
+
+use std::cell::RefCell;
+use std::sync::Once;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
@@ -7,12 +10,16 @@ use crate::core::config::{validate, RawConfig, Schedule};
 use crate::core::inventory::parse_inventory;
 use crate::ports::{MemoryStore, Settings};
 
-use super::{execute, parse, slack_signature, ChatRequest, ChatSecrets, Reply};
+use super::{
+    execute, parse, slack_signature, ChatAccess, ChatRequest, ChatSecrets, Permission, Reply,
+};
 
 pub(super) const CONFIG: &str = "schedules:\n  - {ScheduleName: dev, TagValue: dev, DaysActive: weekdays, StartTime: '09:00', StopTime: '22:00', Timezone: Asia/Seoul}\n  - {ScheduleName: broken, TagValue: broken, StartTime: '25:00'}\ngroups:\n  - {ScheduleName: dev, GroupName: DB, InstanceType: RDS}\n  - {ScheduleName: dev, GroupName: API, InstanceType: EC2, Dependency: [DB]}\nexceptions:\n  - {ExceptionUuid: xmas, ScheduleName: '*', ExceptionDate: '2026-12-25', ExceptionType: start, ExceptionValue: None}\n  - {ExceptionUuid: old, ScheduleName: dev, ExceptionDate: '2026-11-02', ExceptionType: stop, ExceptionValue: '23:00'}\n";
 pub(super) const INVENTORY: &str = "resources:\n  - {id: i-0a1, kind: ec2, state: running, tags: {ScheduleName: dev, ScheduleGroupName: API, Name: api-1}}\n  - {id: dev-db, kind: rds, state: available, engine: postgres, tags: {ScheduleName: dev, ScheduleGroupName: DB}}\n";
 pub(super) const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 pub(super) const TOKEN: &str = "jandi-token-123";
+/// The Slack user id `slack_request` sends (user name `mina`).
+pub(super) const SLACK_USER: &str = "U0MINA";
 
 pub(super) fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
@@ -40,6 +47,7 @@ pub(super) fn secrets() -> ChatSecrets {
         slack_signing_secret: Some(SECRET.into()),
         jandi_token: Some(TOKEN.into()),
         command: "/offhours".into(),
+        access: ChatAccess::default(),
     }
 }
 
@@ -56,6 +64,7 @@ pub(super) fn slack_request(text: &str, now: DateTime<Utc>, secret: &str) -> Cha
         .append_pair("token", "legacy")
         .append_pair("command", "/offhours")
         .append_pair("text", text)
+        .append_pair("user_id", SLACK_USER)
         .append_pair("user_name", "mina")
         .finish();
     let ts = now.timestamp().to_string();
@@ -89,5 +98,69 @@ pub(super) fn jandi_request(text: &str, token: &str) -> ChatRequest {
 
 pub(super) async fn run_text(store: &MemoryStore, text: &str, now: DateTime<Utc>) -> Reply {
     let command = parse(text, "/offhours").expect("parses");
-    execute(&command, now, store, &settings(), "/offhours").await
+    execute(
+        &command,
+        now,
+        store,
+        &settings(),
+        "/offhours",
+        Permission::Admin,
+    )
+    .await
+}
+
+/// The log lines written on this thread while a [`Logs`] lives. One global subscriber
+/// (INFO and up) writes every thread's events to that thread's buffer, if it has one: a
+/// subscriber per test would race other test threads over tracing's per-callsite cache.
+pub(super) struct Logs;
+
+thread_local! {
+    static CAPTURED: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
+}
+
+impl Logs {
+    /// Starts capturing this thread's logs (a `#[tokio::test]` runs on one thread).
+    pub(super) fn capture() -> Self {
+        static GLOBAL: Once = Once::new();
+        GLOBAL.call_once(|| {
+            let subscriber = tracing_subscriber::fmt()
+                .with_ansi(false)
+                .with_max_level(tracing::Level::INFO)
+                .with_writer(|| ThreadBuffer)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).expect("no other subscriber");
+        });
+        CAPTURED.with(|c| *c.borrow_mut() = Some(Vec::new()));
+        Self
+    }
+
+    pub(super) fn text(&self) -> String {
+        CAPTURED.with(|c| {
+            String::from_utf8_lossy(c.borrow().as_deref().unwrap_or_default()).into_owned()
+        })
+    }
+}
+
+impl Drop for Logs {
+    fn drop(&mut self) {
+        CAPTURED.with(|c| *c.borrow_mut() = None);
+    }
+}
+
+/// Writes to the current thread's capture buffer, or nowhere.
+struct ThreadBuffer;
+
+impl std::io::Write for ThreadBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURED.with(|c| {
+            if let Some(out) = c.borrow_mut().as_mut() {
+                out.extend_from_slice(buf);
+            }
+        });
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

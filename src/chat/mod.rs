@@ -1,5 +1,6 @@
-//! Chat commands (Slack slash command, JANDI outgoing webhook): verify the request, parse the command, act through a store, reply in the platform's format.
+//! Chat commands (Slack slash command, JANDI outgoing webhook): verify the request, parse the command, check the caller may run it, act through a store, reply in the platform's format.
 
+mod access;
 mod command;
 mod execute;
 mod http;
@@ -10,6 +11,7 @@ mod verify;
 #[cfg(test)]
 mod fixtures;
 
+pub use access::{refusal, required, ChatAccess, Permission};
 pub use command::{help, parse, Command, Day, Extension};
 pub use execute::{default_skip_date, exception_item, execute, handle, plan_extend, ExtendPlan};
 pub use http::{ChatRequest, ChatResponse};

@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use super::reply::weekday_date;
 use super::Reply;
 use crate::core::config::{hm, Action, Schedule};
+use crate::core::inert::plain;
 use crate::core::planner::Resource;
 use crate::core::schedule::{events_between, latest_event, local_date, next_event, Source};
 use crate::ports::Settings;
@@ -178,7 +179,10 @@ fn group_lines(s: &Schedule, by_group: &BTreeMap<String, Vec<&Resource>>) -> Vec
     groups.push((String::new(), "(ungrouped)".into()));
     for key in by_group.keys() {
         if !groups.iter().any(|(k, _)| k == key) {
-            groups.push((key.clone(), format!("{key} (no such group: left alone)")));
+            groups.push((
+                key.clone(),
+                format!("{} (no such group: left alone)", plain(key)),
+            ));
         }
     }
     let mut lines = Vec::new();
@@ -188,7 +192,7 @@ fn group_lines(s: &Schedule, by_group: &BTreeMap<String, Vec<&Resource>>) -> Vec
         };
         let list = members
             .iter()
-            .map(|r| format!("{} {}", r.to_ref(), r.state))
+            .map(|r| format!("{} {}", plain(r.to_ref()), plain(&r.state)))
             .collect::<Vec<_>>()
             .join(", ");
         lines.push(format!("{label}: {list}"));

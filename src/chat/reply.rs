@@ -1,11 +1,15 @@
-//! A platform-independent `Reply`, its rendering per platform, and the time formats replies use.
+//! A platform-independent `Reply`, its rendering per platform (every text escaped by `core::inert`), and the time formats replies use.
 
 use chrono::NaiveDate;
 use serde_json::json;
 
 use super::{ChatResponse, Platform};
+use crate::core::inert;
+use crate::error::Error;
 
-/// A reply, independent of the platform.
+/// A reply, independent of the platform. Title and lines are text with `code` spans in
+/// backticks; user-controlled text in them carries no backtick (`inert::plain`), and the
+/// renderer escapes all of it for the platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     pub ok: bool,
@@ -34,6 +38,17 @@ impl Reply {
         }
     }
 
+    /// The answer to a command that failed inside offhours (AWS, the tables): short and
+    /// generic, with a correlation id. The full error (operation, code, message with ARNs
+    /// and account ids) goes to the log under that id, never into the chat.
+    pub(super) fn failed(error: &Error) -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+        tracing::error!(error_id = %id, error = %error, "chat command failed");
+        Self::error(format!(
+            "offhours could not do that (error {id}). Try again later; if it persists, an operator can look up {id} in the log."
+        ))
+    }
+
     pub(super) fn public(mut self) -> Self {
         self.public = true;
         self
@@ -44,10 +59,10 @@ impl Reply {
 pub fn render_reply(platform: Platform, reply: &Reply) -> ChatResponse {
     match platform {
         Platform::Slack => {
-            let mut text = format!("*{}*", reply.title);
+            let mut text = format!("*{}*", inert::slack(&reply.title));
             for l in &reply.lines {
                 text.push('\n');
-                text.push_str(l);
+                text.push_str(&inert::slack(l));
             }
             ChatResponse::json(json!({
                 "response_type": if reply.public { "in_channel" } else { "ephemeral" },
@@ -56,13 +71,13 @@ pub fn render_reply(platform: Platform, reply: &Reply) -> ChatResponse {
         }
         Platform::Jandi => {
             let mut body = json!({
-                "body": reply.title,
+                "body": inert::jandi(&reply.title),
                 "connectColor": if reply.ok { "#2EB67D" } else { "#E01E5A" },
             });
             if !reply.lines.is_empty() {
                 body["connectInfo"] = json!([{
                     "title": "",
-                    "description": reply.lines.iter().map(|l| l.replace('`', "")).collect::<Vec<_>>().join("\n"),
+                    "description": inert::jandi(&reply.lines.join("\n")),
                 }]);
             }
             ChatResponse::json(body)
@@ -98,7 +113,7 @@ mod tests {
         assert_eq!(v["response_type"], "ephemeral");
         assert!(v["text"]
             .as_str()
-            .is_some_and(|t| t.contains("/offhours extend <schedule>")));
+            .is_some_and(|t| t.contains("`/offhours extend &lt;schedule&gt;")));
 
         let r = handle(
             &slack_request("start dev", now, SECRET),
@@ -141,5 +156,161 @@ mod tests {
         );
         assert!(d.contains("API (EC2): api-1 (i-0a1, ec2) running"), "{d}");
         assert!(d.contains("next stop: 2026-11-23 22:00 KST"), "{d}");
+    }
+
+    /// Every chat trick in one EC2 Name tag (see `notify/render/golden.rs`).
+    const EVIL: &str =
+        "<!channel> *api* <https://evil.example|click> [click](https://evil.example) @everyone _x_";
+    const Z: char = '\u{200B}';
+
+    /// The fixture store with api-1's Name tag set to `EVIL`.
+    fn evil_store() -> crate::ports::MemoryStore {
+        crate::ports::MemoryStore::new(
+            crate::core::config::RawConfig::parse(CONFIG, "test").expect("config"),
+            crate::core::inventory::parse_inventory(
+                &INVENTORY.replace("Name: api-1", &format!("Name: '{EVIL}'")),
+                "test",
+            )
+            .expect("inventory"),
+        )
+    }
+
+    #[tokio::test]
+    async fn slack_replies_show_tags_and_arguments_as_literal_text() {
+        let now = at("2026-11-23T12:50:00Z");
+        let store = evil_store();
+        let answer = |text: &str| {
+            let request = slack_request(text, now, SECRET);
+            let store = &store;
+            async move {
+                let r = handle(&request, now, store, &settings(), &secrets()).await;
+                let v: Value = serde_json::from_str(&r.body).expect("json");
+                v["text"].as_str().expect("text").to_string()
+            }
+        };
+        let status = answer("status dev").await;
+        assert!(!status.contains('<') && !status.contains("://"), "{status}");
+        assert!(
+            status.contains(&format!(
+                "API (EC2): &lt;!channel&gt; {Z}*{Z}api{Z}*{Z} &lt;https:{Z}//evil.example|click&gt; \
+                 [click](https:{Z}//evil.example) @everyone {Z}_{Z}x{Z}_{Z} (i-0a1, ec2) running"
+            )),
+            "{status}"
+        );
+        // An argument echoed back in an error is inert too.
+        let unknown = answer("status <!here|*x*>").await;
+        assert_eq!(
+            unknown,
+            format!("*unknown schedule '&lt;!here|{Z}*{Z}x{Z}*{Z}&gt;'. Schedules: dev*")
+        );
+    }
+
+    #[tokio::test]
+    async fn jandi_replies_show_tags_as_literal_text() {
+        let now = at("2026-11-23T12:50:00Z");
+        let r = handle(
+            &jandi_request("/offhours status dev", TOKEN),
+            now,
+            &evil_store(),
+            &settings(),
+            &secrets(),
+        )
+        .await;
+        let v: Value = serde_json::from_str(&r.body).expect("json");
+        let d = v["connectInfo"][0]["description"]
+            .as_str()
+            .expect("description");
+        assert!(!d.contains("](") && !d.contains("://"), "{d}");
+        assert!(
+            d.contains(&format!(
+                "API (EC2): <!channel> *api* <https:{Z}//evil.example|click> \
+                 [click]{Z}(https:{Z}//evil.example) @everyone _x_ (i-0a1, ec2) running"
+            )),
+            "{d}"
+        );
+    }
+
+    /// The fixture store, whose cloud and writes fail the way AWS does: with ARNs and the
+    /// account id in the message.
+    struct Denied(crate::ports::MemoryStore);
+
+    const ACCOUNT: &str = "123456789012";
+
+    fn denied() -> crate::error::Error {
+        crate::error::Error::Aws {
+            operation: "UpdateItem",
+            code: "AccessDeniedException".into(),
+            message: format!(
+                "User: arn:aws:sts::{ACCOUNT}:assumed-role/offhours-chat/fn is not authorized to perform: \
+                 dynamodb:UpdateItem on resource: arn:aws:dynamodb:ap-northeast-2:{ACCOUNT}:table/Schedule"
+            ),
+            source: None,
+        }
+    }
+
+    impl crate::ports::CommandStore for Denied {
+        async fn load_config(&self) -> crate::error::Result<crate::core::config::RawConfig> {
+            self.0.load_config().await
+        }
+        async fn put_exception(&self, _: &crate::core::config::Item) -> crate::error::Result<()> {
+            Err(denied())
+        }
+        async fn delete_exception(&self, _: &str) -> crate::error::Result<bool> {
+            Err(denied())
+        }
+        async fn set_force(
+            &self,
+            _: &str,
+            _: crate::core::config::Action,
+        ) -> crate::error::Result<bool> {
+            Err(denied())
+        }
+        async fn observe(&self) -> crate::error::Result<Vec<crate::core::planner::Resource>> {
+            Err(denied())
+        }
+    }
+
+    #[tokio::test]
+    async fn aws_errors_reach_the_log_under_an_id_and_only_the_id_reaches_chat() {
+        let now = at("2026-11-23T12:50:00Z");
+        let store = Denied(store());
+        for (request, field) in [
+            (slack_request("stop dev", now, SECRET), "text"),
+            (slack_request("status dev", now, SECRET), "text"),
+            (jandi_request("/offhours extend dev +1h", TOKEN), "body"),
+        ] {
+            // GIVEN the log is captured WHEN a command meets an AWS error
+            let logs = Logs::capture();
+            let r = handle(&request, now, &store, &settings(), &secrets()).await;
+            let v: Value = serde_json::from_str(&r.body).expect("json");
+            let reply = v[field].as_str().expect("reply text").to_string();
+            // THEN the reply names an 8-hex-digit id and nothing of the error
+            let id = reply
+                .split("(error ")
+                .nth(1)
+                .and_then(|rest| rest.get(..8))
+                .unwrap_or_default()
+                .to_string();
+            assert!(
+                id.len() == 8 && id.chars().all(|c| c.is_ascii_hexdigit()),
+                "{reply}"
+            );
+            for internal in ["arn:", ACCOUNT, "AccessDenied", "UpdateItem", "dynamodb"] {
+                assert!(!r.body.contains(internal), "{internal} leaked: {}", r.body);
+            }
+            // AND the log has the whole error under that id
+            let log = logs.text();
+            let line = log
+                .lines()
+                .find(|l| l.contains(&format!("error_id={id}")))
+                .unwrap_or_else(|| panic!("no log line for {id}:\n{log}"));
+            assert!(
+                line.contains("AccessDeniedException")
+                    && line.contains(&format!(
+                        "arn:aws:dynamodb:ap-northeast-2:{ACCOUNT}:table/Schedule"
+                    )),
+                "{line}"
+            );
+        }
     }
 }

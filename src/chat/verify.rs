@@ -8,9 +8,10 @@ use serde_json::Value;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::ChatRequest;
+use super::{ChatAccess, ChatRequest};
 
-/// Secrets that verify incoming commands. A platform whose secret is unset is refused.
+/// Secrets that verify incoming commands (a platform whose secret is unset is refused), and
+/// who may run what once verified.
 #[derive(Clone, Default)]
 pub struct ChatSecrets {
     /// Env `SLACK_SIGNING_SECRET`: the Slack app's signing secret.
@@ -19,6 +20,8 @@ pub struct ChatSecrets {
     pub jandi_token: Option<String>,
     /// Env `CHAT_COMMAND` (default `/offhours`): the command name shown in help texts.
     pub command: String,
+    /// Env `CHAT_WRITERS` / `CHAT_ADMINS`: who may change things (not secret).
+    pub access: ChatAccess,
 }
 
 impl fmt::Debug for ChatSecrets {
@@ -28,6 +31,7 @@ impl fmt::Debug for ChatSecrets {
             .field("slack_signing_secret", &set(&self.slack_signing_secret))
             .field("jandi_token", &set(&self.jandi_token))
             .field("command", &self.command)
+            .field("access", &self.access)
             .finish()
     }
 }
@@ -45,8 +49,11 @@ pub struct Incoming {
     pub platform: Platform,
     /// The command text without the command name (`extend dev +1h`).
     pub text: String,
-    /// Who sent it, for the reply and the log.
+    /// Who sent it, as people read it (Slack `user_name`, JANDI `writerName`): the reply and the log.
     pub user: String,
+    /// Who sent it, as the platform identifies them (Slack `user_id`, JANDI `writerEmail`),
+    /// taken from the verified body: what `CHAT_WRITERS` and `CHAT_ADMINS` list.
+    pub user_id: String,
     /// Slack's certificate check (`ssl_check=1`): answer 200 and do nothing.
     pub ssl_check: bool,
 }
@@ -119,11 +126,14 @@ fn verify_slack(
     }
     let mut text = String::new();
     let mut user = String::new();
+    let mut user_id = String::new();
     let mut ssl_check = false;
+    // Read only after the signature matched: these fields are Slack's, not the caller's.
     for (k, v) in form_urlencoded::parse(request.body.as_bytes()) {
         match k.as_ref() {
             "text" => text = v.into_owned(),
             "user_name" => user = v.into_owned(),
+            "user_id" => user_id = v.into_owned(),
             "ssl_check" => ssl_check = v == "1",
             _ => {}
         }
@@ -132,6 +142,7 @@ fn verify_slack(
         platform: Platform::Slack,
         text: text.trim().to_string(),
         user,
+        user_id,
         ssl_check,
     })
 }
@@ -166,14 +177,12 @@ fn verify_jandi(
     let is_trigger = first.starts_with('/')
         || (!keyword.is_empty() && first.trim_start_matches('/').eq_ignore_ascii_case(keyword));
     let text = if is_trigger { rest } else { text };
+    let field = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or("").trim();
     Ok(Incoming {
         platform: Platform::Jandi,
         text: text.to_string(),
-        user: body
-            .get("writerName")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
+        user: field("writerName").to_string(),
+        user_id: field("writerEmail").to_string(),
         ssl_check: false,
     })
 }
@@ -189,11 +198,12 @@ mod tests {
         let now = at("2026-11-23T12:50:00Z");
         let good = slack_request("status dev", now, SECRET);
         assert_eq!(
-            verify(&good, now, &secrets()).map(|i| (i.platform, i.text, i.user)),
+            verify(&good, now, &secrets()).map(|i| (i.platform, i.text, i.user, i.user_id)),
             Ok((
                 Platform::Slack,
                 "status dev".to_string(),
-                "mina".to_string()
+                "mina".to_string(),
+                SLACK_USER.to_string()
             ))
         );
         let mut tampered = good.clone();
@@ -268,11 +278,12 @@ mod tests {
             &secrets(),
         );
         assert_eq!(
-            ok.map(|i| (i.platform, i.text, i.user)),
+            ok.map(|i| (i.platform, i.text, i.user, i.user_id)),
             Ok((
                 Platform::Jandi,
                 "extend dev +1h".to_string(),
-                "Mina".to_string()
+                "Mina".to_string(),
+                "mina@example.com".to_string()
             ))
         );
         assert!(verify(

@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::core::config::{Action, Problem, Schedule};
+use crate::core::inert::plain;
 use crate::core::plan::{Decision, Notice, Step, StepStatus};
 
 /// What a message is about.
@@ -46,7 +47,9 @@ impl Severity {
     }
 }
 
-/// A titled list of lines inside a message. Lines may hold `code` spans in backticks.
+/// A titled list of lines inside a message. Lines may hold `code` spans in backticks; every
+/// other character is text, and user-controlled text goes in through [`plain`] (no backticks),
+/// so each renderer can escape all of it for its markup (`core::inert`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Section {
     pub title: String,
@@ -103,7 +106,7 @@ pub fn warning_message(notice: &Notice, command: &str) -> Message {
     };
     let hm = stop.format("%H:%M").to_string();
     let date = stop.format("%Y-%m-%d").to_string();
-    let s = &notice.schedule;
+    let s = &plain(&notice.schedule);
     let n = notice.resources.len();
     let later = (stop + chrono::TimeDelta::hours(2))
         .format("%H:%M")
@@ -127,7 +130,7 @@ pub fn warning_message(notice: &Notice, command: &str) -> Message {
     Message {
         kind: MessageKind::PreStopWarning,
         severity: Severity::Warning,
-        schedule: s.clone(),
+        schedule: notice.schedule.clone(),
         title: format!("{s} stops at {hm} {zone} (in {} min)", notice.minutes_left),
         text: format!(
             "{n} resource(s) of schedule {s} will be stopped at {hm} {zone} on {date} ({}).",
@@ -136,7 +139,7 @@ pub fn warning_message(notice: &Notice, command: &str) -> Message {
         sections: vec![
             Section {
                 title: "Will stop".into(),
-                lines: capped(notice.resources.iter().map(|r| r.to_string()).collect()),
+                lines: capped(notice.resources.iter().map(plain).collect()),
             },
             Section {
                 title: "To postpone".into(),
@@ -149,14 +152,14 @@ pub fn warning_message(notice: &Notice, command: &str) -> Message {
 
 fn step_line(i: usize, step: &Step) -> String {
     let group = if step.group.is_empty() {
-        "(ungrouped)"
+        "(ungrouped)".to_string()
     } else {
-        step.group.as_str()
+        plain(&step.group)
     };
     let resources = step
         .resources
         .iter()
-        .map(|r| r.to_string())
+        .map(plain)
         .collect::<Vec<_>>()
         .join(", ");
     let mut line = format!(
@@ -166,7 +169,10 @@ fn step_line(i: usize, step: &Step) -> String {
         step.status.as_str()
     );
     if step.status == StepStatus::Blocked && !step.waiting_on.is_empty() {
-        line.push_str(&format!(" (waiting on {})", step.waiting_on.join(", ")));
+        line.push_str(&format!(
+            " (waiting on {})",
+            plain(step.waiting_on.join(", "))
+        ));
     }
     if !resources.is_empty() {
         line.push_str(&format!(": {resources}"));
@@ -187,7 +193,7 @@ pub fn transition_message(
     steps: &[&Step],
     schedule: Option<&Schedule>,
 ) -> Message {
-    let s = &decision.schedule;
+    let s = &plain(&decision.schedule);
     let action = decision.transition.unwrap_or(Action::Stop);
     let verb = match action {
         Action::Start => "started",
@@ -198,7 +204,7 @@ pub fn transition_message(
         .flat_map(|st| {
             st.failures
                 .iter()
-                .map(move |f| format!("{} ({}): {}", f.id, group_label(st), f.message))
+                .map(move |f| plain(format!("{} ({}): {}", f.id, group_label(st), f.message)))
         })
         .collect();
     let stalled = steps.iter().any(|st| failed(st));
@@ -245,7 +251,7 @@ pub fn transition_message(
     Message {
         kind: MessageKind::TransitionSummary,
         severity,
-        schedule: s.clone(),
+        schedule: decision.schedule.clone(),
         title,
         text,
         sections,
@@ -261,7 +267,7 @@ fn finished_lines(action: Action, steps: &[&Step], schedule: Option<&Schedule>) 
         .map(|sc| {
             sc.groups
                 .iter()
-                .map(|g| format!("{} ({})", g.name, g.kind.as_str().to_uppercase()))
+                .map(|g| format!("{} ({})", plain(&g.name), g.kind.as_str().to_uppercase()))
                 .collect()
         })
         .unwrap_or_default();
@@ -313,14 +319,14 @@ pub fn alert_message(problem: &Problem) -> Message {
     let title = if problem.schedule == "*" || problem.schedule.is_empty() {
         "offhours: error".to_string()
     } else {
-        format!("offhours: error in schedule {}", problem.schedule)
+        format!("offhours: error in schedule {}", plain(&problem.schedule))
     };
     Message {
         kind: MessageKind::Alert,
         severity: Severity::Error,
         schedule: problem.schedule.clone(),
         title,
-        text: problem.message.clone(),
+        text: plain(&problem.message),
         sections: Vec::new(),
         data: serde_json::to_value(problem).unwrap_or(Value::Null),
     }
@@ -332,8 +338,8 @@ pub fn resolved_message(schedule: &str, about: &str) -> Message {
         kind: MessageKind::Alert,
         severity: Severity::Info,
         schedule: schedule.to_string(),
-        title: format!("offhours: resolved in schedule {schedule}"),
-        text: format!("No longer failing: {about}"),
+        title: format!("offhours: resolved in schedule {}", plain(schedule)),
+        text: format!("No longer failing: {}", plain(about)),
         sections: Vec::new(),
         data: json!({ "schedule": schedule, "resolved": about }),
     }

@@ -1,8 +1,9 @@
-//! Discord webhook payload: one embed with a colour and one field per section, mentions disabled.
+//! Discord webhook payload: one embed with a colour and one field per section, mentions disabled, every text escaped by `inert::discord`.
 
 use serde_json::json;
 
 use super::{clip, json_only, Payload};
+use crate::core::inert::discord as escape;
 use crate::notify::message::{Message, Severity};
 
 /// The severity colour as the number Discord expects.
@@ -15,12 +16,12 @@ pub(super) fn render(m: &Message) -> Payload {
     json_only(json!({
         "username": "offhours",
         "embeds": [{
-            "title": clip(&m.title, 256),
-            "description": clip(&m.text, 4000),
+            "title": clip(&escape(&m.title), 256),
+            "description": clip(&escape(&m.text), 4000),
             "color": color_number(m.severity),
             "fields": m.sections.iter().take(25).map(|s| json!({
-                "name": clip(&s.title, 256),
-                "value": clip(&s.lines.join("\n"), 1024),
+                "name": clip(&escape(&s.title), 256),
+                "value": clip(&escape(&s.lines.join("\n")), 1024),
                 "inline": false,
             })).collect::<Vec<_>>(),
         }],

@@ -5,7 +5,9 @@ use serde_json::json;
 use super::{json_only, Payload};
 use crate::notify::message::Message;
 
-/// Renders a message for the generic JSON receiver.
+/// Renders a message for the generic JSON receiver. Texts go out raw, with no escaping:
+/// this format is data for a program (a JSON string cannot inject anything into the JSON
+/// around it); a receiver that shows the texts in a markup escapes them for that markup.
 pub(super) fn render(m: &Message) -> Payload {
     json_only(json!({
         "source": "offhours",

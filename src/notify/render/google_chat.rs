@@ -1,21 +1,22 @@
-//! Google Chat webhook payload: fallback text plus a cardsV2 card with one section per message section.
+//! Google Chat webhook payload: fallback text plus a cardsV2 card with one section per message section, every text escaped by `inert::google_chat`.
 
 use serde_json::json;
 
-use super::{clip, html_escape, json_only, unticked, Payload};
+use super::{clip, json_only, Payload};
+use crate::core::inert::google_chat as escape;
 use crate::notify::message::Message;
 
 /// Renders a message for Google Chat.
 pub(super) fn render(m: &Message) -> Payload {
     json_only(json!({
-        "text": clip(&format!("{}: {}", m.title, m.text), 4000),
+        "text": clip(&escape(&format!("{}: {}", m.title, m.text)), 4000),
         "cardsV2": [{
             "cardId": format!("offhours-{}", m.kind.as_str()),
             "card": {
-                "header": {"title": clip(&m.title, 200), "subtitle": clip(&m.text, 400)},
+                "header": {"title": clip(&escape(&m.title), 200), "subtitle": clip(&escape(&m.text), 400)},
                 "sections": m.sections.iter().map(|s| json!({
-                    "header": html_escape(&s.title),
-                    "widgets": [{"textParagraph": {"text": clip(&s.lines.iter().map(|l| html_escape(&unticked(l))).collect::<Vec<_>>().join("<br>"), 4000)}}],
+                    "header": escape(&s.title),
+                    "widgets": [{"textParagraph": {"text": clip(&s.lines.iter().map(|l| escape(l)).collect::<Vec<_>>().join("<br>"), 4000)}}],
                 })).collect::<Vec<_>>(),
             }
         }]

@@ -1,8 +1,9 @@
-//! JANDI incoming webhook payload: a body line, a colour bar and `connectInfo` blocks, sent with JANDI's `Accept` header.
+//! JANDI incoming webhook payload: a body line, a colour bar and `connectInfo` blocks, sent with JANDI's `Accept` header; every text escaped by `inert::jandi`.
 
 use serde_json::json;
 
-use super::{clip, unticked, Payload};
+use super::{clip, Payload};
+use crate::core::inert::jandi as escape;
 use crate::notify::message::Message;
 
 /// The JANDI `Accept` header that incoming webhooks require.
@@ -14,15 +15,15 @@ pub(super) fn render(m: &Message) -> Payload {
         headers: vec![("Accept", JANDI_ACCEPT)],
         body: json!({
             "body": clip(&if m.title.starts_with("offhours") {
-                m.title.clone()
+                escape(&m.title)
             } else {
-                format!("[offhours] {}", m.title)
+                format!("[offhours] {}", escape(&m.title))
             }, 1000),
             "connectColor": m.severity.color(),
-            "connectInfo": std::iter::once(json!({"title": "", "description": clip(&m.text, 1000)}))
+            "connectInfo": std::iter::once(json!({"title": "", "description": clip(&escape(&m.text), 1000)}))
                 .chain(m.sections.iter().map(|s| json!({
-                    "title": s.title,
-                    "description": clip(&s.lines.iter().map(|l| unticked(l)).collect::<Vec<_>>().join("\n"), 2000),
+                    "title": escape(&s.title),
+                    "description": clip(&escape(&s.lines.join("\n")), 2000),
                 })))
                 .collect::<Vec<_>>(),
         }),

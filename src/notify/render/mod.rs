@@ -9,6 +9,8 @@ use super::message::Message;
 
 mod discord;
 mod generic;
+#[cfg(test)]
+mod golden;
 mod google_chat;
 mod jandi;
 mod slack;
@@ -132,17 +134,6 @@ pub(super) fn clip(text: &str, max: usize) -> String {
     let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
-}
-
-/// Removes code backticks for platforms that show them literally.
-fn unticked(line: &str) -> String {
-    line.replace('`', "")
-}
-
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

@@ -1,24 +1,25 @@
-//! Slack incoming webhook payload: fallback text plus Block Kit header and mrkdwn sections.
+//! Slack incoming webhook payload: fallback text plus Block Kit header and mrkdwn sections, every text escaped by `inert::slack`.
 
 use serde_json::json;
 
 use super::{clip, json_only, Payload};
+use crate::core::inert::slack as escape;
 use crate::notify::message::Message;
 
 /// Renders a message for Slack.
 pub(super) fn render(m: &Message) -> Payload {
+    // `verbatim`: Slack neither links URLs nor parses names in these texts by itself.
+    let mrkdwn = |text: &str| json!({"type": "mrkdwn", "text": clip(text, 3000), "verbatim": true});
     let mut blocks = vec![
-        json!({"type": "header", "text": {"type": "plain_text", "text": clip(&m.title, 150), "emoji": true}}),
-        json!({"type": "section", "text": {"type": "mrkdwn", "text": clip(&m.text, 3000)}}),
+        json!({"type": "header", "text": {"type": "plain_text", "text": clip(&escape(&m.title), 150), "emoji": false}}),
+        json!({"type": "section", "text": mrkdwn(&escape(&m.text))}),
     ];
     for s in &m.sections {
-        let text = format!("*{}*\n{}", s.title, s.lines.join("\n"));
-        blocks.push(
-            json!({"type": "section", "text": {"type": "mrkdwn", "text": clip(&text, 3000)}}),
-        );
+        let text = format!("*{}*\n{}", escape(&s.title), escape(&s.lines.join("\n")));
+        blocks.push(json!({"type": "section", "text": mrkdwn(&text)}));
     }
     json_only(json!({
-        "text": clip(&format!("{}: {}", m.title, m.text), 3000),
+        "text": clip(&escape(&format!("{}: {}", m.title, m.text)), 3000),
         "blocks": blocks,
     }))
 }

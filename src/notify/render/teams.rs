@@ -1,8 +1,9 @@
-//! Microsoft Teams (Workflows webhook) payload: an Adaptive Card attachment of text blocks.
+//! Microsoft Teams (Workflows webhook) payload: an Adaptive Card attachment of text blocks, every text escaped by `inert::teams`.
 
 use serde_json::json;
 
-use super::{clip, json_only, unticked, Payload};
+use super::{clip, json_only, Payload};
+use crate::core::inert::teams as escape;
 use crate::notify::message::{Message, Severity};
 
 /// The Adaptive Card text colour of a severity.
@@ -17,13 +18,13 @@ fn color(severity: Severity) -> &'static str {
 /// Renders a message for Teams.
 pub(super) fn render(m: &Message) -> Payload {
     let mut body = vec![
-        json!({"type": "TextBlock", "text": clip(&m.title, 500), "weight": "Bolder", "size": "Medium", "wrap": true, "color": color(m.severity)}),
-        json!({"type": "TextBlock", "text": clip(&m.text, 2000), "wrap": true}),
+        json!({"type": "TextBlock", "text": clip(&escape(&m.title), 500), "weight": "Bolder", "size": "Medium", "wrap": true, "color": color(m.severity)}),
+        json!({"type": "TextBlock", "text": clip(&escape(&m.text), 2000), "wrap": true}),
     ];
     for s in &m.sections {
-        body.push(json!({"type": "TextBlock", "text": s.title, "weight": "Bolder", "wrap": true, "spacing": "Medium"}));
+        body.push(json!({"type": "TextBlock", "text": escape(&s.title), "weight": "Bolder", "wrap": true, "spacing": "Medium"}));
         for l in &s.lines {
-            body.push(json!({"type": "TextBlock", "text": clip(&unticked(l), 1000), "wrap": true, "spacing": "None"}));
+            body.push(json!({"type": "TextBlock", "text": clip(&escape(l), 1000), "wrap": true, "spacing": "None"}));
         }
     }
     json_only(json!({
