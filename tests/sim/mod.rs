@@ -2,6 +2,22 @@
 //! ticks by the real tick (store logic in memory, planner, executor, notifier) against a
 //! simulated cloud and webhook, with seeded faults and people, checking the invariants after
 //! every tick.
+//!
+//! The invariants (a failure prints the seed, the tick and the last events):
+//! - at every start: all resources of the groups it depends on are up (`cloud.rs`);
+//! - at every stop: all resources of the groups that depend on it are stopped (`cloud.rs`);
+//! - nothing without a configured schedule tag is ever started or stopped, although the
+//!   simulated cloud lists untagged resources too (`cloud.rs`);
+//! - at most one warning per stop event (`hook.rs`), and exactly one once a tick with the
+//!   webhook up reported the warning (`checks.rs`);
+//! - a ForceStart/ForceStop never survives the tick that acted on it; both flags set by
+//!   hand are both cleared and neither acts (`checks.rs`);
+//! - a tick never fails, except a concurrent one refused by the lease (`mod.rs`);
+//! - after two calm ticks in a row every resource is in its schedule's desired phase,
+//!   except those a person changed by hand since the last event (not Enforced), those
+//!   offhours gave up on after `MAX_ATTEMPTS`, those in a region that is down and the
+//!   groups that wait on them: a region that is down never holds back the rest
+//!   (`checks.rs`).
 
 pub mod cloud;
 pub mod fleet;
