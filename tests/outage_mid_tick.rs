@@ -12,6 +12,7 @@ use common::{summary, World};
 use offhours::core::config::Action;
 use offhours::core::plan::Report;
 use offhours::notify::{Notifier, NotifySettings, WebhookFormat};
+use offhours::ports::Cloud;
 use serde_json::Value;
 
 /// dev: DB (RDS) -> APP (EC2), 09:00-18:00. ops: 22:00-23:00, started by chat's `start`
@@ -142,4 +143,183 @@ async fn ec2_and_rds_unreachable_after_acting_still_report_what_was_done_and_cle
     assert!(states["dev"]
         .applied
         .is_some_and(|e| e.action == Action::Start));
+}
+
+/// The state table's items as (Key, all attributes), straight from moto.
+async fn state_items(w: &World) -> Vec<(String, String)> {
+    let out = aws_sdk_dynamodb::Client::new(&w.sdk)
+        .scan()
+        .table_name(&w.settings.state_table)
+        .send()
+        .await
+        .expect("scan");
+    let mut items: Vec<(String, String)> = out
+        .items()
+        .iter()
+        .map(|i| {
+            let key = i.get("Key").and_then(|k| k.as_s().ok()).cloned();
+            (key.unwrap_or_default(), format!("{i:?}"))
+        })
+        .collect();
+    items.sort();
+    items
+}
+
+#[tokio::test]
+async fn moto_killed_mid_chain_gives_a_partial_report_and_after_restart_the_next_tick_converges_once(
+) {
+    // GIVEN the stopped fleet at the morning start, ForceStart set on ops, and a moto whose
+    // every request since start-up is recorded (seeded ids), so that a second moto can be
+    // brought to what the first held when it died
+    const SEED: u32 = 1212;
+    let mut w = World::new_replayable(SEED).await;
+    let proxy = w.through_proxy().await;
+    let (app, ops, hook) = fleet(&mut w, &proxy).await;
+
+    // WHEN moto is killed (SIGKILL by pid) while APP's StartInstances is in flight, after
+    // the tick has started the database and ops
+    let (result, took) = tick_with_outage_at_app_start(&w, &proxy, &app, || w.moto.kill()).await;
+
+    // THEN the tick returns well within its 30 s wait budget, with a partial report: what it
+    // started, APP's start failed as unreachable, and the writes it could not make
+    let report = result.expect("a partial report, not an error");
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    assert!(report.partial);
+    assert_eq!(
+        summary(&report),
+        ["DB start done", " start done", "APP start failed"]
+    );
+    let failures = &report.steps[2].failures;
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    // (the held call may time out before the connection is refused: either is a clear code)
+    assert!(
+        failures
+            .iter()
+            .all(|f| f.code == "Unreachable" || f.code == "Timeout"),
+        "{failures:?}"
+    );
+    for needle in [
+        "could not observe anything after acting",
+        "could not set ForceStart back to false",
+        "could not save the schedule's state",
+    ] {
+        assert!(
+            report.errors.iter().any(|p| p.message.contains(needle)),
+            "{needle}: {:?}",
+            report.errors
+        );
+    }
+    // AND chat heard of APP's failure (the webhook was up)
+    let alerts: Vec<Value> = hook.requests().into_iter().map(|r| r.body).collect();
+    assert!(
+        alerts.iter().any(
+            |b| b["kind"] == "alert" && b["text"].as_str().is_some_and(|t| t.contains(&app[0]))
+        ),
+        "{alerts:?}"
+    );
+
+    // WHEN a second moto comes up on the same port and replays what the first had been
+    // sent: the state as it was when moto died (AWS keeps its state through an outage)
+    w.moto.restart();
+    w.moto.seed(SEED).await;
+    w.moto.replay_recording().await;
+    proxy.clear();
+
+    // THEN it holds the database and ops started, APP stopped, ops' ForceStart still set
+    // (its clearing never arrived) and the dead tick's lease (never released)
+    let states = w.direct_cloud().observe().await.expect("observe");
+    let state = |id: &str| {
+        states
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| r.state.clone())
+            .unwrap_or_else(|| panic!("{id} is not in the replayed moto: {states:?}"))
+    };
+    assert_eq!(state("dev-db"), "available");
+    assert_eq!(state(&ops), "running");
+    assert_eq!(
+        (state(&app[0]), state(&app[1])),
+        ("stopped".into(), "stopped".into())
+    );
+    assert!(ops_force_start(&w).await);
+    let items = state_items(&w).await;
+    assert!(items.iter().any(|(k, _)| k == "lease"), "{items:?}");
+
+    // WHEN a tick runs at once (the dead tick's lease is still within its time)
+    proxy.reset_calls();
+    let early = w.try_tick("2026-11-23T09:06:00Z").await;
+    // THEN it acts on nothing: the lease is held
+    assert!(
+        matches!(early, Err(offhours::Error::LeaseHeld { .. })),
+        "{early:?}"
+    );
+    assert!(!proxy.forwarded().iter().any(|op| op.contains(":Start")));
+
+    // WHEN the next scheduled tick comes after the lease's time (max_wait + 120 s; the test
+    // moves the lease's end into the past instead of waiting)
+    expire_lease(&w).await;
+    proxy.reset_calls();
+    let next = w.tick("2026-11-23T09:10:00Z").await;
+
+    // THEN it starts only APP (one StartInstances, nothing started twice), clears ops'
+    // ForceStart, records dev's 09:00 start as applied and gives the lease back
+    assert_eq!(summary(&next), ["APP start done"], "{next:?}");
+    assert!(next.errors.is_empty(), "{:?}", next.errors);
+    let starts: Vec<String> = proxy
+        .forwarded()
+        .into_iter()
+        .filter(|op| op.contains(":Start"))
+        .collect();
+    assert_eq!(starts, ["ec2:StartInstances"]);
+    let states = w.direct_cloud().observe().await.expect("observe");
+    assert!(
+        states
+            .iter()
+            .all(|r| r.state == "running" || r.state == "available"),
+        "{states:?}"
+    );
+    assert!(!ops_force_start(&w).await);
+    let stored = w.store.load_states().await.expect("states");
+    assert!(stored["dev"]
+        .applied
+        .is_some_and(|e| e.action == Action::Start));
+    assert!(!state_items(&w).await.iter().any(|(k, _)| k == "lease"));
+
+    // AND chat says both transitions finished (the alerts of the dead tick get no all-clear:
+    // their record was lost with the state write that never arrived)
+    let titles: Vec<String> = hook
+        .requests()
+        .iter()
+        .filter(|r| r.body["kind"] == "transition_summary")
+        .map(|r| r.body["title"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(titles, ["dev: started", "ops: started"]);
+    // AND the tick after that has nothing to do
+    let quiet = w.tick("2026-11-23T09:15:00Z").await;
+    assert!(
+        quiet.steps.is_empty() && quiet.errors.is_empty(),
+        "{quiet:?}"
+    );
+}
+
+/// Moves the lease's end into the past, as the passing of its time would.
+async fn expire_lease(w: &World) {
+    aws_sdk_dynamodb::Client::new(&w.sdk)
+        .update_item()
+        .table_name(&w.settings.state_table)
+        .key(
+            "Key",
+            aws_sdk_dynamodb::types::AttributeValue::S("lease".into()),
+        )
+        .update_expression("SET #u = :past")
+        .expression_attribute_names("#u", "Until")
+        .expression_attribute_values(
+            ":past",
+            aws_sdk_dynamodb::types::AttributeValue::N(
+                (chrono::Utc::now().timestamp() - 1).to_string(),
+            ),
+        )
+        .send()
+        .await
+        .expect("expire the lease");
 }
