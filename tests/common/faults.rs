@@ -244,8 +244,9 @@ pub struct Call {
     pub action: String,
     /// `Some(i)`: rule `i` answered; `None`: forwarded to moto.
     pub rule: Option<usize>,
-    /// For a DynamoDB read moto answered: the items it returned (`GetItem` 0 or 1, `Scan`
-    /// and `Query` their `Count`, `BatchGetItem` every table's responses).
+    /// For a DynamoDB read moto answered: the items it read (`GetItem` 0 or 1, `Scan` and
+    /// `Query` their `ScannedCount`, i.e. before any filter, as DynamoDB charges them;
+    /// `BatchGetItem` every table's responses).
     pub items: Option<usize>,
     /// Bytes of moto's answer (0 when a rule answered or nothing came back).
     pub bytes: usize,
@@ -445,7 +446,7 @@ async fn answer(
     Ok(response)
 }
 
-/// The items a DynamoDB read returned, from its JSON answer; `None` for anything else.
+/// The items a DynamoDB read read, from its JSON answer; `None` for anything else.
 fn read_items(call: &Call, body: &[u8]) -> Option<usize> {
     if call.service != "dynamodb" {
         return None;
@@ -453,7 +454,8 @@ fn read_items(call: &Call, body: &[u8]) -> Option<usize> {
     let json: serde_json::Value = serde_json::from_slice(body).ok()?;
     match call.action.as_str() {
         "GetItem" => Some(usize::from(json.get("Item").is_some())),
-        "Scan" | "Query" => json["Count"].as_u64().map(|n| n as usize),
+        // What DynamoDB reads (and charges for), before any filter: ScannedCount.
+        "Scan" | "Query" => json["ScannedCount"].as_u64().map(|n| n as usize),
         "BatchGetItem" => Some(json["Responses"].as_object().map_or(0, |tables| {
             tables
                 .values()
