@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::core::config::{Action, Config, Problem, ResourceKind};
 use crate::core::plan::{Failure, Report, ResourceRef, Step, StepStatus};
 use crate::core::planner::{condition, plan, resource_key, Condition, Inputs, Resource, TagKeys};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ports::{Cloud, Fence, Outcome};
 
 /// How long one invocation keeps a transition going.
@@ -140,12 +140,19 @@ pub async fn execute(
     let started = tokio::time::Instant::now();
     let mut acted = Acted::default();
     let mut first = true;
+    // The previous pass's plan: if nothing can be observed any more, what this tick did
+    // is reported with it (and the tick's bookkeeping still runs) instead of being lost.
+    let mut last: Option<Report> = None;
     loop {
         let elapsed = started.elapsed();
         // Every pass plans at the tick's instant: a boundary that passes while this tick
         // waits belongs to the next tick, so what this tick acted on (a force, say) is
         // never attributed to an event that came later.
-        let seen = cloud.observe_all().await?;
+        let seen = match (cloud.observe_all().await, last.take()) {
+            (Ok(seen), _) => seen,
+            (Err(e), Some(previous)) => return Ok(unobserved(previous, acted, ctx, &e)),
+            (Err(e), None) => return Err(e),
+        };
         let resources = seen.resources;
         let report = plan(&Inputs {
             resources: &resources,
@@ -173,6 +180,7 @@ pub async fn execute(
                 return Ok(close(report, acted, ctx));
             }
             tokio::time::sleep(options.poll).await;
+            last = Some(report);
             continue;
         }
         if !act(cloud, &todo, &mut acted, fence).await {
@@ -182,10 +190,24 @@ pub async fn execute(
             return Ok(report);
         }
         first = false;
+        last = Some(report);
         if !options.poll.is_zero() && !out_of_time {
             tokio::time::sleep(options.poll.min(Duration::from_secs(1))).await;
         }
     }
+}
+
+/// The report of a tick that could observe nothing any more after an earlier pass: what it
+/// did, the previous plan (its blocked steps and decisions: transitions not complete), and
+/// the failure. Partial: nothing is declared done or resolved on what could not be seen.
+fn unobserved(previous: Report, acted: Acted, ctx: &Inputs<'_>, error: &Error) -> Report {
+    let mut report = close(previous, acted, ctx);
+    report.errors.push(Problem::new(
+        "*",
+        format!("could not observe anything after acting ({error}); the next tick continues"),
+    ));
+    report.partial = true;
+    report
 }
 
 /// Why a tick stopped acting before its work was done.

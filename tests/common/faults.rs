@@ -3,7 +3,9 @@
 //! Every request is forwarded to moto unchanged (method, path and query, headers but
 //! `Host`/`Content-Length`/hop-by-hop ones, body) and moto's answer is returned, unless a
 //! [`Rule`] matches: then the proxy answers with the rule's [`Fault`] instead and moto never
-//! sees the request. A request is identified by
+//! sees the request (or, for [`Fault::Hold`], sees it when the test lets it go). When moto
+//! cannot be reached (killed), the proxy closes the connection without an answer. Each
+//! [`Call`] records what DynamoDB reads returned (items, bytes), for measuring reads. A request is identified by
 //! - service and region: the SigV4 credential scope of its `Authorization` header
 //!   (`Credential=AKID/20261129/us-east-1/ec2/aws4_request`);
 //! - action: the `Action=` of its form body (EC2, RDS, STS: the query protocols) or the
@@ -53,6 +55,42 @@ pub enum Fault {
     Hang,
     /// Reads the request and closes the connection without an answer.
     Drop,
+    /// Holds the request until the [`Gate`] opens, then forwards it to moto (whatever moto
+    /// is by then: killed, restarted). The test does something while a chosen call is in
+    /// flight, e.g. kills moto.
+    Hold(Arc<Gate>),
+}
+
+/// Where [`Fault::Hold`] keeps requests: the test waits for one to arrive, then opens it.
+#[derive(Debug, Default)]
+pub struct Gate {
+    /// (requests held so far, open)
+    state: Mutex<(usize, bool)>,
+}
+
+impl Gate {
+    pub fn new() -> Arc<Gate> {
+        Arc::default()
+    }
+
+    /// Waits until a request is held (polls every 10 ms).
+    pub async fn arrived(&self) {
+        while self.state.lock().expect("lock").0 == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Lets held requests (and every later one) through.
+    pub fn open(&self) {
+        self.state.lock().expect("lock").1 = true;
+    }
+
+    async fn pass(&self) {
+        self.state.lock().expect("lock").0 += 1;
+        while !self.state.lock().expect("lock").1 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
 }
 
 impl Fault {
@@ -102,6 +140,7 @@ impl fmt::Debug for Fault {
             Fault::Aws { status, code, .. } => write!(f, "Aws({status} {code})"),
             Fault::Hang => f.write_str("Hang"),
             Fault::Drop => f.write_str("Drop"),
+            Fault::Hold(_) => f.write_str("Hold"),
         }
     }
 }
@@ -205,6 +244,12 @@ pub struct Call {
     pub action: String,
     /// `Some(i)`: rule `i` answered; `None`: forwarded to moto.
     pub rule: Option<usize>,
+    /// For a DynamoDB read moto answered: the items it read (`GetItem` 0 or 1, `Scan` and
+    /// `Query` their `ScannedCount`, i.e. before any filter, as DynamoDB charges them;
+    /// `BatchGetItem` every table's responses).
+    pub items: Option<usize>,
+    /// Bytes of moto's answer (0 when a rule answered or nothing came back).
+    pub bytes: usize,
 }
 
 impl Call {
@@ -236,8 +281,11 @@ impl FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let state: Arc<Mutex<State>> = Arc::default();
+        // No pooled connections to moto: a moto killed and restarted on the same port is
+        // reached afresh, never through a connection of the dead process.
         let client = reqwest::Client::builder()
             .no_proxy()
+            .pool_max_idle_per_host(0)
             .build()
             .expect("reqwest client");
         let upstream = upstream.trim_end_matches('/').to_string();
@@ -364,29 +412,70 @@ async fn answer(
         .unwrap_or_default();
     let text = String::from_utf8_lossy(&body);
     let mut call = identify(&parts.headers, &text);
-    let fault = {
+    let (fault, index) = {
         let mut s = state.lock().expect("lock");
         let found = s.rules.iter().position(|r| r.matches(&call, &text));
         call.rule = found;
         s.calls.push(call.clone());
-        found.map(|i| {
+        let index = s.calls.len() - 1;
+        let fault = found.map(|i| {
             s.hits[i] += 1;
             let rule = &mut s.rules[i];
             if let Some(n) = rule.times.as_mut() {
                 *n -= 1;
             }
             rule.fault.clone()
-        })
+        });
+        (fault, index)
     };
+    let forwarded = match fault {
+        None => forward(&client, &upstream, parts, body).await,
+        Some(Fault::Hold(gate)) => {
+            gate.pass().await;
+            forward(&client, &upstream, parts, body).await
+        }
+        Some(other) => return answer_with(&call, other).await,
+    };
+    let (response, body) = forwarded?;
+    let mut s = state.lock().expect("lock");
+    // `reset_calls` may have run meanwhile: then this call is no longer recorded.
+    if let Some(c) = s.calls.get_mut(index).filter(|c| **c == call) {
+        c.bytes = body.len();
+        c.items = read_items(&call, &body);
+    }
+    Ok(response)
+}
+
+/// The items a DynamoDB read read, from its JSON answer; `None` for anything else.
+fn read_items(call: &Call, body: &[u8]) -> Option<usize> {
+    if call.service != "dynamodb" {
+        return None;
+    }
+    let json: serde_json::Value = serde_json::from_slice(body).ok()?;
+    match call.action.as_str() {
+        "GetItem" => Some(usize::from(json.get("Item").is_some())),
+        // What DynamoDB reads (and charges for), before any filter: ScannedCount.
+        "Scan" | "Query" => json["ScannedCount"].as_u64().map(|n| n as usize),
+        "BatchGetItem" => Some(json["Responses"].as_object().map_or(0, |tables| {
+            tables
+                .values()
+                .map(|items| items.as_array().map_or(0, Vec::len))
+                .sum()
+        })),
+        _ => None,
+    }
+}
+
+/// The answer of a fault rule (every fault but [`Fault::Hold`], which forwards).
+async fn answer_with(call: &Call, fault: Fault) -> Result<Response<Full<Bytes>>, Dropped> {
     match fault {
-        None => Ok(forward(&client, &upstream, parts, body).await),
-        Some(Fault::Aws {
+        Fault::Aws {
             status,
             code,
             message,
-        }) => Ok(render(&call, status, &code, &message())),
-        Some(Fault::Hang) => std::future::pending().await,
-        Some(Fault::Drop) => Err(Dropped),
+        } => Ok(render(call, status, &code, &message())),
+        Fault::Hang => std::future::pending().await,
+        Fault::Drop | Fault::Hold(_) => Err(Dropped),
     }
 }
 
@@ -420,6 +509,8 @@ fn identify(headers: &HeaderMap, body: &str) -> Call {
         region: part(2),
         action,
         rule: None,
+        items: None,
+        bytes: 0,
     }
 }
 
@@ -500,12 +591,14 @@ fn copy(headers: &HeaderMap) -> HeaderMap {
     out
 }
 
+/// Forwards the request to moto and returns its answer (and the answer's body). When moto cannot be reached (killed),
+/// the connection is closed without an answer, as a dead endpoint's would be.
 async fn forward(
     client: &reqwest::Client,
     upstream: &str,
     parts: hyper::http::request::Parts,
     body: Bytes,
-) -> Response<Full<Bytes>> {
+) -> Result<(Response<Full<Bytes>>, Bytes), Dropped> {
     let path = parts
         .uri
         .path_and_query()
@@ -517,19 +610,12 @@ async fn forward(
         .body(body)
         .send()
         .await;
-    let upstream_answer = match sent {
-        Ok(r) => r,
-        Err(e) => {
-            let mut r = Response::new(Full::new(Bytes::from(format!("proxy: moto: {e}"))));
-            *r.status_mut() = StatusCode::BAD_GATEWAY;
-            return r;
-        }
-    };
+    let upstream_answer = sent.map_err(|_| Dropped)?;
     let status = upstream_answer.status();
     let headers = copy(upstream_answer.headers());
     let body = upstream_answer.bytes().await.unwrap_or_default();
-    let mut r = Response::new(Full::new(body));
+    let mut r = Response::new(Full::new(body.clone()));
     *r.status_mut() = status;
     *r.headers_mut() = headers;
-    r
+    Ok((r, body))
 }

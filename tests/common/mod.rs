@@ -26,12 +26,14 @@ use offhours::ports::Settings;
 
 /// A moto server on a free local port, killed (by its process id) when dropped.
 pub struct Moto {
-    child: Child,
+    /// Behind a lock so that a test can kill moto while a tick borrows the world.
+    child: std::sync::Mutex<Child>,
     pub url: String,
     recording: std::path::PathBuf,
 }
 
 impl Moto {
+    /// Starts moto on a free local port, with a fresh recording file.
     pub fn start() -> Moto {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -39,43 +41,41 @@ impl Moto {
             .port();
         let recording = std::env::temp_dir().join(format!("offhours-moto-{port}.jsonl"));
         let _ = std::fs::remove_file(&recording);
-        // The project's .venv/ (made by `bash scripts/test.sh`) first, then PATH.
-        let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
-        let program = if venv.exists() {
-            venv
-        } else {
-            "moto_server".into()
-        };
-        let child = Command::new(&program)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("MOTO_RECORDER_FILEPATH", &recording)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start {} ({e}). These tests need moto[server]: \
-                     `bash scripts/test.sh` installs it into .venv/",
-                    program.display()
-                )
-            });
-        let mut moto = Moto {
-            child,
+        Moto {
+            child: std::sync::Mutex::new(spawn_moto(port, &recording)),
             url: format!("http://127.0.0.1:{port}"),
             recording,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!("moto_server exited at start-up with {status}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not answer within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
         }
-        moto
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.lock().expect("lock").id()
+    }
+
+    /// Kills the server (SIGKILL to its process id, as a crash would) and waits for it:
+    /// everything it held in memory is gone; its recording file stays.
+    pub fn kill(&self) {
+        let mut child = self.child.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Starts a new, empty server on the same port (so clients and proxies that knew the
+    /// old one reach the new one) with the same recording file, after [`Moto::kill`].
+    pub fn restart(&self) {
+        let mut child = self.child.lock().expect("lock");
+        let _ = child.kill();
+        let _ = child.wait();
+        *child = spawn_moto(self.port(), &self.recording);
+    }
+
+    fn port(&self) -> u16 {
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("moto url ends in a port")
     }
 
     /// SDK config for the server: region us-east-1, dummy credentials.
@@ -95,6 +95,7 @@ impl Moto {
             .post(format!("{}{path}", self.url))
             .send()
             .await
+            .and_then(|r| r.error_for_status())
             .expect("moto api answers");
     }
 
@@ -107,6 +108,19 @@ impl Moto {
         self.post("/moto-api/recorder/stop-recording").await;
     }
 
+    /// Seeds moto's random generator: the same seed and the same requests give the same
+    /// resource ids (instance ids, for instance).
+    pub async fn seed(&self, seed: u32) {
+        self.post(&format!("/moto-api/seed?a={seed}")).await;
+    }
+
+    /// Replays the recording file into this server, request by request: after a
+    /// [`Moto::restart`], the new server holds what the killed one held (with the same
+    /// seed, even the same ids).
+    pub async fn replay_recording(&self) {
+        self.post("/moto-api/recorder/replay-recording").await;
+    }
+
     /// The operations recorded since `start_recording`, e.g. `ec2:DescribeInstances`,
     /// `dynamodb:Scan`, in order.
     pub async fn recorded_operations(&self) -> Vec<String> {
@@ -116,6 +130,43 @@ impl Moto {
             .map(|entry| operation(&entry))
             .collect()
     }
+}
+
+/// Spawns moto_server on `port`, recording to `recording` when asked, and waits until it
+/// accepts connections.
+fn spawn_moto(port: u16, recording: &std::path::Path) -> Child {
+    // The project's .venv/ (made by `bash scripts/test.sh`) first, then PATH.
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+    let program = if venv.exists() {
+        venv
+    } else {
+        "moto_server".into()
+    };
+    let mut child = Command::new(&program)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("MOTO_RECORDER_FILEPATH", recording)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start {} ({e}). These tests need moto[server]: \
+                 `bash scripts/test.sh` installs it into .venv/",
+                program.display()
+            )
+        });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("moto_server exited at start-up with {status}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "moto_server did not answer within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
 }
 
 fn operation(entry: &serde_json::Value) -> String {
@@ -159,8 +210,7 @@ fn operation(entry: &serde_json::Value) -> String {
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
         let _ = std::fs::remove_file(&self.recording);
     }
 }
@@ -182,7 +232,21 @@ pub const AMI: &str = "ami-03cf127a";
 impl World {
     /// Starts moto and creates the four tables.
     pub async fn new() -> World {
+        World::on(Moto::start()).await
+    }
+
+    /// Starts moto with its random generator seeded and every request recorded from the
+    /// first, tables included: after `moto.kill()`, `moto.restart()`, `moto.seed(seed)` and
+    /// `moto.replay_recording()` the new server holds what the killed one held, ids included.
+    pub async fn new_replayable(seed: u32) -> World {
         let moto = Moto::start();
+        moto.seed(seed).await;
+        moto.start_recording().await;
+        World::on(moto).await
+    }
+
+    /// Settings, store, cloud and the four tables on `moto`.
+    async fn on(moto: Moto) -> World {
         let sdk = moto.sdk().await;
         let settings = Settings::from_lookup(|k| match k {
             "TIMEZONE" => Some("UTC".into()),
@@ -229,6 +293,21 @@ impl World {
     /// Rebuilds `store` and `cloud` on `proxy` (same region and credentials).
     pub async fn through(&mut self, proxy: &faults::FaultProxy) {
         let sdk = proxy.sdk().await;
+        self.store = Store::new(&sdk, &self.settings);
+        self.cloud = AwsCloud::new(&sdk, &self.settings);
+    }
+
+    /// Rebuilds `store` and `cloud` on `proxy` with the SDK built as the Lambda and the CLI
+    /// build it: connect and per-call timeouts from `settings`, adaptive retries.
+    pub async fn through_as_deployed(&mut self, proxy: &faults::FaultProxy) {
+        let sdk = offhours::app::settings::aws_sdk_loader(&self.settings)
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&proxy.url)
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .load()
+            .await;
         self.store = Store::new(&sdk, &self.settings);
         self.cloud = AwsCloud::new(&sdk, &self.settings);
     }
@@ -405,6 +484,15 @@ impl World {
     }
 
     pub async fn tick_with(&self, cloud: &impl Cloud, at: &str) -> Report {
+        self.try_tick_with(cloud, at).await.expect("tick")
+    }
+
+    /// One tick at `at`, its error kept (lease held, AWS unreachable, ...).
+    pub async fn try_tick(&self, at: &str) -> offhours::Result<Report> {
+        self.try_tick_with(&self.cloud, at).await
+    }
+
+    async fn try_tick_with(&self, cloud: &impl Cloud, at: &str) -> offhours::Result<Report> {
         let tick = Tick {
             store: &self.store,
             cloud,
@@ -412,9 +500,7 @@ impl World {
             settings: &self.settings,
             options: &self.options,
         };
-        tick.run(at.parse().expect("RFC 3339 instant"))
-            .await
-            .expect("tick")
+        tick.run(at.parse().expect("RFC 3339 instant")).await
     }
 }
 
