@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use offhours::core::config::ResourceKind;
 use offhours::core::plan::ResourceRef;
 use offhours::core::planner::{Gap, Resource};
-use offhours::error::Result;
+use offhours::error::{Error, Result};
 use offhours::ports::{ActionError, Cloud, Observation, Outcome};
 use tokio::sync::Notify;
 
@@ -43,6 +43,8 @@ pub struct World {
     pub starts: u64,
     pub stops: u64,
     pub injected: u64,
+    /// An observation of this tick saw nothing at all (the tick may fail, as on AWS).
+    pub blind: bool,
 }
 
 impl World {
@@ -335,9 +337,21 @@ impl Cloud for SimCloud {
         Ok(self.observe_all().await?.resources)
     }
 
+    /// Like AWS's: every region and service failing is an error, not an empty fleet.
     async fn observe_all(&self) -> Result<Observation> {
         self.crash_point().await;
-        Ok(self.lock().observe())
+        let mut w = self.lock();
+        let seen = w.observe();
+        if seen.gaps.len() == w.regions.len() * 2 {
+            w.blind = true;
+            return Err(Error::Aws {
+                operation: "DescribeInstances",
+                code: seen.gaps[0].code.clone(),
+                message: "no region or service could be observed".into(),
+                source: None,
+            });
+        }
+        Ok(seen)
     }
 
     async fn start(&self, resources: &[ResourceRef]) -> Vec<Outcome> {

@@ -12,7 +12,8 @@
 //!   webhook up reported the warning (`checks.rs`);
 //! - a ForceStart/ForceStop never survives the tick that acted on it; both flags set by
 //!   hand are both cleared and neither acts (`checks.rs`);
-//! - a tick never fails, except a concurrent one refused by the lease (`mod.rs`);
+//! - a tick never fails, except a concurrent one refused by the lease and one whose first
+//!   observation saw no region and no service at all (`mod.rs`);
 //! - after two calm ticks in a row every resource is in its schedule's desired phase,
 //!   except those a person changed by hand since the last event (not Enforced), those
 //!   offhours gave up on after `MAX_ATTEMPTS`, those in a region that is down and the
@@ -67,11 +68,14 @@ pub struct Stats {
     pub warnings_checked: u64,
     pub convergence_checks: u64,
     pub storm_ticks: u64,
+    /// Ticks that failed because nothing at all could be observed (allowed, as on AWS).
+    pub blind: u64,
 }
 
 impl Stats {
     pub fn add(&mut self, o: &Stats) {
-        let pairs: [(&mut u64, u64); 18] = [
+        let pairs: [(&mut u64, u64); 19] = [
+            (&mut self.blind, o.blind),
             (&mut self.ticks, o.ticks),
             (&mut self.starts, o.starts),
             (&mut self.stops, o.stops),
@@ -163,6 +167,7 @@ impl Sim {
             starts: 0,
             stops: 0,
             injected: 0,
+            blind: false,
         };
         let hook = Arc::new(SimHook::default());
         let notify = NotifySettings {
@@ -224,6 +229,7 @@ impl Sim {
             let _ = self.store.set_clock(at);
             self.stats.ticks += 1;
             let webhook_up = !self.hook.lock().down;
+            self.cloud.lock().blind = false;
             let runs = self.tick(anomaly, at).await;
             let calm = !self.cloud.lock().weather.storm && anomaly == Anomaly::None;
             let mut last = None;
@@ -231,7 +237,13 @@ impl Sim {
                 match ran {
                     Ran::Crashed => self.stats.crashes += 1,
                     Ran::Done(Err(Error::LeaseHeld { .. })) if anomaly == Anomaly::Concurrent => {}
-                    Ran::Done(Err(e)) => self.cloud.lock().violation(format!("tick failed: {e}")),
+                    Ran::Done(Err(e)) => {
+                        self.stats.blind += 1;
+                        let mut w = self.cloud.lock();
+                        if !w.blind {
+                            w.violation(format!("tick failed: {e}"));
+                        }
+                    }
                     Ran::Done(Ok(report)) if !report.lease_lost => {
                         self.check_tick(&report, webhook_up);
                         last = Some(report);
