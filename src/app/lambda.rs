@@ -99,6 +99,7 @@ impl Handler {
                 check_event_time(at, now);
                 let options = Options {
                     max_wait: wait_budget(self.options.max_wait, now, deadline),
+                    deadline: deadline.map(|d| finish_by(now, d)),
                     ..self.options.clone()
                 };
                 let tick = Tick {
@@ -174,6 +175,15 @@ pub fn wait_budget(
     max_wait.min(std::time::Duration::from_secs(
         u64::try_from(left).unwrap_or(0),
     ))
+}
+
+/// Seconds kept free before the Lambda's deadline: the report is logged and returned.
+const FINISH_MARGIN_SECONDS: i64 = 3;
+
+/// The instant the tick's last step must end by, on tokio's clock.
+fn finish_by(now: DateTime<Utc>, deadline: DateTime<Utc>) -> tokio::time::Instant {
+    let left = (deadline - now).num_milliseconds() - FINISH_MARGIN_SECONDS * 1000;
+    tokio::time::Instant::now() + std::time::Duration::from_millis(u64::try_from(left).unwrap_or(0))
 }
 
 /// How far an event's `time` may be from the clock before the log says so.

@@ -58,8 +58,13 @@ impl<S: SchedulerStore, C: Cloud> Tick<'_, S, C> {
             ttl,
         };
         let result = self.holding_lease(now, &lease).await;
-        if let Err(e) = self.store.release_lease(&owner).await {
-            tracing::warn!(error = %e, "could not release the lease; it expires by itself");
+        let release = self.store.release_lease(&owner);
+        match self.before_deadline(release).await {
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "could not release the lease; it expires by itself")
+            }
+            None => tracing::warn!("no time left to release the lease; it expires by itself"),
+            Some(Ok(())) => {}
         }
         result
     }
@@ -99,23 +104,53 @@ impl<S: SchedulerStore, C: Cloud> Tick<'_, S, C> {
             );
             return Ok(report);
         }
-        let mut problems = clear_force_flags(store, &config, &report).await;
+        let bookkeeping = self.bookkeeping(&config, &report, &states, now);
+        let problems = match self.before_deadline(bookkeeping).await {
+            Some(problems) => problems,
+            None => vec![Problem::new("*", OUT_OF_TIME)],
+        };
+        for p in &problems {
+            tracing::error!(schedule = %p.schedule, message = %p.message, "after acting");
+        }
+        report.errors.extend(problems);
+        Ok(report)
+    }
+}
 
+/// Why a tick's report lacks its bookkeeping.
+const OUT_OF_TIME: &str = "the invocation ran out of time after acting: flags, chat or state may not be written; the next tick continues from the stored state";
+
+impl<S: SchedulerStore, C: Cloud> Tick<'_, S, C> {
+    /// `work`, or `None` when the tick's deadline comes first.
+    async fn before_deadline<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
+        match self.options.deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, work).await.ok(),
+            None => Some(work.await),
+        }
+    }
+
+    /// After acting: one-shot flags cleared, chat, state saved. Problems are reported,
+    /// never undo what was done.
+    async fn bookkeeping(
+        &self,
+        config: &Config,
+        report: &Report,
+        states: &HashMap<String, ScheduleState>,
+        now: DateTime<Utc>,
+    ) -> Vec<Problem> {
+        let store = self.store;
+        let mut problems = clear_force_flags(store, config, report).await;
         // Chat after the work: a slow webhook cannot delay a start or stop, and delivery
         // problems never fail the tick (notify_tick bounds its own time).
-        let notified = notify_tick(self.notifier, &config, &report, &states, store).await;
+        let notified = notify_tick(self.notifier, config, report, states, store).await;
         tracing::info!(
             sent = notified.sent(),
             failed = notified.failed(),
             messages = notified.deliveries.len(),
             "chat notifications"
         );
-        problems.extend(save_states(store, &report, &states, &notified, now).await);
-        for p in &problems {
-            tracing::error!(schedule = %p.schedule, message = %p.message, "state table");
-        }
-        report.errors.extend(problems);
-        Ok(report)
+        problems.extend(save_states(store, report, states, &notified, now).await);
+        problems
     }
 }
 

@@ -18,6 +18,10 @@ pub struct Options {
     pub max_wait: Duration,
     /// Pause between two observations while something is in progress.
     pub poll: Duration,
+    /// When the whole tick must be over (the Lambda's end, less a margin): what comes
+    /// after acting (flags, chat, state, the lease) stops there, and the next tick
+    /// continues from the stored state. `None`: no limit (CLI, tests).
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 impl Default for Options {
@@ -26,6 +30,7 @@ impl Default for Options {
             dry_run: false,
             max_wait: Duration::from_secs(120),
             poll: Duration::from_secs(5),
+            deadline: None,
         }
     }
 }
@@ -428,6 +433,7 @@ resources:
             dry_run: false,
             max_wait: Duration::from_secs(max_wait),
             poll,
+            deadline: None,
         };
         execute(cloud, &ctx, &options, &NoFence)
             .await

@@ -267,6 +267,7 @@ impl World {
                 dry_run: false,
                 max_wait: Duration::ZERO,
                 poll: Duration::ZERO,
+                deadline: None,
             },
         };
         world.create_tables().await;

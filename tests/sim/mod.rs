@@ -204,6 +204,7 @@ impl Sim {
                 dry_run: false,
                 max_wait: Duration::from_secs(60),
                 poll: Duration::from_secs(5),
+                deadline: None,
             },
             schedules: fleet.schedules,
             last_force: HashMap::new(),
