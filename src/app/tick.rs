@@ -129,7 +129,7 @@ impl<S: SchedulerStore, C: Cloud> Tick<'_, S, C> {
         }
     }
 
-    /// After acting: one-shot flags cleared, chat, state saved. Problems are reported,
+    /// After acting: chat, state saved, one-shot flags cleared. Problems are reported,
     /// never undo what was done.
     async fn bookkeeping(
         &self,
@@ -139,7 +139,6 @@ impl<S: SchedulerStore, C: Cloud> Tick<'_, S, C> {
         now: DateTime<Utc>,
     ) -> Vec<Problem> {
         let store = self.store;
-        let mut problems = clear_force_flags(store, config, report).await;
         // Chat after the work: a slow webhook cannot delay a start or stop, and delivery
         // problems never fail the tick (notify_tick bounds its own time).
         let notified = notify_tick(self.notifier, config, report, states, store).await;
@@ -149,7 +148,11 @@ impl<S: SchedulerStore, C: Cloud> Tick<'_, S, C> {
             messages = notified.deliveries.len(),
             "chat notifications"
         );
-        problems.extend(save_states(store, report, states, &notified, now).await);
+        let mut problems = save_states(store, report, states, &notified, now).await;
+        // Flags last: the state that carries a forced transition on is stored before its
+        // flag goes, so a tick that dies in between leaves the flag set (the next tick
+        // acts on it again, which changes nothing) rather than losing the force.
+        problems.extend(clear_force_flags(store, config, report).await);
         problems
     }
 }

@@ -43,6 +43,19 @@ impl Sim {
                 ));
             }
         }
+        // A chat start/stop holds until the schedule's next boundary, whatever crashed.
+        for d in &report.schedules {
+            let (Some(event), Some((at, action))) = (d.event, self.last_force.get(&d.schedule))
+            else {
+                continue;
+            };
+            if event.at < *at && d.desired != Some(*action) {
+                broken.push(format!(
+                    "chat {action} of {} at {at} was lost before the next boundary (desired {:?}, reason {:?})",
+                    d.schedule, d.desired, d.reason
+                ));
+            }
+        }
         for name in std::mem::take(&mut self.both) {
             if flag(&name, "ForceStart") || flag(&name, "ForceStop") {
                 broken.push(format!("both flags set by hand on {name} survived a tick"));
@@ -96,7 +109,7 @@ impl Sim {
             let since = self
                 .last_force
                 .get(&d.schedule)
-                .map_or(event.at, |f| (*f).max(event.at));
+                .map_or(event.at, |(f, _)| (*f).max(event.at));
             let up = desired == Action::Start;
             let excused = |r: &SimResource| {
                 w.weather.down.contains(&r.region)

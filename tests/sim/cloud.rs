@@ -313,11 +313,14 @@ impl SimCloud {
     }
 
     /// A crash point: when armed and due, the tick never gets past this call.
-    async fn crash_point(&self) {
+    pub async fn crash_point(&self) {
         let due = {
             let mut w = self.lock();
             match w.crash_in {
-                Some(0) => true,
+                Some(0) => {
+                    w.note("the tick crashes here".into());
+                    true
+                }
                 Some(n) => {
                     w.crash_in = Some(n - 1);
                     false

@@ -23,6 +23,7 @@
 pub mod cloud;
 pub mod fleet;
 pub mod hook;
+pub mod store;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -42,6 +43,7 @@ use serde_json::Value;
 use cloud::{SimCloud, Weather, World};
 use fleet::{Fleet, Rng};
 use hook::SimHook;
+use store::SimStore;
 
 /// Ticks in a simulated week.
 pub const TICKS_PER_WEEK: u64 = 7 * 24 * 12;
@@ -140,7 +142,8 @@ struct Sim {
     options: Options,
     /// (name, enforced).
     schedules: Vec<(String, bool)>,
-    last_force: HashMap<String, DateTime<Utc>>,
+    /// The last chat start/stop per schedule: when, and which.
+    last_force: HashMap<String, (DateTime<Utc>, Action)>,
     both: HashSet<String>,
     region_until: HashMap<String, DateTime<Utc>>,
     webhook_until: Option<DateTime<Utc>>,
@@ -382,7 +385,7 @@ impl Sim {
                     Action::Stop
                 };
                 let _ = self.store.set_force(&name, action).await;
-                self.last_force.insert(name.clone(), now);
+                self.last_force.insert(name.clone(), (now, action));
                 self.both.remove(&name);
                 self.cloud.lock().note(format!("chat: {action} {name}"));
                 self.stats.forces += 1;
@@ -406,6 +409,8 @@ impl Sim {
             }
         }
         let _ = self.store.replace_config(raw);
+        // A chat command not yet acted on is overwritten: no longer expected to hold.
+        self.last_force.remove(name);
         self.both.insert(name.to_string());
         self.stats.both_flags += 1;
     }
@@ -426,8 +431,12 @@ impl Sim {
     }
 
     async fn tick(&mut self, anomaly: Anomaly, at: DateTime<Utc>) -> Vec<Ran> {
+        let store = SimStore {
+            inner: &self.store,
+            cloud: &self.cloud,
+        };
         let tick = Tick {
-            store: &self.store,
+            store: &store,
             cloud: &self.cloud,
             notifier: &self.notifier,
             settings: &self.settings,
@@ -454,7 +463,7 @@ impl Sim {
                 vec![Ran::Done(a), Ran::Done(b)]
             }
             Anomaly::Crash => {
-                let calls = self.rng.range(0, 4) as u32;
+                let calls = self.rng.range(0, 8) as u32;
                 self.cloud.lock().crash_in = Some(calls);
                 let ran = tokio::select! {
                     biased;
