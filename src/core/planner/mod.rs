@@ -1,17 +1,18 @@
 //! Pure planner: schedules + observed resources + stored state at `now` -> ordered steps, notices and errors.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::core::config::{Action, Config, Group, Problem, ResourceKind, Schedule};
+use crate::core::config::{Action, Config, Problem, ResourceKind, Schedule};
 use crate::core::plan::{
     Decision, Notice, NoticeKind, Reason, Report, ResourceRef, Step, StepStatus,
 };
 use crate::core::schedule::{latest_event, next_event, EventKey};
 
+mod homes;
 mod state;
 
 pub use state::{next_state, Attempts, BusySince, Forced, ScheduleState, TickResult};
@@ -467,61 +468,9 @@ fn plan_schedule(
             reason: verdict.reason,
             complete: verdict.transition.is_some() && complete,
             busy,
-            homes: homes(schedule, &members, state, inputs.gaps),
+            homes: homes::next(schedule, &members, state, inputs.gaps),
         },
     }
-}
-
-/// Whether a gap may hide members of `group`: one of its kind's service, in a region where
-/// the group had members when last seen, or anywhere when that is not known.
-fn hidden(group: &Group, gaps: &[Gap], state: &ScheduleState) -> bool {
-    let known = state.homes.get(&group.name);
-    gaps.iter()
-        .filter(|gap| gap.hides(group.kind))
-        .any(|gap| known.is_none_or(|regions| regions.contains(&gap.region)))
-}
-
-/// Where each group's members are now: the regions observed this tick say it exactly; for
-/// a region in a gap the last knowledge stands. A group with a member of unknown region,
-/// or unknown before and hidden now, gets no entry (every gap holds it back).
-fn homes(
-    schedule: &Schedule,
-    members: &[Member<'_>],
-    old: &ScheduleState,
-    gaps: &[Gap],
-) -> BTreeMap<String, BTreeSet<String>> {
-    let mut out = BTreeMap::new();
-    for (i, group) in schedule.groups.iter().enumerate() {
-        let mut seen = BTreeSet::new();
-        let mut placed = true;
-        for (_, r, _) in members.iter().filter(|(g, _, _)| *g == i) {
-            match &r.region {
-                Some(region) => {
-                    seen.insert(region.clone());
-                }
-                None => placed = false,
-            }
-        }
-        let unseen: Vec<&str> = gaps
-            .iter()
-            .filter(|gap| gap.hides(group.kind))
-            .map(|gap| gap.region.as_str())
-            .collect();
-        let regions = match old.homes.get(&group.name) {
-            _ if unseen.is_empty() => seen,
-            Some(before) => before
-                .iter()
-                .filter(|r| unseen.contains(&r.as_str()))
-                .cloned()
-                .chain(seen)
-                .collect(),
-            None => continue,
-        };
-        if placed {
-            out.insert(group.name.clone(), regions);
-        }
-    }
-    out
 }
 
 /// One schedule's transition this tick: which resources to act on, in which order.
@@ -554,7 +503,7 @@ impl Transition<'_, '_> {
             .schedule
             .groups
             .iter()
-            .map(|g| !hidden(g, self.gaps, self.state))
+            .map(|g| !homes::hidden(g, self.gaps, self.state))
             .collect();
         let mut complete = self.gaps.is_empty();
         let mut ungrouped = Vec::new();
