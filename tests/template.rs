@@ -1381,3 +1381,78 @@ fn outputs_name_the_tables_the_command_url_and_the_functions() {
         assert_eq!(t["Outputs"][name]["Value"], value, "output {name}");
     }
 }
+
+/// One row of a role table in infra/PERMISSIONS.md: statement id, actions, table names.
+fn permission_rows(
+    markdown: &str,
+    heading: &str,
+) -> BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> {
+    let section = markdown
+        .split("\n## ")
+        .find(|s| s.starts_with(heading))
+        .unwrap_or_else(|| panic!("PERMISSIONS.md has no section '## {heading}'"));
+    let ticked = |cell: &str| -> Vec<String> {
+        cell.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    };
+    let tables = [
+        "Schedule",
+        "ScheduleServerGroup",
+        "ScheduleException",
+        "SchedulerState",
+    ];
+    let mut rows = BTreeMap::new();
+    for line in section.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let sid = ticked(cells[1]).into_iter().next().expect("a statement id");
+        let actions = ticked(cells[2])
+            .into_iter()
+            .filter(|a| a.contains(':'))
+            .collect();
+        let named = cells[3]
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| tables.contains(w))
+            .map(str::to_string)
+            .collect();
+        rows.insert(sid, (actions, named));
+    }
+    rows
+}
+
+#[test]
+fn the_permissions_tables_match_the_rendered_roles() {
+    // GIVEN the roles as deployed: rendered by aws-sam-translator (or, without it, as
+    // written), every optional parameter set so every optional statement is there
+    let template = render_with_samtranslator().unwrap_or_else(load_template);
+    let t = Evaluator::new(&template, &params(EVERY_OPTION)).render();
+    let by_function = function_statements(&t);
+    let markdown =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("infra/PERMISSIONS.md"))
+            .expect("infra/PERMISSIONS.md");
+    for (function, heading) in [
+        ("SchedulerFunction", "Scheduler role"),
+        ("ChatFunction", "Chat role"),
+    ] {
+        // WHEN the role's statements are grouped like the document's table
+        let mut rendered: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+        for s in &by_function[function] {
+            let sid = s.origin.rsplit('/').next().unwrap_or_default().to_string();
+            let entry = rendered.entry(sid).or_default();
+            entry.0.extend(s.actions.iter().cloned());
+            for r in &s.resources {
+                if let Some(table) = r.split(&format!(":table/{STACK}-")).nth(1) {
+                    entry.1.insert(table.to_string());
+                }
+            }
+        }
+        // THEN the document lists the same statements, actions and tables
+        assert_eq!(
+            permission_rows(&markdown, heading),
+            rendered,
+            "infra/PERMISSIONS.md '## {heading}' (left) vs the rendered {function} role (right)"
+        );
+    }
+}
