@@ -164,9 +164,12 @@ impl ChatSecrets {
 /// read once at cold start and kept for the life of the process.
 pub const SECRET_SETTINGS: [&str; 3] = ["WEBHOOK_URL", "SLACK_SIGNING_SECRET", "JANDI_TOKEN"];
 
+/// A lookup of environment variables by name.
+type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// The environment with its secrets resolved: what the settings are read through.
 pub struct Environment {
-    get: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    get: Lookup,
     /// Secrets read from SSM; `None` where the parameter could not be read.
     from_ssm: std::collections::HashMap<&'static str, Option<String>>,
 }
