@@ -21,8 +21,6 @@ const START_STOP: [&str; 6] = [
 const REGION: &str = "ap-northeast-2";
 const ACCOUNT: &str = "123456789012";
 const STACK: &str = "offhours";
-/// The one AWS managed policy a function may carry (CloudWatch Logs only).
-const BASIC_EXECUTION: &str = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
 
 // ------------------------------------------------------------------ loading
 
@@ -464,48 +462,42 @@ fn all_statements(t: &Value) -> Vec<Statement> {
     out
 }
 
-/// The statements each function's role holds, by function logical id.
+/// The statements each function's role holds, by function logical id. Every function has
+/// a role written in the template (no SAM-generated role, no AWS managed policy).
 fn function_statements(t: &Value) -> BTreeMap<String, Vec<Statement>> {
     let resources = t["Resources"].as_object().unwrap();
-    let managed = |id: &str, arn: &str, out: &mut Vec<Statement>| {
-        if arn == BASIC_EXECUTION {
-            return; // logs only
-        }
-        let policy = resources
-            .get(arn)
-            .unwrap_or_else(|| panic!("{id}: managed policy {arn} is not from this template"));
-        assert_eq!(policy["Type"], "AWS::IAM::ManagedPolicy", "{id}: {arn}");
-        out.extend(parse_document(arn, &policy["Properties"]["PolicyDocument"]));
-    };
     let mut by_function = BTreeMap::new();
     for (id, res) in resources {
         let props = &res["Properties"];
+        if !["AWS::Serverless::Function", "AWS::Lambda::Function"]
+            .contains(&res["Type"].as_str().unwrap())
+        {
+            continue;
+        }
+        assert!(
+            props.get("Policies").is_none(),
+            "{id}: permissions belong on its role, not in Policies (SAM would generate a role)"
+        );
+        let role = props["Role"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id}: no Role"));
+        let role = role.strip_suffix(".Arn").expect("Role is a GetAtt Arn");
+        let role_res = &resources[role];
+        assert_eq!(role_res["Type"], "AWS::IAM::Role", "{id}: {role}");
+        let role_props = &role_res["Properties"];
         let mut out = vec![];
-        match res["Type"].as_str().unwrap() {
-            "AWS::Serverless::Function" => {
-                assert!(
-                    props.get("Role").is_none(),
-                    "{id}: SAM should create the role"
-                );
-                for p in props["Policies"].as_array().into_iter().flatten() {
-                    match p {
-                        Value::String(arn) => managed(id, arn, &mut out),
-                        doc => out.extend(parse_document(id, doc)),
-                    }
-                }
-            }
-            "AWS::Lambda::Function" => {
-                let role = props["Role"].as_str().expect("Role");
-                let role = role.strip_suffix(".Arn").expect("Role is a GetAtt Arn");
-                let role_props = &resources[role]["Properties"];
-                for p in role_props["Policies"].as_array().into_iter().flatten() {
-                    out.extend(parse_document(role, &p["PolicyDocument"]));
-                }
-                for arn in strings(&role_props["ManagedPolicyArns"]) {
-                    managed(id, &arn, &mut out);
-                }
-            }
-            _ => continue,
+        for p in role_props["Policies"].as_array().into_iter().flatten() {
+            out.extend(parse_document(role, &p["PolicyDocument"]));
+        }
+        for arn in strings(&role_props["ManagedPolicyArns"]) {
+            let policy = resources
+                .get(&arn)
+                .unwrap_or_else(|| panic!("{id}: managed policy {arn} is not from this template"));
+            assert_eq!(policy["Type"], "AWS::IAM::ManagedPolicy", "{id}: {arn}");
+            out.extend(parse_document(
+                &arn,
+                &policy["Properties"]["PolicyDocument"],
+            ));
         }
         by_function.insert(id.clone(), out);
     }
@@ -585,6 +577,50 @@ fn check_iam(t: &Value, tag_key: &str, regions: &[&str], table_arns: &BTreeSet<S
                 assert!(table_arns.contains(r), "{}: DynamoDB on {r}", s.origin);
             }
         }
+        // Logs only on the stack's own log groups, never CreateLogGroup (the stack makes them).
+        if s.actions.iter().any(|a| a.starts_with("logs:")) {
+            assert_eq!(
+                set(&s.actions.iter().map(String::as_str).collect::<Vec<_>>()),
+                set(&["logs:CreateLogStream", "logs:PutLogEvents"]),
+                "{}",
+                s.origin
+            );
+            for r in &s.resources {
+                assert!(
+                    [log_group_arn("scheduler"), log_group_arn("chat")].contains(r),
+                    "{}: logs on {r}",
+                    s.origin
+                );
+            }
+        }
+        // KMS only through a named service, on named keys.
+        if s.actions.iter().any(|a| a.starts_with("kms:")) {
+            assert!(
+                s.condition["StringEquals"].get("kms:ViaService").is_some(),
+                "{}: KMS without kms:ViaService",
+                s.origin
+            );
+            assert!(
+                s.resources
+                    .iter()
+                    .all(|r| r.starts_with("arn:aws:kms:") && r.contains(":key/")),
+                "{}: KMS on {:?}",
+                s.origin,
+                s.resources
+            );
+        }
+        // SSM: GetParameter on named parameters only.
+        if s.actions.iter().any(|a| a.starts_with("ssm:")) {
+            assert_eq!(s.actions, ["ssm:GetParameter"], "{}", s.origin);
+            for r in &s.resources {
+                assert!(
+                    r.starts_with(&format!("arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/"))
+                        && !r.contains('*'),
+                    "{}: ssm on {r}",
+                    s.origin
+                );
+            }
+        }
         // Resource "*" only for the Describe calls that cannot be scoped.
         if s.resources.iter().any(|r| r == "*") {
             for a in &s.actions {
@@ -648,6 +684,11 @@ fn table_arns(rendered: &Value) -> BTreeSet<String> {
         .collect()
 }
 
+/// The ARN of a function's log group (`scheduler` or `chat`), streams included.
+fn log_group_arn(function: &str) -> String {
+    format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{STACK}-{function}:*")
+}
+
 fn actions_on(statements: &[Statement], table_arn: &str) -> BTreeSet<String> {
     statements
         .iter()
@@ -672,8 +713,23 @@ fn iam_cases() -> Vec<(HashMap<String, String>, &'static str, Vec<&'static str>)
             "team:offhours",
             vec!["eu-west-1", "us-east-1"],
         ),
+        (params(EVERY_OPTION), "ScheduleName", vec![REGION]),
     ]
 }
+
+/// Every optional parameter that adds a statement, set.
+const EVERY_OPTION: &[(&str, &str)] = &[
+    ("WebhookUrlParameter", "/offhours/webhook-url"),
+    (
+        "SlackSigningSecretParameter",
+        "/offhours/slack-signing-secret",
+    ),
+    ("JandiTokenParameter", "/offhours/jandi-token"),
+    ("SecretsKmsKeyArn", SECRETS_KEY),
+    ("EbsKmsKeyArns", EBS_KEYS),
+];
+const SECRETS_KEY: &str = "arn:aws:kms:ap-northeast-2:123456789012:key/secrets-0001";
+const EBS_KEYS: &str = "arn:aws:kms:ap-northeast-2:123456789012:key/ebs-0001,arn:aws:kms:ap-northeast-2:123456789012:key/ebs-0002";
 
 // ------------------------------------------------------------------ tests
 
@@ -696,15 +752,25 @@ fn sam_rendered_template_keeps_the_tag_condition() {
     let Some(rendered_by_sam) = render_with_samtranslator() else {
         return;
     };
-    assert!(
-        rendered_by_sam["Resources"]["SchedulerFunctionRole"]["Type"] == "AWS::IAM::Role",
-        "SAM generates the scheduler role"
-    );
+    let resources = rendered_by_sam["Resources"].as_object().unwrap();
+    for generated in ["SchedulerFunctionRole", "ChatFunctionRole"] {
+        assert!(
+            !resources.contains_key(generated),
+            "SAM generated {generated} (with logs on every log group)"
+        );
+    }
     for (overrides, tag_key, regions) in iam_cases() {
         // WHEN its remaining intrinsics are evaluated
         let rendered = Evaluator::new(&rendered_by_sam, &overrides).render();
-        // THEN the same IAM rules hold, and the generated role only adds logs and the DLQ
+        // THEN the same IAM rules hold, and no role holds an AWS managed policy
         check_iam(&rendered, tag_key, &regions, &table_arns(&rendered));
+        for (id, res) in rendered["Resources"].as_object().unwrap() {
+            if res["Type"] == "AWS::IAM::Role" {
+                for arn in strings(&res["Properties"]["ManagedPolicyArns"]) {
+                    assert!(!arn.starts_with("arn:aws:iam::aws:"), "{id}: {arn}");
+                }
+            }
+        }
         let scheduler = &function_statements(&rendered)["SchedulerFunction"];
         let sqs: Vec<&Statement> = scheduler
             .iter()
@@ -719,68 +785,221 @@ fn sam_rendered_template_keeps_the_tag_condition() {
         assert_eq!(sqs[0].resources, ["SchedulerDeadLetterQueue.Arn"]);
         let fun = &rendered["Resources"]["SchedulerFunction"]["Properties"];
         assert_eq!(fun["ReservedConcurrentExecutions"], 1);
+        let chat = &rendered["Resources"]["ChatFunction"]["Properties"];
+        assert_eq!(scalar(&chat["ReservedConcurrentExecutions"]), "5");
     }
 }
 
+/// Every DynamoDB call the code makes (src/aws/store.rs), per function:
+/// scheduler: Scan of the three config tables (load_config), UpdateItem on Schedule
+/// (clear_force), BatchGetItem (load_states_of), GetItem (lease_until, is_marked), PutItem
+/// (save_state, acquire_lease, mark) and DeleteItem (release_lease) on the state table;
+/// chat: Scan of the config tables, UpdateItem on Schedule (set_force), PutItem and
+/// DeleteItem on exceptions (put_exception, delete_exception). Nothing else: no GetItem or
+/// Query on the config tables, no Query, Scan or UpdateItem on the state table.
 #[test]
-fn each_function_gets_only_the_table_actions_it_needs() {
+fn each_function_gets_only_the_table_actions_the_code_calls() {
     let template = load_template();
     let t = Evaluator::new(&template, &params(&[])).render();
     let by_function = function_statements(&t);
     let arn = |table: &str| format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{STACK}-{table}");
-    let read = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"];
+    let scan = "dynamodb:Scan";
 
-    let scheduler = &by_function["SchedulerFunction"];
     let expected = [
         (
-            "Schedule",
-            set(&[read[0], read[1], read[2], "dynamodb:UpdateItem"]),
+            "SchedulerFunction",
+            [
+                ("Schedule", set(&[scan, "dynamodb:UpdateItem"])),
+                ("ScheduleServerGroup", set(&[scan])),
+                ("ScheduleException", set(&[scan])),
+                (
+                    "SchedulerState",
+                    set(&[
+                        "dynamodb:GetItem",
+                        "dynamodb:BatchGetItem",
+                        "dynamodb:PutItem",
+                        "dynamodb:DeleteItem",
+                    ]),
+                ),
+            ],
         ),
-        ("ScheduleServerGroup", set(&read)),
-        ("ScheduleException", set(&read)),
         (
-            "SchedulerState",
-            set(&[
-                read[0],
-                "dynamodb:BatchGetItem",
-                read[1],
-                read[2],
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:DeleteItem",
-            ]),
+            "ChatFunction",
+            [
+                ("Schedule", set(&[scan, "dynamodb:UpdateItem"])),
+                ("ScheduleServerGroup", set(&[scan])),
+                (
+                    "ScheduleException",
+                    set(&[scan, "dynamodb:PutItem", "dynamodb:DeleteItem"]),
+                ),
+                // Chat commands never touch the scheduler's state or lease.
+                ("SchedulerState", set(&[])),
+            ],
         ),
     ];
-    for (table, actions) in &expected {
+    for (function, tables) in &expected {
+        for (table, actions) in tables {
+            assert_eq!(
+                &actions_on(&by_function[*function], &arn(table)),
+                actions,
+                "{function} on {table}"
+            );
+        }
+    }
+}
+
+/// `set_force` and `clear_force` write `SET ForceStart/ForceStop` on the item keyed by
+/// ScheduleName and ask for no return values: that is all either role may update.
+#[test]
+fn force_flags_are_the_only_schedule_attributes_either_role_may_update() {
+    let template = load_template();
+    let t = Evaluator::new(&template, &params(&[])).render();
+    let schedule = format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{STACK}-Schedule");
+    for (function, statements) in function_statements(&t) {
+        let updates: Vec<&Statement> = statements
+            .iter()
+            .filter(|s| {
+                s.actions.iter().any(|a| a == "dynamodb:UpdateItem")
+                    && s.resources.contains(&schedule)
+            })
+            .collect();
+        assert_eq!(updates.len(), 1, "{function}: one UpdateItem statement");
+        let c = &updates[0].condition;
         assert_eq!(
-            &actions_on(scheduler, &arn(table)),
-            actions,
-            "scheduler on {table}"
+            c["ForAllValues:StringEquals"]["dynamodb:Attributes"],
+            json!(["ScheduleName", "ForceStart", "ForceStop"]),
+            "{function}"
+        );
+        assert_eq!(
+            c["StringEqualsIfExists"]["dynamodb:ReturnValues"],
+            json!(["NONE", "UPDATED_OLD", "UPDATED_NEW"]),
+            "{function}: ALL_OLD/ALL_NEW would read other attributes"
+        );
+        assert_eq!(updates[0].actions, ["dynamodb:UpdateItem"], "{function}");
+    }
+}
+
+/// Each function writes only to its own log group; neither may create log groups.
+#[test]
+fn each_function_logs_only_to_its_own_log_group() {
+    let template = load_template();
+    let t = Evaluator::new(&template, &params(&[])).render();
+    let by_function = function_statements(&t);
+    for (function, group) in [("SchedulerFunction", "scheduler"), ("ChatFunction", "chat")] {
+        let logs: Vec<&Statement> = by_function[function]
+            .iter()
+            .filter(|s| s.actions.iter().any(|a| a.starts_with("logs:")))
+            .collect();
+        assert_eq!(logs.len(), 1, "{function}");
+        assert_eq!(logs[0].resources, [log_group_arn(group)], "{function}");
+        let props = &t["Resources"][function]["Properties"];
+        let log_group = scalar(&props["LoggingConfig"]["LogGroup"]);
+        let name = &t["Resources"][log_group.as_str()]["Properties"]["LogGroupName"];
+        assert_eq!(
+            name,
+            &json!(format!("/aws/lambda/{STACK}-{group}")),
+            "{function}"
         );
     }
+}
 
-    let chat = &by_function["ChatFunction"];
-    let expected = [
+/// Without EbsKmsKeyArns the scheduler has no KMS permission; with it, CreateGrant on
+/// exactly those keys, only for AWS resources, only through EC2 in the managed regions.
+#[test]
+fn ebs_kms_keys_add_create_grant_only_through_ec2() {
+    let template = load_template();
+    let kms = |overrides: &[(&str, &str)]| -> Vec<Statement> {
+        let t = Evaluator::new(&template, &params(overrides)).render();
+        function_statements(&t)["SchedulerFunction"]
+            .iter()
+            .filter(|s| s.actions.iter().any(|a| a.starts_with("kms:")))
+            .cloned()
+            .collect()
+    };
+    assert!(kms(&[]).is_empty(), "no keys, no KMS permission");
+    let cases = [
+        (vec![("EbsKmsKeyArns", EBS_KEYS)], vec![REGION]),
         (
-            "Schedule",
-            set(&[read[0], read[1], read[2], "dynamodb:UpdateItem"]),
+            vec![
+                ("EbsKmsKeyArns", EBS_KEYS),
+                ("Regions", "eu-west-1,us-east-1"),
+            ],
+            vec!["eu-west-1", "us-east-1"],
         ),
-        ("ScheduleServerGroup", set(&read)),
-        (
-            "ScheduleException",
-            set(&[
-                read[0],
-                read[1],
-                read[2],
-                "dynamodb:PutItem",
-                "dynamodb:DeleteItem",
-            ]),
-        ),
-        // Chat commands never touch the scheduler's state or lease.
-        ("SchedulerState", set(&[])),
     ];
-    for (table, actions) in &expected {
-        assert_eq!(&actions_on(chat, &arn(table)), actions, "chat on {table}");
+    for (overrides, regions) in cases {
+        let s = kms(&overrides);
+        assert_eq!(s.len(), 1, "{overrides:?}");
+        assert_eq!(s[0].actions, ["kms:CreateGrant"]);
+        assert_eq!(s[0].resources, EBS_KEYS.split(',').collect::<Vec<_>>());
+        assert_eq!(s[0].condition["Bool"]["kms:GrantIsForAWSResource"], true);
+        let via: Vec<String> = regions
+            .iter()
+            .map(|r| format!("ec2.{r}.amazonaws.com"))
+            .collect();
+        assert_eq!(
+            strings(&s[0].condition["StringEquals"]["kms:ViaService"]),
+            via,
+            "{overrides:?}"
+        );
+    }
+}
+
+/// SSM parameter names give each function GetParameter on exactly its own secrets (the
+/// scheduler the webhook URL, chat the Slack secret and JANDI token), and kms:Decrypt
+/// through SSM only when a customer managed key is named and that function reads one.
+#[test]
+fn ssm_secrets_are_readable_only_by_the_function_that_needs_them() {
+    let template = load_template();
+    let access = |overrides: &[(&str, &str)], function: &str, prefix: &str| -> Vec<String> {
+        let t = Evaluator::new(&template, &params(overrides)).render();
+        function_statements(&t)[function]
+            .iter()
+            .filter(|s| s.actions.iter().any(|a| a.starts_with(prefix)))
+            .flat_map(|s| s.resources.clone())
+            .collect()
+    };
+    let param = |name: &str| format!("arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{name}");
+    for f in ["SchedulerFunction", "ChatFunction"] {
+        assert!(
+            access(&[], f, "ssm:").is_empty(),
+            "{f}: no parameters, no SSM"
+        );
+        assert!(access(&[], f, "kms:").is_empty(), "{f}: no key, no KMS");
+    }
+    assert_eq!(
+        access(EVERY_OPTION, "SchedulerFunction", "ssm:"),
+        [param("/offhours/webhook-url")]
+    );
+    assert_eq!(
+        access(EVERY_OPTION, "ChatFunction", "ssm:"),
+        [
+            param("/offhours/slack-signing-secret"),
+            param("/offhours/jandi-token")
+        ]
+    );
+    let only_jandi = [("JandiTokenParameter", "/offhours/jandi-token")];
+    assert_eq!(
+        access(&only_jandi, "ChatFunction", "ssm:"),
+        [param("/offhours/jandi-token")]
+    );
+    assert!(access(&only_jandi, "SchedulerFunction", "ssm:").is_empty());
+    for f in ["SchedulerFunction", "ChatFunction"] {
+        assert_eq!(access(EVERY_OPTION, f, "kms:Decrypt").len(), 1, "{f}");
+    }
+    let key_without_parameters = [("SecretsKmsKeyArn", SECRETS_KEY)];
+    for f in ["SchedulerFunction", "ChatFunction"] {
+        assert!(access(&key_without_parameters, f, "kms:").is_empty(), "{f}");
+    }
+    let t = Evaluator::new(&template, &params(EVERY_OPTION)).render();
+    for s in &function_statements(&t)["ChatFunction"] {
+        if s.actions == ["kms:Decrypt"] {
+            assert_eq!(s.resources, [SECRETS_KEY]);
+            assert_eq!(
+                s.condition["StringEquals"]["kms:ViaService"],
+                format!("ssm.{REGION}.amazonaws.com")
+            );
+        }
     }
 }
 
@@ -952,13 +1171,25 @@ fn chat_commands_come_through_a_public_function_url_on_their_own_function() {
         chat["Timeout"].as_u64().unwrap() <= 15,
         "chat answers quickly (Slack waits 3 s)"
     );
-    assert!(
-        chat.get("ReservedConcurrentExecutions").is_none(),
-        "chat is not throttled behind a tick"
-    );
+    // A flood on the public URL is throttled at its own small reservation.
+    assert_eq!(scalar(&chat["ReservedConcurrentExecutions"]), "5");
+    let t = Evaluator::new(&template, &params(&[("ChatReservedConcurrency", "2")])).render();
+    let chat = &t["Resources"]["ChatFunction"]["Properties"];
+    assert_eq!(scalar(&chat["ReservedConcurrentExecutions"]), "2");
     let env = &chat["Environment"]["Variables"];
-    assert!(env.get("SLACK_SIGNING_SECRET").is_some());
-    assert!(env.get("JANDI_TOKEN").is_some());
+    for name in [
+        "SLACK_SIGNING_SECRET",
+        "SLACK_SIGNING_SECRET_PARAM",
+        "JANDI_TOKEN",
+        "JANDI_TOKEN_PARAM",
+    ] {
+        assert!(env.get(name).is_some(), "chat env {name}");
+    }
+    // The chat function never posts to the webhook: it does not get its URL.
+    assert!(env.get("WEBHOOK_URL").is_none() && env.get("WEBHOOK_URL_PARAM").is_none());
+    assert!(t["Globals"]["Function"]["Environment"]["Variables"]
+        .get("WEBHOOK_URL")
+        .is_none());
     assert_eq!(
         t["Outputs"]["CommandUrl"]["Value"],
         "ChatFunctionUrl.FunctionUrl"
@@ -1085,9 +1316,10 @@ fn functions_get_the_settings_the_binary_reads() {
         // AND the chat settings the notifier reads
         let notify = offhours::notify::NotifySettings::from_lookup(|k| env.get(k).map(scalar))
             .unwrap_or_else(|e| panic!("{id}: {e}"));
+        // (the webhook URL only reaches the scheduler, which is the only one that posts)
         assert_eq!(
             notify.webhook_url.as_deref(),
-            Some("https://hooks.slack.com/services/T0/B0/x"),
+            (id == "SchedulerFunction").then_some("https://hooks.slack.com/services/T0/B0/x"),
             "{id}"
         );
         assert_eq!(
@@ -1147,5 +1379,80 @@ fn outputs_name_the_tables_the_command_url_and_the_functions() {
     ];
     for (name, value) in expected {
         assert_eq!(t["Outputs"][name]["Value"], value, "output {name}");
+    }
+}
+
+/// One row of a role table in infra/PERMISSIONS.md: statement id, actions, table names.
+fn permission_rows(
+    markdown: &str,
+    heading: &str,
+) -> BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> {
+    let section = markdown
+        .split("\n## ")
+        .find(|s| s.starts_with(heading))
+        .unwrap_or_else(|| panic!("PERMISSIONS.md has no section '## {heading}'"));
+    let ticked = |cell: &str| -> Vec<String> {
+        cell.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    };
+    let tables = [
+        "Schedule",
+        "ScheduleServerGroup",
+        "ScheduleException",
+        "SchedulerState",
+    ];
+    let mut rows = BTreeMap::new();
+    for line in section.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let sid = ticked(cells[1]).into_iter().next().expect("a statement id");
+        let actions = ticked(cells[2])
+            .into_iter()
+            .filter(|a| a.contains(':'))
+            .collect();
+        let named = cells[3]
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| tables.contains(w))
+            .map(str::to_string)
+            .collect();
+        rows.insert(sid, (actions, named));
+    }
+    rows
+}
+
+#[test]
+fn the_permissions_tables_match_the_rendered_roles() {
+    // GIVEN the roles as deployed: rendered by aws-sam-translator (or, without it, as
+    // written), every optional parameter set so every optional statement is there
+    let template = render_with_samtranslator().unwrap_or_else(load_template);
+    let t = Evaluator::new(&template, &params(EVERY_OPTION)).render();
+    let by_function = function_statements(&t);
+    let markdown =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("infra/PERMISSIONS.md"))
+            .expect("infra/PERMISSIONS.md");
+    for (function, heading) in [
+        ("SchedulerFunction", "Scheduler role"),
+        ("ChatFunction", "Chat role"),
+    ] {
+        // WHEN the role's statements are grouped like the document's table
+        let mut rendered: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+        for s in &by_function[function] {
+            let sid = s.origin.rsplit('/').next().unwrap_or_default().to_string();
+            let entry = rendered.entry(sid).or_default();
+            entry.0.extend(s.actions.iter().cloned());
+            for r in &s.resources {
+                if let Some(table) = r.split(&format!(":table/{STACK}-")).nth(1) {
+                    entry.1.insert(table.to_string());
+                }
+            }
+        }
+        // THEN the document lists the same statements, actions and tables
+        assert_eq!(
+            permission_rows(&markdown, heading),
+            rendered,
+            "infra/PERMISSIONS.md '## {heading}' (left) vs the rendered {function} role (right)"
+        );
     }
 }

@@ -226,7 +226,9 @@ async fn run_tick(
     let sdk = sdk_config(settings).await;
     let store = Store::new(&sdk, settings);
     let cloud = AwsCloud::new(&sdk, settings);
-    let notifier = Notifier::new(NotifySettings::from_env()?)?;
+    let env = crate::app::settings::Environment::load(&sdk).await;
+    env.check_webhook()?;
+    let notifier = Notifier::new(NotifySettings::from_lookup(|name| env.get(name))?)?;
     let options = Options {
         dry_run,
         max_wait: std::time::Duration::from_secs(settings.max_wait_seconds),

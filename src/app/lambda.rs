@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 
 use crate::app::serve::handle_function_url;
+use crate::app::settings::Environment;
 use crate::app::tick::Tick;
 use crate::aws::cloud::AwsCloud;
 use crate::aws::executor::Options;
@@ -252,11 +253,14 @@ fn warn_about_tick_interval(settings: &Settings) {
 pub async fn serve(settings: Settings) -> std::result::Result<(), lambda_runtime::Error> {
     let sdk = crate::app::settings::aws_sdk_loader(&settings).load().await;
     warn_about_tick_interval(&settings);
+    // Secrets given as SSM parameter names are read here, once per cold start.
+    let env = Environment::load(&sdk).await;
+    env.check_webhook()?;
     let handler = Arc::new(Handler::new(
         &sdk,
         settings,
-        NotifySettings::from_env()?,
-        ChatSecrets::from_env(),
+        NotifySettings::from_lookup(|name| env.get(name))?,
+        ChatSecrets::from_lookup(|name| env.get(name)),
     )?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);

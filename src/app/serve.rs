@@ -169,18 +169,24 @@ pub fn from_function_url(
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
-    let raw = event.body.clone().unwrap_or_default();
-    if raw.len() > MAX_BODY_BYTES * 2 {
-        return Err(refuse(413, "request body too large"));
-    }
+    let raw = event.body.as_deref().unwrap_or_default();
+    // The same limit as `offhours serve`, on the decoded body; a base64 body longer than
+    // the encoding of MAX_BODY_BYTES is refused before decoding.
+    let too_large = || refuse(413, "request body too large");
     let body = if event.is_base64_encoded {
+        if raw.len() > MAX_BODY_BYTES.div_ceil(3) * 4 {
+            return Err(too_large());
+        }
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(raw.as_bytes())
             .map_err(|_| refuse(400, "request body is not valid base64"))?;
         String::from_utf8(bytes).map_err(|_| refuse(400, "request body is not UTF-8"))?
     } else {
-        raw
+        raw.to_string()
     };
+    if body.len() > MAX_BODY_BYTES {
+        return Err(too_large());
+    }
     Ok(ChatRequest { headers, body })
 }
 
@@ -238,5 +244,33 @@ mod tests {
 
         event.request_context.http.method = Some("GET".into());
         assert_eq!(from_function_url(&event).err().map(|r| r.status), Some(405));
+    }
+
+    #[test]
+    fn function_url_bodies_over_64_kib_are_refused_with_413() {
+        // GIVEN bodies around the limit, plain and base64-encoded
+        let status = |len: usize, base64: bool| {
+            let mut event = LambdaFunctionUrlRequest::default();
+            event.request_context.http.method = Some("POST".into());
+            event.raw_path = Some("/".into());
+            let body = "a".repeat(len);
+            event.is_base64_encoded = base64;
+            event.body = Some(if base64 {
+                base64::engine::general_purpose::STANDARD.encode(body)
+            } else {
+                body
+            });
+            // WHEN the event is converted, THEN only bodies up to the limit reach the handler
+            from_function_url(&event).err().map(|r| r.status)
+        };
+        for base64 in [false, true] {
+            assert_eq!(status(MAX_BODY_BYTES, base64), None, "base64: {base64}");
+            assert_eq!(
+                status(MAX_BODY_BYTES + 1, base64),
+                Some(413),
+                "base64: {base64}"
+            );
+            assert_eq!(status(100 * 1024, base64), Some(413), "base64: {base64}");
+        }
     }
 }

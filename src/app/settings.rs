@@ -159,6 +159,79 @@ impl ChatSecrets {
     }
 }
 
+/// Settings that are secrets. Each may be given as a plain value (env `NAME`, for local
+/// runs) or as the name of an SSM SecureString parameter (env `NAME_PARAM`, which wins),
+/// read once at cold start and kept for the life of the process.
+pub const SECRET_SETTINGS: [&str; 3] = ["WEBHOOK_URL", "SLACK_SIGNING_SECRET", "JANDI_TOKEN"];
+
+/// A lookup of environment variables by name.
+type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// The environment with its secrets resolved: what the settings are read through.
+pub struct Environment {
+    get: Lookup,
+    /// Secrets read from SSM; `None` where the parameter could not be read.
+    from_ssm: std::collections::HashMap<&'static str, Option<String>>,
+}
+
+impl Environment {
+    /// The process environment, secrets named by `NAME_PARAM` read from SSM with `sdk`.
+    pub async fn load(sdk: &aws_config::SdkConfig) -> Self {
+        Self::resolve(|name| std::env::var(name).ok(), sdk).await
+    }
+
+    /// Resolves the secrets of the environment `get`. A parameter that cannot be read is
+    /// logged (its name and the error code, never a value) and counts as unset: a chat
+    /// platform without its secret refuses every request (401), and
+    /// [`Environment::check_webhook`] turns a missing webhook URL into an error.
+    pub async fn resolve(
+        get: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+        sdk: &aws_config::SdkConfig,
+    ) -> Self {
+        let mut from_ssm = std::collections::HashMap::new();
+        let mut ssm = None;
+        for name in SECRET_SETTINGS {
+            let Some(parameter) = value(&get, &format!("{name}_PARAM")) else {
+                continue;
+            };
+            let client = ssm.get_or_insert_with(|| crate::aws::secrets::SsmSecrets::new(sdk));
+            let read = match client.get(&parameter).await {
+                Ok(secret) => Some(secret.trim().to_string()).filter(|s| !s.is_empty()),
+                Err(e) => {
+                    tracing::error!(setting = name, %parameter, error = %e, "cannot read the secret's SSM parameter; the setting counts as unset");
+                    None
+                }
+            };
+            from_ssm.insert(name, read);
+        }
+        Self {
+            get: Box::new(get),
+            from_ssm,
+        }
+    }
+
+    /// The value of `name`: from SSM when `NAME_PARAM` is set, else from the environment.
+    pub fn get(&self, name: &str) -> Option<String> {
+        match self.from_ssm.get(name) {
+            Some(resolved) => resolved.clone(),
+            None => (self.get)(name),
+        }
+    }
+
+    /// An error when `WEBHOOK_URL_PARAM` is set but could not be read: the scheduler must
+    /// not run silently without its warnings (the failed cold start raises the alarm).
+    pub fn check_webhook(&self) -> Result<()> {
+        match self.from_ssm.get("WEBHOOK_URL") {
+            Some(None) => Err(Error::invalid(
+                "environment",
+                "WEBHOOK_URL_PARAM",
+                "the SSM parameter could not be read (see the log)",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl NotifySettings {
     /// Reads `WEBHOOK_URL`, `WEBHOOK_FORMAT` and `CHAT_COMMAND` through `get`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {

@@ -2,4 +2,5 @@
 
 pub mod cloud;
 pub mod executor;
+pub mod secrets;
 pub mod store;
