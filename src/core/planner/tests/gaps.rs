@@ -54,6 +54,16 @@ fn seoul(rds: &str, api: &str, cache: &str, batch: &str) -> Vec<Resource> {
         .collect()
 }
 
+/// (name, fleet, the gap, the stored state, when, expected steps).
+type Case<'a> = (
+    &'a str,
+    Vec<Resource>,
+    Gap,
+    ScheduleState,
+    &'a str,
+    Vec<&'a str>,
+);
+
 #[test]
 fn a_gap_holds_back_only_groups_that_live_where_it_is() {
     let all_known: &[(&str, &[&str])] = &[
@@ -62,7 +72,7 @@ fn a_gap_holds_back_only_groups_that_live_where_it_is() {
         ("CACHE", &[SEOUL]),
         ("BATCH", &[SEOUL]),
     ];
-    let cases: Vec<(&str, Vec<Resource>, Gap, ScheduleState, &str, Vec<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "start, DB's home unknown: a gap of its kind anywhere holds its dependents",
             seoul("available", "stopped", "stopped", "stopped"),
