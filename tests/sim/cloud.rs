@@ -45,6 +45,7 @@ pub struct World {
     pub injected: u64,
     /// An observation of this tick saw nothing at all (the tick may fail, as on AWS).
     pub blind: bool,
+    pub observations: u64,
 }
 
 impl World {
@@ -234,6 +235,7 @@ impl World {
     }
 
     fn observe(&mut self) -> Observation {
+        self.observations += 1;
         self.settle(1);
         let mut seen = Observation::default();
         for region in self.regions.clone() {

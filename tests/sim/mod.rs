@@ -72,11 +72,14 @@ pub struct Stats {
     pub storm_ticks: u64,
     /// Ticks that failed because nothing at all could be observed (allowed, as on AWS).
     pub blind: u64,
+    /// Observations of the cloud (a tick observes again while a transition moves).
+    pub observations: u64,
 }
 
 impl Stats {
     pub fn add(&mut self, o: &Stats) {
-        let pairs: [(&mut u64, u64); 19] = [
+        let pairs: [(&mut u64, u64); 20] = [
+            (&mut self.observations, o.observations),
             (&mut self.blind, o.blind),
             (&mut self.ticks, o.ticks),
             (&mut self.starts, o.starts),
@@ -171,6 +174,7 @@ impl Sim {
             stops: 0,
             injected: 0,
             blind: false,
+            observations: 0,
         };
         let hook = Arc::new(SimHook::default());
         let notify = NotifySettings {
@@ -270,6 +274,7 @@ impl Sim {
         self.stats.starts = w.starts;
         self.stats.stops = w.stops;
         self.stats.injected_errors = w.injected;
+        self.stats.observations = w.observations;
         self.stats.warnings = self
             .hook
             .lock()
