@@ -776,11 +776,23 @@ fn each_function_gets_only_the_table_actions_it_needs() {
                 "dynamodb:DeleteItem",
             ]),
         ),
-        // Chat commands never touch the scheduler's state or lease.
-        ("SchedulerState", set(&[])),
+        // Chat commands only claim their delivery markers (`once#chat#…`, a condition
+        // checked below); never the scheduler's state or lease.
+        ("SchedulerState", set(&["dynamodb:PutItem"])),
     ];
     for (table, actions) in &expected {
         assert_eq!(&actions_on(chat, &arn(table)), actions, "chat on {table}");
+    }
+    for s in chat
+        .iter()
+        .filter(|s| s.resources.contains(&arn("SchedulerState")))
+    {
+        assert_eq!(
+            s.condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+            json!(["once#chat#*"]),
+            "{}: the chat function writes only its delivery markers",
+            s.origin
+        );
     }
 }
 

@@ -391,6 +391,25 @@ impl Store {
         })
     }
 
+    /// Claims the once-marker `key` for `ttl` with one conditional write: true for the
+    /// first caller (no marker, or an expired one), false for every later one while it lasts.
+    pub async fn claim_once(&self, key: &str, ttl: TimeDelta) -> Result<bool> {
+        let now = Utc::now();
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.state_table)
+            .item("Key", s(format!("{ONCE_PREFIX}{key}")))
+            .item("Expires", n((now + ttl).timestamp()))
+            .condition_expression("attribute_not_exists(#k) OR #e <= :now")
+            .expression_attribute_names("#k", "Key")
+            .expression_attribute_names("#e", "Expires")
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .send()
+            .await;
+        conditional(written, "PutItem")
+    }
+
     /// Writes the once-marker `key`, kept for `ttl_days` (a chat message delivered).
     pub async fn mark(&self, key: &str, ttl_days: u32) -> Result<()> {
         let expires = Utc::now() + TimeDelta::days(i64::from(ttl_days));
@@ -637,6 +656,27 @@ impl CommandStore for AwsCommandStore {
 
     async fn observe(&self) -> Result<Vec<Resource>> {
         self.cloud.observe().await
+    }
+}
+
+/// How long a chat delivery is remembered: JANDI and Slack deliver again within minutes.
+const CHAT_DELIVERY_TTL_HOURS: i64 = 24;
+
+/// Chat deliveries (`chat#…` keys): a change runs for the caller that claims its key.
+impl Dedup for AwsCommandStore {
+    /// Claims `key` with one conditional write (so two Lambda instances that got the same
+    /// message cannot both run it): false exactly once, for the claimer; true afterwards.
+    async fn delivered(&self, key: &str) -> Result<bool> {
+        let first = self
+            .store
+            .claim_once(key, TimeDelta::hours(CHAT_DELIVERY_TTL_HOURS))
+            .await?;
+        Ok(!first)
+    }
+
+    /// Nothing left to write: [`Dedup::delivered`] claimed the key already.
+    async fn record(&self, _key: &str) -> Result<()> {
+        Ok(())
     }
 }
 

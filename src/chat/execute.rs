@@ -1,85 +1,15 @@
-//! Running commands against the `CommandStore`: `handle` (verify, parse, act, reply), `execute`, and one step per command.
+//! Running parsed commands against the `CommandStore`: `execute`, and one step per command.
 
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeDelta, Timelike, Utc};
 use serde_json::Value;
 
 use super::query::{exception_list, info, status};
 use super::reply::weekday_date;
-use super::{
-    help, parse, refusal, render_reply, required, verify, ChatRequest, ChatResponse, ChatSecrets,
-    Command, Day, Extension, Incoming, Permission, Rejection, Reply,
-};
+use super::{help, refusal, Command, Day, Extension, Permission, Reply};
 use crate::core::config::{hm, validate, Action, Config, Item, RawConfig, Schedule};
-use crate::core::inert::plain;
 use crate::core::schedule::{events_between, local_date, next_event, resolve_local};
 use crate::error::Result;
 use crate::ports::{CommandStore, Settings};
-
-/// Handles one chat request: verify, parse, act, reply. Unverified requests get 401 and
-/// change nothing. Used by the Lambda Function URL and by `offhours serve`.
-pub async fn handle<S: CommandStore>(
-    request: &ChatRequest,
-    now: DateTime<Utc>,
-    store: &S,
-    settings: &Settings,
-    secrets: &ChatSecrets,
-) -> ChatResponse {
-    let incoming = match verify(request, now, secrets) {
-        Ok(i) => i,
-        Err(Rejection(why)) => {
-            tracing::warn!(reason = why, "chat request refused");
-            return ChatResponse::unauthorized();
-        }
-    };
-    if incoming.ssl_check {
-        return ChatResponse::plain(200, "");
-    }
-    // Commands need no backticks; without them, no argument echoed back can open a code span.
-    let text = plain(&incoming.text);
-    let reply = match parse(&text, &secrets.command) {
-        Err(message) => Reply::error(message),
-        Ok(command) => run_as(&incoming, &command, &text, now, store, settings, secrets).await,
-    };
-    render_reply(incoming.platform, &reply)
-}
-
-/// Runs a verified command if the caller may (else a refusal that changes nothing), and
-/// logs every change it ran as an audit line: who, what, and how it ended.
-async fn run_as<S: CommandStore>(
-    incoming: &Incoming,
-    command: &Command,
-    text: &str,
-    now: DateTime<Utc>,
-    store: &S,
-    settings: &Settings,
-    secrets: &ChatSecrets,
-) -> Reply {
-    let granted = secrets.access.granted(&incoming.user_id);
-    let needed = required(command);
-    let (platform, user, user_id) = (incoming.platform, &incoming.user, &incoming.user_id);
-    if granted < needed {
-        tracing::warn!(?platform, %user, %user_id, command = %text, ?needed, "chat command refused");
-        return refusal(needed);
-    }
-    tracing::info!(%user, command = %text, "chat command");
-    let reply = execute(command, now, store, settings, &secrets.command, granted).await;
-    if !command.changes() {
-        return reply;
-    }
-    tracing::info!(
-        target: "offhours::audit",
-        ?platform, %user, %user_id, command = %text, ok = reply.ok, result = %reply.title,
-        "chat change"
-    );
-    if !reply.ok {
-        return reply;
-    }
-    let mut r = reply.public();
-    if !user.is_empty() {
-        r.lines.push(format!("(by {})", plain(user)));
-    }
-    r
-}
 
 /// Runs a parsed command against the store for a caller holding `granted` (the caller of
 /// [`handle`] checked [`required`] already; an `exception del` of a `*` exception is
@@ -532,6 +462,7 @@ pub fn plan_extend(
 mod tests {
     use super::*;
     use crate::chat::fixtures::*;
+    use crate::chat::{handle, ChatRequest};
 
     #[tokio::test]
     async fn unverified_requests_get_401_and_change_nothing() {

@@ -270,6 +270,15 @@ mod tests {
         }
     }
 
+    impl crate::ports::Dedup for Denied {
+        async fn delivered(&self, key: &str) -> crate::error::Result<bool> {
+            crate::ports::Dedup::delivered(&self.0, key).await
+        }
+        async fn record(&self, key: &str) -> crate::error::Result<()> {
+            crate::ports::Dedup::record(&self.0, key).await
+        }
+    }
+
     #[tokio::test]
     async fn aws_errors_reach_the_log_under_an_id_and_only_the_id_reaches_chat() {
         let now = at("2026-11-23T12:50:00Z");
