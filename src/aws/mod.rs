@@ -1,5 +1,6 @@
 //! Everything that talks to AWS: the DynamoDB store, EC2/RDS/Aurora access, and the executor that runs a plan on a cloud.
 
 pub mod cloud;
+pub mod commands;
 pub mod executor;
 pub mod store;
