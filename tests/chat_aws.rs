@@ -1,4 +1,4 @@
-//! Chat end to end on moto: real ticks post to a loopback webhook, a signed Slack `extend` writes to DynamoDB, the next ticks honour it.
+//! Chat end to end on moto: real ticks post to a loopback webhook, a signed Slack `extend` writes to DynamoDB, the next ticks honour it; a delivery is claimed once in the state table.
 
 mod common;
 
@@ -11,6 +11,7 @@ use offhours::aws::store::AwsCommandStore;
 use offhours::chat::{handle, slack_signature, ChatRequest, ChatSecrets};
 use offhours::core::plan::StepStatus;
 use offhours::notify::{Notifier, NotifySettings, WebhookFormat};
+use offhours::ports::Dedup;
 
 /// dev: DB (RDS) <- APP (EC2) <- WEB (EC2), weekdays 09:00-18:00 UTC, warned 10 minutes ahead.
 const CHAIN: &str = r#"
@@ -174,4 +175,21 @@ async fn warning_once_then_extend_from_chat_keeps_servers_up_and_moves_the_warni
     );
     // AND the webhook URL is in no message
     assert!(!got.iter().any(|b| b.to_string().contains("SECRET-PATH")));
+}
+
+#[tokio::test]
+async fn a_delivery_is_claimed_once_in_the_state_table() {
+    // GIVEN the tables on moto and the chat function's store
+    let w = World::new().await;
+    let commands = AwsCommandStore {
+        store: w.store.clone(),
+        cloud: w.cloud.clone(),
+    };
+    // WHEN two deliveries of one message claim its key, THEN only the first gets it
+    assert!(!commands.delivered("chat#abc").await.expect("claim"));
+    assert!(commands.delivered("chat#abc").await.expect("claim"));
+    // AND another message's key is its own
+    assert!(!commands.delivered("chat#def").await.expect("claim"));
+    // AND the claims are once-markers with an expiry (DynamoDB's TTL removes them)
+    assert!(w.store.is_marked("chat#abc").await.expect("read"));
 }

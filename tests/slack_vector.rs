@@ -3,7 +3,9 @@
 //! computed), not against a signature made by this crate's own signer.
 
 use chrono::{DateTime, TimeZone, Utc};
-use offhours::chat::{slack_signature, verify, ChatRequest, ChatSecrets, Incoming, Platform};
+use offhours::chat::{
+    delivery_key, slack_signature, verify, ChatRequest, ChatSecrets, Incoming, Platform,
+};
 
 const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 const TIMESTAMP: &str = "1531420618";
@@ -65,6 +67,14 @@ fn slacks_documented_example_is_accepted() {
             user: "roadrunner".into(),
             user_id: "U2CERLKJA".into(),
             ssl_check: false,
+            response_url: Some(
+                "https://hooks.slack.com/commands/T1DC2JH3J/397700885554/96rGlfmibIGlgcZRskXaIFfN"
+                    .into()
+            ),
+            delivery: Some(delivery_key(&[
+                "slack",
+                "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+            ])),
         }
     );
 

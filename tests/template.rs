@@ -832,8 +832,9 @@ fn each_function_gets_only_the_table_actions_the_code_calls() {
                     "ScheduleException",
                     set(&[scan, "dynamodb:PutItem", "dynamodb:DeleteItem"]),
                 ),
-                // Chat commands never touch the scheduler's state or lease.
-                ("SchedulerState", set(&[])),
+                // Chat commands only claim their delivery markers (`once#chat#…`, a
+                // condition checked in the chat test); never the scheduler's state or lease.
+                ("SchedulerState", set(&["dynamodb:PutItem"])),
             ],
         ),
     ];
@@ -845,6 +846,18 @@ fn each_function_gets_only_the_table_actions_the_code_calls() {
                 "{function} on {table}"
             );
         }
+    }
+    let chat = &by_function["ChatFunction"];
+    for s in chat
+        .iter()
+        .filter(|s| s.resources.contains(&arn("SchedulerState")))
+    {
+        assert_eq!(
+            s.condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+            json!(["once#chat#*"]),
+            "{}: the chat function writes only its delivery markers",
+            s.origin
+        );
     }
 }
 

@@ -435,7 +435,7 @@ fn endpoint<S>(store: S, settings: &Settings, secrets: ChatSecrets) -> Endpoint<
 /// Serves chat commands on `listen` until Ctrl-C.
 async fn serve_until_interrupted<S>(listen: &str, endpoint: Endpoint<S>) -> Result<()>
 where
-    S: crate::ports::CommandStore + Send + Sync + 'static,
+    S: crate::ports::CommandStore + crate::ports::Dedup + Send + Sync + 'static,
 {
     tokio::select! {
         served = serve_addr(listen, endpoint) => served,

@@ -14,7 +14,7 @@ use crate::app::tick::Tick;
 use crate::aws::cloud::AwsCloud;
 use crate::aws::executor::Options;
 use crate::aws::store::{AwsCommandStore, Store};
-use crate::chat::ChatSecrets;
+use crate::chat::{ChatSecrets, FollowUp};
 use crate::error::{Error, Result};
 use crate::notify::{Notifier, NotifySettings};
 use crate::ports::Settings;
@@ -56,6 +56,7 @@ pub struct Handler {
     cloud: AwsCloud,
     notifier: Notifier,
     secrets: ChatSecrets,
+    follow: FollowUp,
     settings: Settings,
     options: Options,
 }
@@ -77,6 +78,7 @@ impl Handler {
             cloud: AwsCloud::new(sdk, &settings),
             notifier: Notifier::new(notify)?,
             secrets,
+            follow: FollowUp::slack()?,
             settings,
             options,
         })
@@ -145,8 +147,14 @@ impl Handler {
                     store: self.store.clone(),
                     cloud: self.cloud.clone(),
                 };
-                let response =
-                    handle_function_url(&request, &commands, &self.settings, &self.secrets).await;
+                let response = handle_function_url(
+                    &request,
+                    &commands,
+                    &self.settings,
+                    &self.secrets,
+                    &self.follow,
+                )
+                .await;
                 Ok(serde_json::to_value(response)?)
             }
             Invocation::Unknown => Err(Error::invalid(

@@ -17,10 +17,9 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use crate::chat::{handle, ChatRequest, ChatResponse, ChatSecrets};
+use crate::chat::{handle_in_time, ChatRequest, ChatResponse, ChatSecrets, FollowUp, Handled};
 use crate::error::{Error, Result};
-use crate::ports::CommandStore;
-use crate::ports::Settings;
+use crate::ports::{CommandStore, Dedup, Settings};
 
 /// Chat requests are small; anything larger is refused unread.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -64,10 +63,14 @@ fn to_hyper(r: ChatResponse) -> Response<Full<Bytes>> {
     response
 }
 
-async fn respond<S: CommandStore>(
+async fn respond<S>(
     request: Request<Incoming>,
-    endpoint: &Endpoint<S>,
-) -> ChatResponse {
+    endpoint: Arc<Endpoint<S>>,
+    follow: Arc<FollowUp>,
+) -> ChatResponse
+where
+    S: CommandStore + Dedup + Send + Sync + 'static,
+{
     if let Some(refused) = route(request.method().as_str(), request.uri().path()) {
         return refused;
     }
@@ -90,22 +93,42 @@ async fn respond<S: CommandStore>(
         return refuse(400, "request body is not UTF-8");
     };
     let chat = ChatRequest { headers, body };
-    handle(
-        &chat,
-        Utc::now(),
-        &endpoint.store,
-        &endpoint.settings,
-        &endpoint.secrets,
-    )
-    .await
+    // The command runs on its own task: a slow one is answered "working on it…" through
+    // `answer` while the task goes on and posts the reply to Slack's response_url.
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let e = &*endpoint;
+        let handled = handle_in_time(
+            &chat,
+            Utc::now(),
+            &e.store,
+            &e.settings,
+            &e.secrets,
+            Some(&*follow),
+        )
+        .await;
+        match handled {
+            Handled::Now(response) => {
+                let _ = answer.send(response);
+            }
+            Handled::Later { ack, rest } => {
+                let _ = answer.send(ack);
+                rest.await;
+            }
+        }
+    });
+    answered
+        .await
+        .unwrap_or_else(|_| refuse(500, "the command ended without an answer"))
 }
 
 /// Serves chat commands on `listener` until the task is dropped. Each connection is
 /// handled on its own task; one bad connection never stops the server.
 pub async fn serve<S>(listener: TcpListener, endpoint: Arc<Endpoint<S>>) -> Result<()>
 where
-    S: CommandStore + Send + Sync + 'static,
+    S: CommandStore + Dedup + Send + Sync + 'static,
 {
+    let follow = Arc::new(FollowUp::slack()?);
     let addr = listener
         .local_addr()
         .map(|a| a.to_string())
@@ -116,11 +139,11 @@ where
             addr: addr.clone(),
             source,
         })?;
-        let endpoint = endpoint.clone();
+        let (endpoint, follow) = (endpoint.clone(), follow.clone());
         tokio::spawn(async move {
             let service = service_fn(move |request| {
-                let endpoint = endpoint.clone();
-                async move { Ok::<_, Infallible>(to_hyper(respond(request, &endpoint).await)) }
+                let (endpoint, follow) = (endpoint.clone(), follow.clone());
+                async move { Ok::<_, Infallible>(to_hyper(respond(request, endpoint, follow).await)) }
             });
             if let Err(e) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -135,7 +158,7 @@ where
 /// Binds `addr` and serves until interrupted.
 pub async fn serve_addr<S>(addr: &str, endpoint: Endpoint<S>) -> Result<()>
 where
-    S: CommandStore + Send + Sync + 'static,
+    S: CommandStore + Dedup + Send + Sync + 'static,
 {
     let listener = TcpListener::bind(addr)
         .await
@@ -202,14 +225,27 @@ pub fn to_function_url(r: ChatResponse) -> LambdaFunctionUrlResponse {
 }
 
 /// The whole Function URL path: event in, response out. The Lambda dispatch calls this.
-pub async fn handle_function_url<S: CommandStore>(
+///
+/// The Function URL is buffered: Lambda sends the response only when the invocation
+/// returns, and freezes the function right after, so nothing can run once the answer is
+/// out. A Slack command still running after `follow.budget` therefore finishes here and
+/// posts its reply to `response_url` *before* the invocation returns the "working on it…"
+/// answer. Slack drops an answer that comes after its 3 seconds (the user may see
+/// `operation_timeout`), but the reply itself arrives through `response_url`.
+pub async fn handle_function_url<S: CommandStore + Dedup + Sync>(
     event: &LambdaFunctionUrlRequest,
     store: &S,
     settings: &Settings,
     secrets: &ChatSecrets,
+    follow: &FollowUp,
 ) -> LambdaFunctionUrlResponse {
     let response = match from_function_url(event) {
-        Ok(request) => handle(&request, Utc::now(), store, settings, secrets).await,
+        Ok(request) => {
+            handle_in_time(&request, Utc::now(), store, settings, secrets, Some(follow))
+                .await
+                .finish()
+                .await
+        }
         Err(refused) => refused,
     };
     to_function_url(response)

@@ -8,11 +8,11 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
-use crate::aws::cloud::AwsCloud;
+pub use crate::aws::commands::AwsCommandStore;
 use crate::core::config::{validate, Action, Defaults, Item, RawConfig};
-use crate::core::planner::{Resource, ScheduleState};
+use crate::core::planner::ScheduleState;
 use crate::error::{Error, Result};
-use crate::ports::{Cloud, CommandStore, Dedup, SchedulerStore, Settings, DEDUP_TTL_DAYS};
+use crate::ports::{Dedup, SchedulerStore, Settings, DEDUP_TTL_DAYS};
 
 /// A DynamoDB item as the SDK sees it.
 type Attributes = HashMap<String, AttributeValue>;
@@ -391,6 +391,25 @@ impl Store {
         })
     }
 
+    /// Claims the once-marker `key` for `ttl` with one conditional write: true for the
+    /// first caller (no marker, or an expired one), false for every later one while it lasts.
+    pub async fn claim_once(&self, key: &str, ttl: TimeDelta) -> Result<bool> {
+        let now = Utc::now();
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.state_table)
+            .item("Key", s(format!("{ONCE_PREFIX}{key}")))
+            .item("Expires", n((now + ttl).timestamp()))
+            .condition_expression("attribute_not_exists(#k) OR #e <= :now")
+            .expression_attribute_names("#k", "Key")
+            .expression_attribute_names("#e", "Expires")
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .send()
+            .await;
+        conditional(written, "PutItem")
+    }
+
     /// Writes the once-marker `key`, kept for `ttl_days` (a chat message delivered).
     pub async fn mark(&self, key: &str, ttl_days: u32) -> Result<()> {
         let expires = Utc::now() + TimeDelta::days(i64::from(ttl_days));
@@ -607,36 +626,6 @@ impl SchedulerStore for Store {
 
     async fn clear_force(&self, schedule: &str, action: Action) -> Result<bool> {
         Store::clear_force(self, schedule, action).await
-    }
-}
-
-/// What chat commands act on in production (the Lambda Function URL and `offhours serve`
-/// without `--config`): the DynamoDB tables, and EC2/RDS/Aurora for `status`.
-#[derive(Debug, Clone)]
-pub struct AwsCommandStore {
-    pub store: Store,
-    pub cloud: AwsCloud,
-}
-
-impl CommandStore for AwsCommandStore {
-    async fn load_config(&self) -> Result<RawConfig> {
-        self.store.load_config().await
-    }
-
-    async fn put_exception(&self, item: &Item) -> Result<()> {
-        self.store.put_exception(item).await
-    }
-
-    async fn delete_exception(&self, uuid: &str) -> Result<bool> {
-        self.store.delete_exception(uuid).await
-    }
-
-    async fn set_force(&self, schedule: &str, action: Action) -> Result<bool> {
-        self.store.set_force(schedule, action).await
-    }
-
-    async fn observe(&self) -> Result<Vec<Resource>> {
-        self.cloud.observe().await
     }
 }
 

@@ -1,85 +1,15 @@
-//! Running commands against the `CommandStore`: `handle` (verify, parse, act, reply), `execute`, and one step per command.
+//! Running parsed commands against the `CommandStore`: `execute`, and one step per command.
 
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeDelta, Timelike, Utc};
 use serde_json::Value;
 
 use super::query::{exception_list, info, status};
 use super::reply::weekday_date;
-use super::{
-    help, parse, refusal, render_reply, required, verify, ChatRequest, ChatResponse, ChatSecrets,
-    Command, Day, Extension, Incoming, Permission, Rejection, Reply,
-};
+use super::{help, refusal, Command, Day, Extension, Permission, Reply};
 use crate::core::config::{hm, validate, Action, Config, Item, RawConfig, Schedule};
-use crate::core::inert::plain;
 use crate::core::schedule::{events_between, local_date, next_event, resolve_local};
 use crate::error::Result;
 use crate::ports::{CommandStore, Settings};
-
-/// Handles one chat request: verify, parse, act, reply. Unverified requests get 401 and
-/// change nothing. Used by the Lambda Function URL and by `offhours serve`.
-pub async fn handle<S: CommandStore>(
-    request: &ChatRequest,
-    now: DateTime<Utc>,
-    store: &S,
-    settings: &Settings,
-    secrets: &ChatSecrets,
-) -> ChatResponse {
-    let incoming = match verify(request, now, secrets) {
-        Ok(i) => i,
-        Err(Rejection(why)) => {
-            tracing::warn!(reason = why, "chat request refused");
-            return ChatResponse::unauthorized();
-        }
-    };
-    if incoming.ssl_check {
-        return ChatResponse::plain(200, "");
-    }
-    // Commands need no backticks; without them, no argument echoed back can open a code span.
-    let text = plain(&incoming.text);
-    let reply = match parse(&text, &secrets.command) {
-        Err(message) => Reply::error(message),
-        Ok(command) => run_as(&incoming, &command, &text, now, store, settings, secrets).await,
-    };
-    render_reply(incoming.platform, &reply)
-}
-
-/// Runs a verified command if the caller may (else a refusal that changes nothing), and
-/// logs every change it ran as an audit line: who, what, and how it ended.
-async fn run_as<S: CommandStore>(
-    incoming: &Incoming,
-    command: &Command,
-    text: &str,
-    now: DateTime<Utc>,
-    store: &S,
-    settings: &Settings,
-    secrets: &ChatSecrets,
-) -> Reply {
-    let granted = secrets.access.granted(&incoming.user_id);
-    let needed = required(command);
-    let (platform, user, user_id) = (incoming.platform, &incoming.user, &incoming.user_id);
-    if granted < needed {
-        tracing::warn!(?platform, %user, %user_id, command = %text, ?needed, "chat command refused");
-        return refusal(needed);
-    }
-    tracing::info!(%user, command = %text, "chat command");
-    let reply = execute(command, now, store, settings, &secrets.command, granted).await;
-    if !command.changes() {
-        return reply;
-    }
-    tracing::info!(
-        target: "offhours::audit",
-        ?platform, %user, %user_id, command = %text, ok = reply.ok, result = %reply.title,
-        "chat change"
-    );
-    if !reply.ok {
-        return reply;
-    }
-    let mut r = reply.public();
-    if !user.is_empty() {
-        r.lines.push(format!("(by {})", plain(user)));
-    }
-    r
-}
 
 /// Runs a parsed command against the store for a caller holding `granted` (the caller of
 /// [`handle`] checked [`required`] already; an `exception del` of a `*` exception is
@@ -341,35 +271,41 @@ async fn run_extend<S: CommandStore>(
         Err(message) => return Ok(Reply::error(message)),
         Ok(ext) => ext,
     };
-    replace_exception(
-        store,
-        loaded,
-        &s.name,
-        ext.date,
-        Action::Stop,
-        Some(ext.time),
-    )
-    .await?;
+    let unchanged = ext.from == Some(ext.time);
+    if !unchanged {
+        let time = Some(ext.time);
+        replace_exception(store, loaded, &s.name, ext.date, Action::Stop, time).await?;
+    }
     let mut lines = Vec::new();
-    if s.warn_minutes > 0 {
+    if let (Extension::By(_), Some(scheduled)) = (to, ext.scheduled) {
+        lines.push(format!(
+            "Counted from the scheduled stop ({}): sending it again changes nothing.",
+            hm(scheduled)
+        ));
+    }
+    if s.warn_minutes > 0 && !unchanged {
         lines.push(format!(
             "A new warning comes {} minutes before the new stop.",
             s.warn_minutes
         ));
     }
-    Ok(Reply::ok(
-        format!(
-            "{}: stop on {} moved {} to {} {}",
+    let (day, to_time) = (weekday_date(ext.date), hm(ext.time));
+    let title = match ext.from {
+        Some(_) if unchanged => {
+            format!("{}: stop on {day} stays at {to_time} {}", s.name, ext.zone)
+        }
+        Some(f) => format!(
+            "{}: stop on {day} moved from {} to {to_time} {}",
             s.name,
-            weekday_date(ext.date),
-            ext.from
-                .map(|f| format!("from {}", hm(f)))
-                .unwrap_or_else(|| "(there was none)".into()),
-            hm(ext.time),
+            hm(f),
             ext.zone
         ),
-        lines,
-    ))
+        None => format!(
+            "{}: stop on {day} moved (there was none) to {to_time} {}",
+            s.name, ext.zone
+        ),
+    };
+    Ok(Reply::ok(title, lines))
 }
 
 async fn run_skip<S: CommandStore>(
@@ -464,14 +400,21 @@ pub struct ExtendPlan {
     /// Local date of the stop exception.
     pub date: NaiveDate,
     pub time: NaiveTime,
-    /// The stop it replaces (local wall-clock), if there was one.
+    /// The stop it replaces (local wall-clock, exceptions applied), if there was one.
     pub from: Option<NaiveTime>,
+    /// The schedule's own stop that day (StopTime, no stop exception applied), which a
+    /// delay (`+1h`) counts from.
+    pub scheduled: Option<NaiveTime>,
     /// Timezone abbreviation for the reply.
     pub zone: String,
 }
 
 /// Pure: the stop exception that moves the next stop (within 24 h; else today's) as asked.
-/// Refuses a new stop in the past and one past midnight (an exception moves a stop within its date).
+/// A delay (`+1h`) counts from that day's *scheduled* stop (the schedule's StopTime in its
+/// timezone, ignoring stop exceptions, an earlier `extend` included), so sending the same
+/// command twice gives the same stop; a time (`21:30`) is absolute. Refuses a new stop in
+/// the past, one past midnight (an exception moves a stop within its date), and a delay
+/// on a day whose only stop comes from an exception.
 pub fn plan_extend(
     s: &Schedule,
     to: Extension,
@@ -479,13 +422,24 @@ pub fn plan_extend(
 ) -> std::result::Result<ExtendPlan, String> {
     let next = next_event(s, now, Action::Stop, TimeDelta::hours(24));
     let tz = s.timezone;
-    let (date, time) = match to {
+    let date = next
+        .as_ref()
+        .map(|b| b.date)
+        .unwrap_or_else(|| local_date(s, now));
+    let scheduled = scheduled_stop(s, date);
+    let time = match to {
         Extension::By(delta) => {
-            let Some(base) = &next else {
-                return Err(format!(
-                    "{} has no stop in the next 24 hours to extend; use `extend {} HH:MM` to add one today",
-                    s.name, s.name
-                ));
+            let Some(base) = &scheduled else {
+                return Err(match &next {
+                    None => format!(
+                        "{} has no stop in the next 24 hours to extend; use `extend {} HH:MM` to add one today",
+                        s.name, s.name
+                    ),
+                    Some(_) => format!(
+                        "{} has no scheduled stop on {date} to count from (its stop that day comes from an exception); use `extend {} HH:MM`",
+                        s.name, s.name
+                    ),
+                });
             };
             let moved = base.local + delta;
             if moved.date_naive() != base.date {
@@ -497,18 +451,9 @@ pub fn plan_extend(
                     base.date
                 ));
             }
-            (
-                base.date,
-                moved.time().with_second(0).unwrap_or(moved.time()),
-            )
+            moved.time().with_second(0).unwrap_or(moved.time())
         }
-        Extension::At(t) => {
-            let date = next
-                .as_ref()
-                .map(|b| b.date)
-                .unwrap_or_else(|| local_date(s, now));
-            (date, t)
-        }
+        Extension::At(t) => t,
     };
     let fires = resolve_local(tz, date.and_time(time));
     if fires.with_timezone(&Utc) <= now {
@@ -524,14 +469,27 @@ pub fn plan_extend(
         date,
         time,
         from: next.as_ref().map(|b| b.local.time()),
+        scheduled: scheduled.map(|b| b.requested),
         zone: fires.format("%Z").to_string(),
     })
+}
+
+/// The schedule's own stop on local `date`: its StopTime with every stop exception of
+/// that date left out (start exceptions stay: a make-up day stops at the usual time).
+fn scheduled_stop(s: &Schedule, date: NaiveDate) -> Option<crate::core::schedule::Event> {
+    let mut bare = s.clone();
+    bare.exceptions
+        .retain(|e| !(e.action == Action::Stop && e.date == date));
+    events_between(&bare, date, date)
+        .into_iter()
+        .find(|e| e.action == Action::Stop && e.date == date)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::chat::fixtures::*;
+    use crate::chat::{handle, ChatRequest};
 
     #[tokio::test]
     async fn unverified_requests_get_401_and_change_nothing() {
@@ -601,6 +559,56 @@ mod tests {
         assert_eq!(today[0]["ScheduleName"], "dev");
     }
 
+    #[tokio::test]
+    async fn extend_by_a_delay_twice_gives_the_same_stop() {
+        // GIVEN dev stops at 22:00 KST; it is 21:50 on Monday 2026-11-23.
+        let now = at("2026-11-23T21:50:00+09:00");
+        let store = store();
+        let stops = |store: &crate::ports::MemoryStore| -> Vec<String> {
+            let raw = store.snapshot().expect("snapshot");
+            raw.exceptions
+                .iter()
+                .filter(|e| e["ExceptionDate"] == "2026-11-23" && e["ExceptionType"] == "stop")
+                .map(|e| e["ExceptionValue"].as_str().unwrap_or("?").to_string())
+                .collect()
+        };
+        // WHEN `extend dev +1h` is sent, and sent again (a second later, and after 22:00)
+        let first = run_text(&store, "extend dev +1h", now).await;
+        assert_eq!(
+            first.title,
+            "dev: stop on 2026-11-23 (Mon) moved from 22:00 to 23:00 KST"
+        );
+        let after_first = store.snapshot().expect("snapshot");
+        for later in ["2026-11-23T21:50:01+09:00", "2026-11-23T22:10:00+09:00"] {
+            let again = run_text(&store, "extend dev +1h", at(later)).await;
+            // THEN the stop stays at 23:00, the reply says so, and nothing is written
+            assert!(again.ok, "{again:?}");
+            assert_eq!(
+                again.title,
+                "dev: stop on 2026-11-23 (Mon) stays at 23:00 KST"
+            );
+            assert!(
+                again.lines[0].contains("Counted from the scheduled stop (22:00)"),
+                "{again:?}"
+            );
+            assert_eq!(store.snapshot().expect("snapshot"), after_first);
+        }
+        assert_eq!(stops(&store), ["23:00"]);
+        // AND a time stays absolute, while a delay still counts from 22:00
+        let absolute = run_text(&store, "extend dev 23:30", now).await;
+        assert_eq!(
+            absolute.title,
+            "dev: stop on 2026-11-23 (Mon) moved from 23:00 to 23:30 KST"
+        );
+        assert_eq!(stops(&store), ["23:30"]);
+        let delay = run_text(&store, "extend dev +30m", now).await;
+        assert_eq!(
+            delay.title,
+            "dev: stop on 2026-11-23 (Mon) moved from 23:30 to 22:30 KST"
+        );
+        assert_eq!(stops(&store), ["22:30"]);
+    }
+
     #[test]
     fn extend_plans_and_refusals() {
         let now = at("2026-11-23T21:50:00+09:00");
@@ -608,8 +616,13 @@ mod tests {
         let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).expect("time");
         let ok = plan_extend(&s, Extension::By(TimeDelta::minutes(90)), now).expect("ok");
         assert_eq!(
-            (ok.date, ok.time, ok.from),
-            (date("2026-11-23"), t(23, 30), Some(t(22, 0)))
+            (ok.date, ok.time, ok.from, ok.scheduled),
+            (
+                date("2026-11-23"),
+                t(23, 30),
+                Some(t(22, 0)),
+                Some(t(22, 0))
+            )
         );
         let past = plan_extend(&s, Extension::At(t(21, 0)), now);
         assert!(past.is_err_and(|e| e.contains("is in the past")));

@@ -60,13 +60,26 @@ pub(super) fn dev() -> Schedule {
 }
 
 pub(super) fn slack_request(text: &str, now: DateTime<Utc>, secret: &str) -> ChatRequest {
-    let body: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("token", "legacy")
+    slack_request_with(text, &[], now, secret)
+}
+
+/// A signed Slack request whose form also carries `extra` fields (`response_url`, `trigger_id`).
+pub(super) fn slack_request_with(
+    text: &str,
+    extra: &[(&str, &str)],
+    now: DateTime<Utc>,
+    secret: &str,
+) -> ChatRequest {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("token", "legacy")
         .append_pair("command", "/offhours")
         .append_pair("text", text)
         .append_pair("user_id", SLACK_USER)
-        .append_pair("user_name", "mina")
-        .finish();
+        .append_pair("user_name", "mina");
+    for (k, v) in extra {
+        form.append_pair(k, v);
+    }
+    let body = form.finish();
     let ts = now.timestamp().to_string();
     ChatRequest {
         headers: vec![
@@ -85,14 +98,21 @@ pub(super) fn slack_request(text: &str, now: DateTime<Utc>, secret: &str) -> Cha
 }
 
 pub(super) fn jandi_request(text: &str, token: &str) -> ChatRequest {
+    jandi_request_at(text, token, Some("2026-11-23T12:50:00.000Z"))
+}
+
+/// A JANDI outgoing-webhook request for a message written at `created_at` (JANDI's `createdAt`).
+pub(super) fn jandi_request_at(text: &str, token: &str, created_at: Option<&str>) -> ChatRequest {
+    let mut body = json!({
+        "token": token, "teamName": "team", "roomName": "ops", "writerName": "Mina",
+        "writerEmail": "mina@example.com", "text": text, "keyword": "offhours",
+    });
+    if let Some(at) = created_at {
+        body["createdAt"] = at.into();
+    }
     ChatRequest {
         headers: vec![("Content-Type".into(), "application/json".into())],
-        body: json!({
-            "token": token, "teamName": "team", "roomName": "ops", "writerName": "Mina",
-            "writerEmail": "mina@example.com", "text": text, "keyword": "offhours",
-            "createdAt": "2026-11-23T12:50:00.000Z",
-        })
-        .to_string(),
+        body: body.to_string(),
     }
 }
 

@@ -12,6 +12,9 @@ use crate::core::planner::Resource;
 use crate::core::schedule::{events_between, latest_event, local_date, next_event, Source};
 use crate::ports::Settings;
 
+/// Groups with more members than this list them one per line.
+const INLINE_RESOURCES: usize = 5;
+
 fn source_label(source: &Source) -> String {
     match source {
         Source::Schedule => "schedule".into(),
@@ -190,12 +193,16 @@ fn group_lines(s: &Schedule, by_group: &BTreeMap<String, Vec<&Resource>>) -> Vec
         let Some(members) = by_group.get(&key) else {
             continue;
         };
-        let list = members
+        let each = members
             .iter()
-            .map(|r| format!("{} {}", plain(r.to_ref()), plain(&r.state)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        lines.push(format!("{label}: {list}"));
+            .map(|r| format!("{} {}", plain(r.to_ref()), plain(&r.state)));
+        if members.len() > INLINE_RESOURCES {
+            // A long group: one resource per line, so clipping counts resources.
+            lines.push(format!("{label}: {} resources", members.len()));
+            lines.extend(each.map(|r| format!("    {r}")));
+        } else {
+            lines.push(format!("{label}: {}", each.collect::<Vec<_>>().join(", ")));
+        }
     }
     lines
 }

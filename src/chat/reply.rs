@@ -4,6 +4,7 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 use super::{ChatResponse, Platform};
+use crate::core::clip::{clip, fit, JANDI_BODY_CHARS, JANDI_DESCRIPTION_CHARS, SLACK_TEXT_CHARS};
 use crate::core::inert;
 use crate::error::Error;
 
@@ -55,15 +56,19 @@ impl Reply {
     }
 }
 
-/// Renders a reply in the platform's response format.
+/// Renders a reply in the platform's response format, within the platform's size limit
+/// (lines that do not fit are counted: "…and 37 more").
 pub fn render_reply(platform: Platform, reply: &Reply) -> ChatResponse {
     match platform {
         Platform::Slack => {
-            let mut text = format!("*{}*", inert::slack(&reply.title));
-            for l in &reply.lines {
-                text.push('\n');
-                text.push_str(&inert::slack(l));
-            }
+            let title = format!("*{}*", clip(&inert::slack(&reply.title), 3000));
+            let lines: Vec<String> = reply.lines.iter().map(|l| inert::slack(l)).collect();
+            let budget = SLACK_TEXT_CHARS - title.chars().count() - 1;
+            let text = if lines.is_empty() {
+                title
+            } else {
+                format!("{title}\n{}", fit(&lines, "\n", budget))
+            };
             ChatResponse::json(json!({
                 "response_type": if reply.public { "in_channel" } else { "ephemeral" },
                 "text": text,
@@ -71,13 +76,14 @@ pub fn render_reply(platform: Platform, reply: &Reply) -> ChatResponse {
         }
         Platform::Jandi => {
             let mut body = json!({
-                "body": inert::jandi(&reply.title),
+                "body": clip(&inert::jandi(&reply.title), JANDI_BODY_CHARS),
                 "connectColor": if reply.ok { "#2EB67D" } else { "#E01E5A" },
             });
             if !reply.lines.is_empty() {
+                let lines: Vec<String> = reply.lines.iter().map(|l| inert::jandi(l)).collect();
                 body["connectInfo"] = json!([{
                     "title": "",
-                    "description": inert::jandi(&reply.lines.join("\n")),
+                    "description": fit(&lines, "\n", JANDI_DESCRIPTION_CHARS),
                 }]);
             }
             ChatResponse::json(body)
@@ -156,6 +162,48 @@ mod tests {
         );
         assert!(d.contains("API (EC2): api-1 (i-0a1, ec2) running"), "{d}");
         assert!(d.contains("next stop: 2026-11-23 22:00 KST"), "{d}");
+    }
+
+    #[tokio::test]
+    async fn replies_fit_the_platform_and_count_the_resources_left_out() {
+        // GIVEN dev's API group has 500 instances with long Name tags
+        let mut inventory = String::from("resources:\n");
+        for i in 0..500 {
+            inventory.push_str(&format!(
+                "  - {{id: i-{i:017x}, kind: ec2, state: running, tags: {{ScheduleName: dev, ScheduleGroupName: API, Name: {}-{i:03}}}}}\n",
+                "a-rather-long-instance-name-for-the-payments-api-in-the-staging-account"
+            ));
+        }
+        let store = crate::ports::MemoryStore::new(
+            crate::core::config::RawConfig::parse(CONFIG, "test").expect("config"),
+            crate::core::inventory::parse_inventory(&inventory, "test").expect("inventory"),
+        );
+        let now = at("2026-11-23T12:50:00Z");
+        for (request, field, limit) in [
+            (slack_request("status dev", now, SECRET), "/text", 40_000),
+            (
+                jandi_request("/offhours status dev", TOKEN),
+                "/connectInfo/0/description",
+                4000,
+            ),
+        ] {
+            // WHEN status is asked
+            let r = handle(&request, now, &store, &settings(), &secrets()).await;
+            let v: Value = serde_json::from_str(&r.body).expect("json");
+            let text = v.pointer(field).and_then(Value::as_str).expect("text");
+            // THEN the reply is within the limit, one resource per line, the rest counted
+            assert!(text.chars().count() <= limit, "{}", text.chars().count());
+            assert!(text.contains("API (EC2): 500 resources"), "{text}");
+            let shown = text.matches(", ec2) running").count();
+            let left: usize = text
+                .rsplit("…and ")
+                .next()
+                .and_then(|t| t.strip_suffix(" more"))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no count at the end of {text}"));
+            assert!(shown > 0, "{text}");
+            assert_eq!(shown + left, 500, "{field}");
+        }
     }
 
     /// Every chat trick in one EC2 Name tag (see `notify/render/golden.rs`).
@@ -267,6 +315,15 @@ mod tests {
         }
         async fn observe(&self) -> crate::error::Result<Vec<crate::core::planner::Resource>> {
             Err(denied())
+        }
+    }
+
+    impl crate::ports::Dedup for Denied {
+        async fn delivered(&self, key: &str) -> crate::error::Result<bool> {
+            crate::ports::Dedup::delivered(&self.0, key).await
+        }
+        async fn record(&self, key: &str) -> crate::error::Result<()> {
+            crate::ports::Dedup::record(&self.0, key).await
         }
     }
 

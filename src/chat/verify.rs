@@ -5,7 +5,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{ChatAccess, ChatRequest};
@@ -56,6 +56,13 @@ pub struct Incoming {
     pub user_id: String,
     /// Slack's certificate check (`ssl_check=1`): answer 200 and do nothing.
     pub ssl_check: bool,
+    /// Slack's `response_url` from the verified body: where a reply that takes longer than
+    /// Slack's 3 seconds is posted (only `https://hooks.slack.com/...` is ever used).
+    pub response_url: Option<String>,
+    /// What identifies this delivery, so that the same message delivered twice changes
+    /// things once (see [`delivery_key`]); `None` when the request carries nothing that
+    /// tells a re-delivery from a new message.
+    pub delivery: Option<String>,
 }
 
 /// Slack rejects requests whose timestamp is further than this from now.
@@ -128,6 +135,8 @@ fn verify_slack(
     let mut user = String::new();
     let mut user_id = String::new();
     let mut ssl_check = false;
+    let mut response_url = None;
+    let mut trigger_id = None;
     // Read only after the signature matched: these fields are Slack's, not the caller's.
     for (k, v) in form_urlencoded::parse(request.body.as_bytes()) {
         match k.as_ref() {
@@ -135,6 +144,8 @@ fn verify_slack(
             "user_name" => user = v.into_owned(),
             "user_id" => user_id = v.into_owned(),
             "ssl_check" => ssl_check = v == "1",
+            "response_url" => response_url = Some(v.into_owned()),
+            "trigger_id" => trigger_id = Some(v.into_owned()),
             _ => {}
         }
     }
@@ -144,6 +155,11 @@ fn verify_slack(
         user,
         user_id,
         ssl_check,
+        response_url: response_url.filter(|u| !u.is_empty()),
+        // Slack gives every slash-command invocation its own trigger_id.
+        delivery: trigger_id
+            .filter(|t| !t.is_empty())
+            .map(|t| delivery_key(&["slack", &t])),
     })
 }
 
@@ -184,7 +200,43 @@ fn verify_jandi(
         user: field("writerName").to_string(),
         user_id: field("writerEmail").to_string(),
         ssl_check: false,
+        response_url: None,
+        delivery: jandi_delivery(body),
     })
+}
+
+/// The identity of a JANDI delivery. JANDI's outgoing webhook carries no message id; its
+/// body has `teamName`, `roomName`, `writerEmail`, `writerName`, `text`, `keyword` and
+/// `createdAt` (when the message was written, to the millisecond). A message JANDI
+/// delivers again has the same fields, while the same text typed again has a new
+/// `createdAt`; so the key is derived from the verified team, room, writer, text and
+/// `createdAt`. Without `createdAt` a re-delivery cannot be told from a new message, and
+/// there is no key (the command runs every time it arrives).
+fn jandi_delivery(body: &serde_json::Map<String, Value>) -> Option<String> {
+    let field = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or("").trim();
+    let created = field("createdAt");
+    if created.is_empty() {
+        return None;
+    }
+    Some(delivery_key(&[
+        "jandi",
+        field("teamName"),
+        field("roomName"),
+        field("writerEmail"),
+        field("text"),
+        created,
+    ]))
+}
+
+/// A short key for a delivery: hex SHA-256 of the length-prefixed parts (so no choice of
+/// field contents makes two different deliveries collide by concatenation).
+pub fn delivery_key(parts: &[&str]) -> String {
+    let mut hash = Sha256::new();
+    for p in parts {
+        hash.update((p.len() as u64).to_be_bytes());
+        hash.update(p.as_bytes());
+    }
+    format!("chat#{}", hex::encode(&hash.finalize()[..16]))
 }
 
 #[cfg(test)]

@@ -318,6 +318,30 @@ mod tests {
         assert!(e.is_err_and(|e| e.to_string().contains("WEBHOOK_FORMAT")));
     }
 
+    /// Answers every post with one status.
+    struct Answers(u16);
+
+    impl Transport for Answers {
+        fn post<'a>(&'a self, _: &'a str, _: &'a Payload) -> PostFuture<'a> {
+            Box::pin(async move { Posted::Status(self.0) })
+        }
+    }
+
+    #[tokio::test]
+    async fn any_2xx_is_delivered_teams_202_included() {
+        let url = "https://prod-1.westus.logic.azure.com/workflows/x";
+        let message = crate::notify::message::alert_message(&crate::core::config::Problem::new(
+            "dev", "boom",
+        ));
+        for (status, sent) in [(200, true), (202, true), (204, true), (400, false)] {
+            let settings = NotifySettings::from_lookup(|_| None).expect("defaults");
+            let n = Notifier::with_transport(settings, Arc::new(Answers(status)));
+            let (format, delivery) = n.deliver(url, &message).await;
+            assert_eq!(format, WebhookFormat::Teams);
+            assert_eq!(matches!(delivery, Delivery::Sent { .. }), sent, "{status}");
+        }
+    }
+
     #[test]
     fn settings_debug_hides_the_webhook_url() {
         let s = NotifySettings::from_lookup(|k| {

@@ -84,18 +84,9 @@ impl Message {
     }
 }
 
-/// At most this many resources are listed in one message; the rest are counted.
-const MAX_LISTED: usize = 25;
-
-fn capped(lines: Vec<String>) -> Vec<String> {
-    let n = lines.len();
-    if n <= MAX_LISTED {
-        return lines;
-    }
-    let mut out: Vec<String> = lines.into_iter().take(MAX_LISTED).collect();
-    out.push(format!("... and {} more", n - MAX_LISTED));
-    out
-}
+/// Groups with more resources than this list them one per line (each platform's renderer
+/// keeps as many lines as its size limit allows and counts the rest: "…and 37 more").
+pub const INLINE_RESOURCES: usize = 5;
 
 /// The pre-stop warning for one notice. `command` is the chat command prefix (`/offhours`).
 pub fn warning_message(notice: &Notice, command: &str) -> Message {
@@ -139,7 +130,7 @@ pub fn warning_message(notice: &Notice, command: &str) -> Message {
         sections: vec![
             Section {
                 title: "Will stop".into(),
-                lines: capped(notice.resources.iter().map(plain).collect()),
+                lines: notice.resources.iter().map(plain).collect(),
             },
             Section {
                 title: "To postpone".into(),
@@ -150,18 +141,14 @@ pub fn warning_message(notice: &Notice, command: &str) -> Message {
     }
 }
 
-fn step_line(i: usize, step: &Step) -> String {
+/// A step as lines: `1. API: start done: a, b` for a short group; for a long one, that
+/// line with the count, then one resource per line.
+fn step_lines(i: usize, step: &Step) -> Vec<String> {
     let group = if step.group.is_empty() {
         "(ungrouped)".to_string()
     } else {
         plain(&step.group)
     };
-    let resources = step
-        .resources
-        .iter()
-        .map(plain)
-        .collect::<Vec<_>>()
-        .join(", ");
     let mut line = format!(
         "{}. {group}: {} {}",
         i + 1,
@@ -174,10 +161,18 @@ fn step_line(i: usize, step: &Step) -> String {
             plain(step.waiting_on.join(", "))
         ));
     }
+    let resources = step.resources.iter().map(plain);
+    if step.resources.len() > INLINE_RESOURCES {
+        line.push_str(&format!(" ({} resources):", step.resources.len()));
+        return std::iter::once(line)
+            .chain(resources.map(|r| format!("    {r}")))
+            .collect();
+    }
+    let resources = resources.collect::<Vec<_>>().join(", ");
     if !resources.is_empty() {
         line.push_str(&format!(": {resources}"));
     }
-    line
+    vec![line]
 }
 
 /// Whether a step failed or left failures behind.
@@ -235,7 +230,7 @@ pub fn transition_message(
         steps
             .iter()
             .enumerate()
-            .map(|(i, st)| step_line(i, st))
+            .flat_map(|(i, st)| step_lines(i, st))
             .collect()
     };
     let mut sections = vec![Section {
@@ -245,7 +240,7 @@ pub fn transition_message(
     if !failures.is_empty() {
         sections.push(Section {
             title: "Failures".into(),
-            lines: capped(failures),
+            lines: failures,
         });
     }
     Message {
@@ -279,18 +274,21 @@ fn finished_lines(action: Action, steps: &[&Step], schedule: Option<&Schedule>) 
         names.reverse();
     }
     let mut lines = Vec::new();
+    let mut n = 0;
     for (label, name) in groups.iter().zip(&names) {
         match steps.iter().find(|st| st.group == *name) {
-            Some(st) => lines.push(step_line(lines.len(), st)),
-            None => lines.push(format!("{}. {label}: {state}", lines.len() + 1)),
+            Some(st) => lines.extend(step_lines(n, st)),
+            None => lines.push(format!("{}. {label}: {state}", n + 1)),
         }
+        n += 1;
     }
     // Ungrouped resources (and anything the schedule no longer lists).
     for st in steps
         .iter()
         .filter(|st| !names.contains(&st.group.as_str()))
     {
-        lines.push(step_line(lines.len(), st));
+        lines.extend(step_lines(n, st));
+        n += 1;
     }
     if lines.is_empty() {
         lines.push(format!("every resource is {state}"));

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{clip, json_only, Payload};
+use super::{clip, escaped, fit, json_only, lines_of, Payload};
 use crate::core::inert::discord as escape;
 use crate::notify::message::{Message, Severity};
 
@@ -11,19 +11,50 @@ fn color_number(severity: Severity) -> u32 {
     u32::from_str_radix(severity.color().trim_start_matches('#'), 16).unwrap_or(0)
 }
 
-/// Renders a message for Discord.
+/// Discord's embed limits: title, description, fields, a field's name and value, and all
+/// of an embed's text together.
+pub(super) const TITLE_CHARS: usize = 256;
+pub(super) const DESCRIPTION_CHARS: usize = 4096;
+pub(super) const MAX_FIELDS: usize = 25;
+pub(super) const FIELD_CHARS: usize = 1024;
+pub(super) const EMBED_CHARS: usize = 6000;
+
+/// Renders a message for Discord (an embed; no `content`, whose limit is 2,000).
 pub(super) fn render(m: &Message) -> Payload {
+    let title = clip(&escape(&m.title), TITLE_CHARS);
+    let description = fit(
+        &escaped(&lines_of(&m.text), escape),
+        "\n",
+        DESCRIPTION_CHARS,
+    );
+    let sections = &m.sections[..m.sections.len().min(MAX_FIELDS)];
+    let names: Vec<String> = sections
+        .iter()
+        .map(|s| clip(&escape(&s.title), TITLE_CHARS))
+        .collect();
+    let used = title.chars().count()
+        + description.chars().count()
+        + names.iter().map(|n| n.chars().count()).sum::<usize>();
+    // What is left of the embed's total goes to the fields in equal shares.
+    let share = (EMBED_CHARS.saturating_sub(used) / sections.len().max(1)).min(FIELD_CHARS);
+    let fields: Vec<_> = sections
+        .iter()
+        .zip(names)
+        .map(|(s, name)| {
+            json!({
+                "name": name,
+                "value": fit(&escaped(&s.lines, escape), "\n", share),
+                "inline": false,
+            })
+        })
+        .collect();
     json_only(json!({
         "username": "offhours",
         "embeds": [{
-            "title": clip(&escape(&m.title), 256),
-            "description": clip(&escape(&m.text), 4000),
+            "title": title,
+            "description": description,
             "color": color_number(m.severity),
-            "fields": m.sections.iter().take(25).map(|s| json!({
-                "name": clip(&escape(&s.title), 256),
-                "value": clip(&escape(&s.lines.join("\n")), 1024),
-                "inline": false,
-            })).collect::<Vec<_>>(),
+            "fields": fields,
         }],
         "allowed_mentions": {"parse": []},
     }))

@@ -2,21 +2,24 @@
 
 use serde_json::json;
 
-use super::{clip, json_only, Payload};
+use super::{clip, escaped, fit, json_only, Payload};
 use crate::core::inert::google_chat as escape;
 use crate::notify::message::Message;
+
+/// Google Chat's limit of one text (the fallback text, a text paragraph).
+pub(super) const TEXT_CHARS: usize = 4096;
 
 /// Renders a message for Google Chat.
 pub(super) fn render(m: &Message) -> Payload {
     json_only(json!({
-        "text": clip(&escape(&format!("{}: {}", m.title, m.text)), 4000),
+        "text": clip(&escape(&format!("{}: {}", m.title, m.text)), TEXT_CHARS),
         "cardsV2": [{
             "cardId": format!("offhours-{}", m.kind.as_str()),
             "card": {
                 "header": {"title": clip(&escape(&m.title), 200), "subtitle": clip(&escape(&m.text), 400)},
                 "sections": m.sections.iter().map(|s| json!({
-                    "header": escape(&s.title),
-                    "widgets": [{"textParagraph": {"text": clip(&s.lines.iter().map(|l| escape(l)).collect::<Vec<_>>().join("<br>"), 4000)}}],
+                    "header": clip(&escape(&s.title), 200),
+                    "widgets": [{"textParagraph": {"text": fit(&escaped(&s.lines, escape), "<br>", TEXT_CHARS)}}],
                 })).collect::<Vec<_>>(),
             }
         }]

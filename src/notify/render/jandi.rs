@@ -2,7 +2,8 @@
 
 use serde_json::json;
 
-use super::{clip, Payload};
+use super::{clip, escaped, fit, lines_of, Payload};
+use crate::core::clip::{JANDI_BODY_CHARS, JANDI_DESCRIPTION_CHARS};
 use crate::core::inert::jandi as escape;
 use crate::notify::message::Message;
 
@@ -11,19 +12,25 @@ pub const JANDI_ACCEPT: &str = "application/vnd.tosslab.jandi-v2+json";
 
 /// Renders a message for JANDI.
 pub(super) fn render(m: &Message) -> Payload {
+    let title = if m.title.starts_with("offhours") {
+        escape(&m.title)
+    } else {
+        format!("[offhours] {}", escape(&m.title))
+    };
+    let text = fit(
+        &escaped(&lines_of(&m.text), escape),
+        "\n",
+        JANDI_DESCRIPTION_CHARS,
+    );
     Payload {
         headers: vec![("Accept", JANDI_ACCEPT)],
         body: json!({
-            "body": clip(&if m.title.starts_with("offhours") {
-                escape(&m.title)
-            } else {
-                format!("[offhours] {}", escape(&m.title))
-            }, 1000),
+            "body": clip(&title, JANDI_BODY_CHARS),
             "connectColor": m.severity.color(),
-            "connectInfo": std::iter::once(json!({"title": "", "description": clip(&escape(&m.text), 1000)}))
+            "connectInfo": std::iter::once(json!({"title": "", "description": text}))
                 .chain(m.sections.iter().map(|s| json!({
-                    "title": escape(&s.title),
-                    "description": clip(&escape(&s.lines.join("\n")), 2000),
+                    "title": clip(&escape(&s.title), 200),
+                    "description": fit(&escaped(&s.lines, escape), "\n", JANDI_DESCRIPTION_CHARS),
                 })))
                 .collect::<Vec<_>>(),
         }),

@@ -13,6 +13,8 @@ mod generic;
 mod golden;
 mod google_chat;
 mod jandi;
+#[cfg(test)]
+mod limits;
 mod slack;
 mod teams;
 
@@ -126,14 +128,16 @@ fn json_only(body: Value) -> Payload {
     }
 }
 
-/// Cuts `text` to at most `max` characters, ending with `…` when cut.
-pub(super) fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
+pub(super) use crate::core::clip::{clip, fit};
+
+/// Each line of `lines` escaped for a platform (escaping first: entities make text longer).
+fn escaped(lines: &[String], escape: impl Fn(&str) -> String) -> Vec<String> {
+    lines.iter().map(|l| escape(l)).collect()
+}
+
+/// A text's lines, for [`fit`].
+fn lines_of(text: &str) -> Vec<String> {
+    text.lines().map(String::from).collect()
 }
 
 #[cfg(test)]

@@ -2,24 +2,45 @@
 
 use serde_json::json;
 
-use super::{clip, json_only, Payload};
+use super::{clip, escaped, fit, json_only, lines_of, Payload};
+use crate::core::clip::more;
 use crate::core::inert::slack as escape;
 use crate::notify::message::Message;
 
-/// Renders a message for Slack.
+/// Slack's limits: a section's text, blocks per message, a header's text.
+pub(super) const SECTION_CHARS: usize = 3000;
+pub(super) const MAX_BLOCKS: usize = 50;
+const HEADER_CHARS: usize = 150;
+
+/// Renders a message for Slack: each section's lines fit in one block (the rest counted).
 pub(super) fn render(m: &Message) -> Payload {
     // `verbatim`: Slack neither links URLs nor parses names in these texts by itself.
-    let mrkdwn = |text: &str| json!({"type": "mrkdwn", "text": clip(text, 3000), "verbatim": true});
+    let mrkdwn = |text: String| json!({"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": true}});
     let mut blocks = vec![
-        json!({"type": "header", "text": {"type": "plain_text", "text": clip(&escape(&m.title), 150), "emoji": false}}),
-        json!({"type": "section", "text": mrkdwn(&escape(&m.text))}),
+        json!({"type": "header", "text": {"type": "plain_text", "text": clip(&escape(&m.title), HEADER_CHARS), "emoji": false}}),
+        mrkdwn(fit(
+            &escaped(&lines_of(&m.text), escape),
+            "\n",
+            SECTION_CHARS,
+        )),
     ];
-    for s in &m.sections {
-        let text = format!("*{}*\n{}", escape(&s.title), escape(&s.lines.join("\n")));
-        blocks.push(json!({"type": "section", "text": mrkdwn(&text)}));
+    let room = MAX_BLOCKS - blocks.len();
+    let shown = if m.sections.len() > room {
+        room - 1
+    } else {
+        m.sections.len()
+    };
+    for s in &m.sections[..shown] {
+        let title = format!("*{}*", clip(&escape(&s.title), 200));
+        let budget = SECTION_CHARS - title.chars().count() - 1;
+        let lines = fit(&escaped(&s.lines, escape), "\n", budget);
+        blocks.push(mrkdwn(format!("{title}\n{lines}")));
+    }
+    if shown < m.sections.len() {
+        blocks.push(mrkdwn(more(m.sections.len() - shown)));
     }
     json_only(json!({
-        "text": clip(&escape(&format!("{}: {}", m.title, m.text)), 3000),
+        "text": clip(&escape(&format!("{}: {}", m.title, m.text)), SECTION_CHARS),
         "blocks": blocks,
     }))
 }

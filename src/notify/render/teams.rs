@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::{clip, json_only, Payload};
+use crate::core::clip::more;
 use crate::core::inert::teams as escape;
 use crate::notify::message::{Message, Severity};
 
@@ -15,19 +16,49 @@ fn color(severity: Severity) -> &'static str {
     }
 }
 
-/// Renders a message for Teams.
+/// Teams refuses a message larger than about 28 KB; offhours keeps the whole payload
+/// (JSON, in bytes) under this.
+pub(super) const PAYLOAD_BYTES: usize = 27_000;
+
+/// Renders a message for Teams: one text block per line while the payload stays under
+/// [`PAYLOAD_BYTES`]; then one block counts the lines left out.
 pub(super) fn render(m: &Message) -> Payload {
     let mut body = vec![
         json!({"type": "TextBlock", "text": clip(&escape(&m.title), 500), "weight": "Bolder", "size": "Medium", "wrap": true, "color": color(m.severity)}),
         json!({"type": "TextBlock", "text": clip(&escape(&m.text), 2000), "wrap": true}),
     ];
-    for s in &m.sections {
-        body.push(json!({"type": "TextBlock", "text": escape(&s.title), "weight": "Bolder", "wrap": true, "spacing": "Medium"}));
-        for l in &s.lines {
-            body.push(json!({"type": "TextBlock", "text": clip(&escape(l), 1000), "wrap": true, "spacing": "None"}));
+    let size = |v: &serde_json::Value| v.to_string().len() + 1;
+    // The card around the blocks, and the last block that counts what was left out.
+    let reserve = size(&card(Vec::new())) + size(&line(&more(usize::MAX)));
+    let mut used: usize = body.iter().map(size).sum::<usize>() + reserve;
+    let total: usize = m.sections.iter().map(|s| s.lines.len() + 1).sum();
+    let mut placed = 0;
+    'sections: for s in &m.sections {
+        let heading = json!({"type": "TextBlock", "text": clip(&escape(&s.title), 500), "weight": "Bolder", "wrap": true, "spacing": "Medium"});
+        for block in
+            std::iter::once(heading).chain(s.lines.iter().map(|l| line(&clip(&escape(l), 1000))))
+        {
+            if used + size(&block) > PAYLOAD_BYTES {
+                break 'sections;
+            }
+            used += size(&block);
+            body.push(block);
+            placed += 1;
         }
     }
-    json_only(json!({
+    if placed < total {
+        // Counted as lines (a section's heading included).
+        body.push(line(&more(total - placed)));
+    }
+    json_only(card(body))
+}
+
+fn line(text: &str) -> serde_json::Value {
+    json!({"type": "TextBlock", "text": text, "wrap": true, "spacing": "None"})
+}
+
+fn card(body: Vec<serde_json::Value>) -> serde_json::Value {
+    json!({
         "type": "message",
         "attachments": [{
             "contentType": "application/vnd.microsoft.card.adaptive",
@@ -40,7 +71,7 @@ pub(super) fn render(m: &Message) -> Payload {
                 "body": body,
             }
         }]
-    }))
+    })
 }
 
 #[cfg(test)]
