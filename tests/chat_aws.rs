@@ -186,10 +186,10 @@ async fn a_delivery_is_claimed_once_in_the_state_table() {
         cloud: w.cloud.clone(),
     };
     // WHEN two deliveries of one message claim its key, THEN only the first gets it
-    assert!(!commands.delivered("chat#abc").await.expect("claim"));
-    assert!(commands.delivered("chat#abc").await.expect("claim"));
+    assert!(commands.claim("chat#abc").await.expect("claim"));
+    assert!(!commands.claim("chat#abc").await.expect("claim"));
     // AND another message's key is its own
-    assert!(!commands.delivered("chat#def").await.expect("claim"));
+    assert!(commands.claim("chat#def").await.expect("claim"));
     // AND the claims are once-markers with an expiry (DynamoDB's TTL removes them)
     assert!(w.store.is_marked("chat#abc").await.expect("read"));
 }

@@ -44,18 +44,20 @@ const CHAT_DELIVERY_TTL_HOURS: i64 = 24;
 
 /// Chat deliveries (`chat#…` keys): a change runs for the caller that claims its key.
 impl Dedup for AwsCommandStore {
-    /// Claims `key` with one conditional write (so two Lambda instances that got the same
-    /// message cannot both run it): false exactly once, for the claimer; true afterwards.
+    /// A read (GetItem), which the chat role is not granted: chat commands only `claim`.
     async fn delivered(&self, key: &str) -> Result<bool> {
-        let first = self
-            .store
-            .claim_once(key, TimeDelta::hours(CHAT_DELIVERY_TTL_HOURS))
-            .await?;
-        Ok(!first)
+        self.store.is_marked(key).await
     }
 
-    /// Nothing left to write: [`Dedup::delivered`] claimed the key already.
-    async fn record(&self, _key: &str) -> Result<()> {
-        Ok(())
+    async fn record(&self, key: &str) -> Result<()> {
+        self.claim(key).await.map(|_| ())
+    }
+
+    /// One conditional write, so two Lambda instances that got the same message cannot
+    /// both run it.
+    async fn claim(&self, key: &str) -> Result<bool> {
+        self.store
+            .claim_once(key, TimeDelta::hours(CHAT_DELIVERY_TTL_HOURS))
+            .await
     }
 }

@@ -176,20 +176,16 @@ async fn run_as<S: CommandStore + Dedup>(
     r
 }
 
-/// Records the delivery `key` before its change runs; false when it was recorded before
+/// Claims the delivery `key` before its change runs; false when it was claimed before
 /// (the same message delivered again). The DynamoDB store claims the key with one
 /// conditional write, so two Lambda instances that get the same message at once cannot
-/// both run it; the in-memory store checks and records under its own lock, one call
-/// after the other. No key: every delivery runs.
+/// both run it; the in-memory store checks and records, one call after the other. No
+/// key: every delivery runs.
 async fn first_delivery<D: Dedup>(dedup: &D, key: Option<&str>) -> crate::error::Result<bool> {
     let Some(key) = key else {
         return Ok(true);
     };
-    if dedup.delivered(key).await? {
-        return Ok(false);
-    }
-    dedup.record(key).await?;
-    Ok(true)
+    dedup.claim(key).await
 }
 
 #[cfg(test)]
@@ -323,6 +319,9 @@ mod tests {
         }
         async fn record(&self, key: &str) -> crate::error::Result<()> {
             self.0.record(key).await
+        }
+        async fn claim(&self, key: &str) -> crate::error::Result<bool> {
+            self.0.claim(key).await
         }
     }
 

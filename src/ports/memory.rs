@@ -202,6 +202,18 @@ impl Dedup for MemoryStore {
         inner.marks.insert(key.to_string(), expires);
         Ok(())
     }
+
+    /// Checks and records under one lock: two concurrent callers never both get true.
+    async fn claim(&self, key: &str) -> Result<bool> {
+        let mut inner = self.lock()?;
+        let now = inner.clock;
+        if inner.marks.get(key).is_some_and(|e| *e > now) {
+            return Ok(false);
+        }
+        let expires = now + TimeDelta::days(i64::from(DEDUP_TTL_DAYS));
+        inner.marks.insert(key.to_string(), expires);
+        Ok(true)
+    }
 }
 
 /// An in-memory [`Dedup`] for tests and local runs.

@@ -145,11 +145,23 @@ pub const DEDUP_TTL_DAYS: u32 = 14;
 /// Storage of delivered chat messages, for de-duplicating them across ticks. A message is
 /// recorded only after its webhook accepted it. Production: once-markers in the state
 /// table; tests: [`MemoryDedup`].
-pub trait Dedup {
+pub trait Dedup: Sync {
     /// True when the message `key` was recorded as delivered.
     fn delivered(&self, key: &str) -> impl Future<Output = Result<bool>> + Send;
     /// Records the message `key` as delivered.
     fn record(&self, key: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Records `key` before the work it stands for; true for the one caller that recorded
+    /// it first. A store that can write conditionally does it in one step, so two
+    /// processes never both get true; the default checks and then records.
+    fn claim(&self, key: &str) -> impl Future<Output = Result<bool>> + Send {
+        async move {
+            if self.delivered(key).await? {
+                return Ok(false);
+            }
+            self.record(key).await?;
+            Ok(true)
+        }
+    }
 }
 
 /// What one scheduler tick needs from storage: the configuration, each schedule's state,
