@@ -11,9 +11,9 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use offhours::app::tick::Tick;
 use offhours::aws::executor::Options;
-use offhours::core::config::{Action, Defaults, RawConfig, ResourceKind};
+use offhours::core::config::{Action, RawConfig, ResourceKind};
 use offhours::core::plan::{Reason, ResourceRef, StepStatus};
-use offhours::core::planner::{Resource, ScheduleState, TagKeys};
+use offhours::core::planner::{Resource, ScheduleState};
 use offhours::error::Result;
 use offhours::notify::{Notifier, NotifySettings};
 use offhours::ports::{Cloud, CommandStore, Dedup, MemoryStore, Outcome, SchedulerStore, Settings};
@@ -98,18 +98,8 @@ impl Cloud for OneInstance {
 }
 
 fn settings() -> Settings {
-    Settings {
-        defaults: Defaults::default(),
-        tags: TagKeys::default(),
-        schedule_table: "Schedule".into(),
-        group_table: "ScheduleServerGroup".into(),
-        exception_table: "ScheduleException".into(),
-        state_table: "SchedulerState".into(),
-        max_wait_seconds: 0,
-        regions: Vec::new(),
-        aws_call_timeout_seconds: 20,
-        aws_connect_timeout_seconds: 3,
-    }
+    Settings::from_lookup(|name| (name == "MAX_WAIT_SECONDS").then(|| "0".into()))
+        .expect("settings")
 }
 
 fn store(hang: bool) -> HangingSaves {

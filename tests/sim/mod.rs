@@ -32,9 +32,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use offhours::app::tick::Tick;
 use offhours::aws::executor::Options;
-use offhours::core::config::{Action, Defaults};
+use offhours::core::config::Action;
 use offhours::core::plan::Report;
-use offhours::core::planner::TagKeys;
 use offhours::error::{Error, Result};
 use offhours::notify::{Notifier, NotifySettings, WebhookFormat};
 use offhours::ports::{CommandStore, MemoryStore, Settings};
@@ -182,18 +181,11 @@ impl Sim {
             format: Some(WebhookFormat::Generic),
             ..NotifySettings::default()
         };
-        let settings = Settings {
-            defaults: Defaults::default(),
-            tags: TagKeys::default(),
-            schedule_table: "Schedule".into(),
-            group_table: "ScheduleServerGroup".into(),
-            exception_table: "ScheduleException".into(),
-            state_table: "SchedulerState".into(),
-            max_wait_seconds: 60,
-            regions: Vec::new(),
-            aws_call_timeout_seconds: 20,
-            aws_connect_timeout_seconds: 3,
-        };
+        let settings = Settings::from_lookup(|name| match name {
+            "MAX_WAIT_SECONDS" => Some("60".into()),
+            _ => None,
+        })
+        .expect("settings");
         Sim {
             seed,
             weeks,
