@@ -1,6 +1,7 @@
 //! The functional core: config model and validation, schedule events, planner, plan report, timeline, inert text per chat markup. Pure: no AWS, no clock, no env, no I/O.
 
 pub mod config;
+pub mod document;
 pub mod inert;
 pub mod inventory;
 pub mod plan;
