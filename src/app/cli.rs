@@ -47,10 +47,10 @@ pub enum Format {
 pub enum Command {
     /// Preview one tick offline: what would start or stop, in which order (no AWS).
     Plan {
-        /// Config file (YAML or JSON) with `schedules:`, `groups:`, `exceptions:`.
+        /// Config file with `schedules:`, `groups:`, `exceptions:`: JSON (`.json`) or YAML (`.yaml`, `.yml`); `-` reads stdin.
         #[arg(long)]
         config: PathBuf,
-        /// Inventory file: `resources: [{id, kind, state, tags}]`.
+        /// Inventory file: `resources: [{id, kind, state, tags}]`, JSON or YAML; `-` reads stdin.
         #[arg(long)]
         inventory: PathBuf,
         /// State file: schedule name -> {applied, forced, warned}. Without it every
@@ -143,13 +143,17 @@ fn parse_instant(s: &str) -> std::result::Result<DateTime<Utc>, String> {
         })
 }
 
-/// Prints `value` as JSON or text to stdout.
+/// Prints `value` as JSON or text to stdout, through one buffered writer on the locked
+/// stdout (stdout alone flushes at every line) and with no intermediate string.
 pub fn print<T: Serialize + std::fmt::Display>(value: &T, format: Format) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let written = match format {
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(value)?),
+        Format::Json => serde_json::to_writer_pretty(&mut out, value)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out)),
         Format::Text => write!(out, "{value}"),
-    };
+    }
+    .and_then(|()| out.flush());
     // A closed pipe (`| head`) is not an error worth reporting.
     match written {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::File {
