@@ -60,7 +60,9 @@ fn number(s: &str) -> usize {
 }
 
 fn usage(bad: &str) -> ! {
-    eprintln!("fleet: bad argument '{bad}'\nusage: fleet [--resources N] [--schedules N] [--out DIR]");
+    eprintln!(
+        "fleet: bad argument '{bad}'\nusage: fleet [--resources N] [--schedules N] [--out DIR]"
+    );
     std::process::exit(2)
 }
 
@@ -86,7 +88,10 @@ fn write_config(path: &PathBuf, schedules: usize) -> Result<()> {
     writeln!(w, "], \"groups\": [")?;
     for i in 0..schedules {
         let sep = if i + 1 < schedules { "," } else { "" };
-        writeln!(w, "  {{\"ScheduleName\": \"s{i}\", \"GroupName\": \"DB\", \"InstanceType\": \"RDS\"}},")?;
+        writeln!(
+            w,
+            "  {{\"ScheduleName\": \"s{i}\", \"GroupName\": \"DB\", \"InstanceType\": \"RDS\"}},"
+        )?;
         writeln!(w, "  {{\"ScheduleName\": \"s{i}\", \"GroupName\": \"API\", \"InstanceType\": \"EC2\", \"Dependency\": [\"DB\"]}},")?;
         writeln!(w, "  {{\"ScheduleName\": \"s{i}\", \"GroupName\": \"CACHE\", \"InstanceType\": \"EC2\", \"Dependency\": [\"DB\"]}},")?;
         writeln!(w, "  {{\"ScheduleName\": \"s{i}\", \"GroupName\": \"BATCH\", \"InstanceType\": \"EC2\", \"Dependency\": [\"API\", \"CACHE\"]}}{sep}")?;
@@ -112,9 +117,17 @@ fn write_inventory(path: &PathBuf, resources: usize, schedules: usize) -> Result
     for n in 0..resources {
         let sep = if n + 1 < resources { "," } else { "" };
         let (s, j) = (n / per, n % per);
-        let state_ec2 = if (n / 3) % 2 == 0 { "stopped" } else { "running" };
+        let state_ec2 = if (n / 3) % 2 == 0 {
+            "stopped"
+        } else {
+            "running"
+        };
         if j == 0 {
-            let state = if state_ec2 == "stopped" { "stopped" } else { "available" };
+            let state = if state_ec2 == "stopped" {
+                "stopped"
+            } else {
+                "available"
+            };
             writeln!(
                 w,
                 "  {{\"id\": \"db-{s}\", \"kind\": \"rds\", \"state\": \"{state}\", \"engine\": \"postgres\", \"tags\": {{\"ScheduleName\": \"team-{s}\", \"ScheduleGroupName\": \"DB\", \"Owner\": \"team-{s}@example.com\"}}}}{sep}"

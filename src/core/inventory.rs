@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::core::planner::{Resource, ScheduleState};
 use crate::core::document::{self, Syntax};
+use crate::core::planner::{Resource, ScheduleState};
 use crate::error::Result;
 
 #[derive(Deserialize)]
