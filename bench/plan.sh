@@ -20,7 +20,8 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-7}
 FLEETS=${FLEET_DIR:-target/fleets}
 AT=2026-11-23T09:05:00+09:00
-PY=${PYTHON:-python3}
+# The interpreter itself: a pyenv shim in front of it would add its own start-up to every run.
+PY=${PYTHON:-$(python3 -c 'import sys; print(sys.executable)')}
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1k 10k 100k)
 
@@ -67,7 +68,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[
 mib() { sort -n | tail -n 1 | awk '{printf "%.1f", $1 / 1024}'; } # the largest of KiB values, in MiB
 column() { cut -d' ' -f"$1" "$2"; }
 
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores; $RUNS runs per median; $BIN"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores; $RUNS runs per median; $BIN; $PY"
 echo
 echo "| resources / schedules (JSON size) | plan | validate | python json.load (process) | plan / python process | json.load inside python | plan / json.load inside | plan peak RSS | validate peak RSS |"
 echo "|---|---|---|---|---|---|---|---|---|"
