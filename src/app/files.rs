@@ -1,33 +1,63 @@
-//! The CLI's files: config, inventory and state documents read from disk (parsing lives in core).
+//! The CLI's files: config, inventory and state documents read from disk or stdin (parsing lives in core).
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::Path;
 
 use crate::core::config::RawConfig;
-use crate::core::inventory::{parse_inventory, parse_state};
+use crate::core::document::Syntax;
+use crate::core::inventory::{parse_inventory_as, parse_state_as};
 use crate::core::planner::{Resource, ScheduleState};
 use crate::error::{Error, Result};
 
-fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| Error::File {
+/// A document read whole, with the name errors give it and the syntax its name promises
+/// (`.json` JSON, `.yaml` / `.yml` YAML; otherwise, and for stdin, told by the first byte).
+struct Document {
+    text: String,
+    name: String,
+    syntax: Option<Syntax>,
+}
+
+/// Reads `path`; `-` is stdin.
+fn read(path: &Path) -> Result<Document> {
+    let failed = |source| Error::File {
         path: path.to_path_buf(),
         source,
+    };
+    let name = path.display().to_string();
+    if name == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map_err(failed)?;
+        return Ok(Document {
+            text,
+            name: "<stdin>".into(),
+            syntax: None,
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(failed)?;
+    Ok(Document {
+        syntax: Syntax::of_name(&name),
+        text,
+        name,
     })
 }
 
 impl RawConfig {
-    /// Reads and parses a config file.
+    /// Reads and parses a config file (`-`: stdin).
     pub fn load(path: &Path) -> Result<Self> {
-        Self::parse(&read(path)?, &path.display().to_string())
+        let d = read(path)?;
+        Self::parse_as(&d.text, &d.name, d.syntax)
     }
 }
 
-/// Reads an inventory file (YAML or JSON).
+/// Reads an inventory file (YAML or JSON; `-`: stdin).
 pub fn load_inventory(path: &Path) -> Result<Vec<Resource>> {
-    parse_inventory(&read(path)?, &path.display().to_string())
+    let d = read(path)?;
+    parse_inventory_as(&d.text, &d.name, d.syntax)
 }
 
-/// Reads a state file: schedule name -> state (YAML or JSON).
+/// Reads a state file: schedule name -> state (YAML or JSON; `-`: stdin).
 pub fn load_state(path: &Path) -> Result<HashMap<String, ScheduleState>> {
-    parse_state(&read(path)?, &path.display().to_string())
+    let d = read(path)?;
+    parse_state_as(&d.text, &d.name, d.syntax)
 }

@@ -4,8 +4,9 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
+use crate::core::document::{self, Syntax};
 use crate::core::planner::{Resource, ScheduleState};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 #[derive(Deserialize)]
 struct InventoryFile {
@@ -13,25 +14,33 @@ struct InventoryFile {
     resources: Vec<Resource>,
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(text: &str, what: &str) -> Result<T> {
-    serde_norway::from_str(text).map_err(|e| Error::Parse {
-        what: what.to_string(),
-        source: Box::new(e),
-    })
+/// Parses an inventory document (`resources: [{id, kind, state, tags}]`), YAML or JSON.
+pub fn parse_inventory(text: &str, what: &str) -> Result<Vec<Resource>> {
+    parse_inventory_as(text, what, None)
 }
 
-/// Parses an inventory document (`resources: [{id, kind, state, tags}]`).
-pub fn parse_inventory(text: &str, what: &str) -> Result<Vec<Resource>> {
-    Ok(parse::<InventoryFile>(text, what)?.resources)
+/// Parses an inventory document of a known syntax (`None`: told by its first byte).
+/// JSON goes straight into the typed resources, with no value tree in between.
+pub fn parse_inventory_as(text: &str, what: &str, syntax: Option<Syntax>) -> Result<Vec<Resource>> {
+    Ok(document::parse::<InventoryFile>(text, what, syntax)?.resources)
 }
 
 /// Parses a state document: schedule name -> `{applied, forced, warned, ...}` (YAML or JSON);
 /// an empty document is no state.
 pub fn parse_state(text: &str, what: &str) -> Result<HashMap<String, ScheduleState>> {
+    parse_state_as(text, what, None)
+}
+
+/// Parses a state document of a known syntax (`None`: told by its first byte).
+pub fn parse_state_as(
+    text: &str,
+    what: &str,
+    syntax: Option<Syntax>,
+) -> Result<HashMap<String, ScheduleState>> {
     if text.trim().is_empty() {
         return Ok(HashMap::new());
     }
-    parse(text, what)
+    document::parse(text, what, syntax)
 }
 
 #[cfg(test)]
@@ -55,5 +64,21 @@ mod tests {
             "inv.yaml",
         );
         assert!(e.is_err_and(|e| e.to_string().contains("inv.yaml")));
+    }
+
+    #[test]
+    fn json_inventory_reads_like_yaml() {
+        let yaml = "resources:\n  - {id: dev-db, kind: rds, state: available, engine: postgres, tags: {ScheduleName: dev, ScheduleGroupName: DB}}\n";
+        let json = r#"{"resources": [{"id": "dev-db", "kind": "rds", "state": "available", "engine": "postgres", "tags": {"ScheduleName": "dev", "ScheduleGroupName": "DB"}}]}"#;
+        let from_yaml = parse_inventory(yaml, "a.yaml").expect("yaml");
+        assert_eq!(parse_inventory(json, "stdin").expect("sniffed"), from_yaml);
+        let known = parse_inventory_as(json, "a.json", Some(Syntax::Json)).expect("json");
+        assert_eq!(known, from_yaml);
+        let e = parse_inventory_as(
+            r#"{"resources": [{"id": "x", "kind": "lambda", "state": "on"}]}"#,
+            "inv.json",
+            Some(Syntax::Json),
+        );
+        assert!(e.is_err_and(|e| e.to_string().contains("inv.json")));
     }
 }

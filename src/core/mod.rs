@@ -2,6 +2,7 @@
 
 pub mod clip;
 pub mod config;
+pub mod document;
 pub mod inert;
 pub mod inventory;
 pub mod plan;

@@ -7,7 +7,8 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::core::document::{self, Syntax};
+use crate::error::Result;
 
 /// One item as users write it (DynamoDB console, YAML, JSON): field name -> value.
 pub type Item = serde_json::Map<String, Value>;
@@ -24,15 +25,19 @@ pub struct RawConfig {
 }
 
 impl RawConfig {
-    /// Parses a YAML or JSON document (`schedules:`, `groups:`, `exceptions:`).
+    /// Parses a YAML or JSON document (`schedules:`, `groups:`, `exceptions:`), JSON when it
+    /// starts with `{` or `[`.
     pub fn parse(text: &str, what: &str) -> Result<Self> {
+        Self::parse_as(text, what, None)
+    }
+
+    /// Parses a document whose syntax is known (from its file name), or told by its first
+    /// byte when `syntax` is `None`. An empty document has no items.
+    pub fn parse_as(text: &str, what: &str, syntax: Option<Syntax>) -> Result<Self> {
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        let raw: Option<RawConfig> = serde_norway::from_str(text).map_err(|e| Error::Parse {
-            what: what.to_string(),
-            source: Box::new(e),
-        })?;
+        let raw: Option<RawConfig> = document::parse(text, what, syntax)?;
         Ok(raw.unwrap_or_default())
     }
 }
