@@ -8,6 +8,7 @@
 
 mod sim;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use sim::{run_seed, Stats, TICKS_PER_WEEK};
@@ -16,22 +17,27 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
 }
 
-/// Runs `seeds` on all cores; the first failure (seed, tick, invariant, last events) fails.
+/// Runs `seeds` on all cores, each thread taking the next seed when it is done with one;
+/// the first failure (seed, tick, invariant, last events) fails.
 fn run(seeds: Vec<u64>, weeks: u32) -> Stats {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let chunks: Vec<Vec<u64>> = (0..threads)
-        .map(|t| seeds.iter().copied().skip(t).step_by(threads).collect())
-        .collect();
+    let next = AtomicUsize::new(0);
     let results: Vec<Result<Stats, String>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| {
-                scope.spawn(move || {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
                     let mut total = Stats::default();
-                    for seed in chunk {
+                    while let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let one = std::panic::catch_unwind(|| run_seed(seed, weeks))
-                            .unwrap_or_else(|_| Err(format!("seed {seed} panicked (replay: OFFHOURS_SIM_SEED={seed} OFFHOURS_SIM_WEEKS={weeks} cargo test --test simulation)")))?;
-                        total.add(&one);
+                            .unwrap_or_else(|_| Err(format!("seed {seed} panicked (replay: OFFHOURS_SIM_SEED={seed} OFFHOURS_SIM_WEEKS={weeks} cargo test --test simulation)")));
+                        match one {
+                            Ok(one) => total.add(&one),
+                            Err(e) => {
+                                // The other threads stop at their next seed.
+                                next.store(seeds.len(), Ordering::Relaxed);
+                                return Err(e);
+                            }
+                        }
                     }
                     Ok(total)
                 })
