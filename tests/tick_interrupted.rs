@@ -75,18 +75,19 @@ impl Cloud for OneInstance {
         }])
     }
     async fn start(&self, resources: &[ResourceRef]) -> Vec<Outcome> {
-        if let Ok(mut s) = self.0.lock() {
-            *s = "running".into();
-        }
-        resources
-            .iter()
-            .map(|r| Outcome {
-                resource: r.clone(),
-                error: None,
-            })
-            .collect()
+        self.set(resources, "running")
     }
     async fn stop(&self, resources: &[ResourceRef]) -> Vec<Outcome> {
+        self.set(resources, "stopped")
+    }
+}
+
+impl OneInstance {
+    /// Every call succeeds and the instance is in `state` at once.
+    fn set(&self, resources: &[ResourceRef], state: &str) -> Vec<Outcome> {
+        if let Ok(mut s) = self.0.lock() {
+            *s = state.into();
+        }
         resources
             .iter()
             .map(|r| Outcome {

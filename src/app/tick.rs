@@ -16,6 +16,9 @@ use crate::ports::{Cloud, Fence, NoFence, SchedulerStore};
 /// Extra lease time beyond the wait budget, for loading, saving and slow API calls.
 const LEASE_MARGIN_SECONDS: i64 = 120;
 
+/// Why a tick's report lacks its bookkeeping.
+const OUT_OF_TIME: &str = "the invocation ran out of time after acting: flags, chat or state may not be written; the next tick continues from the stored state";
+
 /// One scheduler tick's context, built once per invocation and shared by the Lambda and
 /// `offhours run`: the store, the cloud, the notifier, the settings and the wait budget.
 pub struct Tick<'a, S, C> {
@@ -115,12 +118,7 @@ impl<S: SchedulerStore, C: Cloud> Tick<'_, S, C> {
         report.errors.extend(problems);
         Ok(report)
     }
-}
 
-/// Why a tick's report lacks its bookkeeping.
-const OUT_OF_TIME: &str = "the invocation ran out of time after acting: flags, chat or state may not be written; the next tick continues from the stored state";
-
-impl<S: SchedulerStore, C: Cloud> Tick<'_, S, C> {
     /// `work`, or `None` when the tick's deadline comes first.
     async fn before_deadline<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
         match self.options.deadline {
