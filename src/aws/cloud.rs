@@ -7,7 +7,7 @@ use aws_config::{Region, SdkConfig};
 use crate::core::config::{Action, ResourceKind};
 use crate::core::plan::ResourceRef;
 use crate::core::planner::Gap;
-use crate::core::planner::Resource;
+use crate::core::planner::{Resource, Tags};
 use crate::error::{Error, Result};
 use crate::ports::{ActionError, Cloud, Observation, Outcome, Settings};
 
@@ -33,11 +33,9 @@ pub struct AwsCloud {
     schedule_tag: String,
 }
 
-fn tag_map<'a>(
-    pairs: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
-) -> BTreeMap<String, String> {
+fn tag_map<'a>(pairs: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>) -> Tags {
     pairs
-        .filter_map(|(k, v)| Some((k?.to_string(), v.unwrap_or_default().to_string())))
+        .filter_map(|(k, v)| Some((k?, v.unwrap_or_default())))
         .collect()
 }
 

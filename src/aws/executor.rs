@@ -111,7 +111,7 @@ fn in_progress(
         let Some(tag) = r.tags.get(&tags.schedule) else {
             return false;
         };
-        if !moving.contains(tag.as_str()) {
+        if !moving.contains(tag) {
             return false;
         }
         let c = condition(r.kind, &r.state);

@@ -263,7 +263,7 @@ impl World {
                             id: r.id.clone(),
                             kind: r.kind,
                             state: r.state.clone(),
-                            tags: r.tags.clone(),
+                            tags: r.tags.iter().collect(),
                             region: Some(region.clone()),
                             engine: (r.kind != ResourceKind::Ec2).then(|| "postgres".into()),
                             reason: r.reason.clone(),

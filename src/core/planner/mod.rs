@@ -11,6 +11,7 @@ use crate::core::plan::{
     Decision, Notice, NoticeKind, Reason, Report, ResourceRef, Step, StepStatus,
 };
 use crate::core::schedule::{latest_event, next_event, EventKey};
+pub use crate::core::tags::Tags;
 
 mod homes;
 mod state;
@@ -28,7 +29,7 @@ pub struct Resource {
     /// The provider's own state string (`running`, `stopped`, `available`, ...).
     pub state: String,
     #[serde(default)]
-    pub tags: BTreeMap<String, String>,
+    pub tags: Tags,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49,7 +50,11 @@ impl Resource {
             id: self.id.clone(),
             kind: self.kind,
             region: self.region.clone(),
-            name: self.tags.get("Name").filter(|n| !n.is_empty()).cloned(),
+            name: self
+                .tags
+                .get("Name")
+                .filter(|n| !n.is_empty())
+                .map(str::to_string),
             engine: self.engine.clone(),
         }
     }
@@ -304,7 +309,7 @@ fn by_schedule<'a>(
         };
         if let Some(cluster) = &r.cluster {
             warnings.push(Problem::new(
-                tag.as_str(),
+                tag,
                 format!(
                     "resource {} ({}) is a member of Aurora cluster '{cluster}' and starts and stops with it; it is left alone: tag the cluster {}={tag} instead (an AURORA group)",
                     r.id, r.kind, inputs.tags.schedule
@@ -312,9 +317,9 @@ fn by_schedule<'a>(
             ));
             continue;
         }
-        match by_tag.get(tag.as_str()) {
+        match by_tag.get(tag) {
             Some(i) => members[*i].push(r),
-            None => *unmatched.entry(tag.as_str()).or_default() += 1,
+            None => *unmatched.entry(tag).or_default() += 1,
         }
     }
     (members, unmatched)
