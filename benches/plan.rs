@@ -40,7 +40,7 @@ fn fleet() -> Vec<Resource> {
                 _ => (ResourceKind::Ec2, "BATCH", "stopped"),
             };
             out.push(Resource {
-                id: format!("r-{i}-{j}"),
+                id: format!("r-{i}-{j}").into(),
                 kind,
                 state: state.into(),
                 tags: [

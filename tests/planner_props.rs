@@ -110,9 +110,9 @@ fn fleet(case: &Case) -> Vec<Resource> {
                 RDS_STATES
             };
             Resource {
-                id: format!("r{n}"),
+                id: format!("r{n}").into(),
                 kind,
-                state: states[state % states.len()].to_string(),
+                state: states[state % states.len()].into(),
                 tags: tags.into_iter().collect(),
                 region: None,
                 engine: None,

@@ -66,7 +66,7 @@ impl Cloud for OneInstance {
         Ok(vec![Resource {
             id: "i-1".into(),
             kind: ResourceKind::Ec2,
-            state,
+            state: state.into(),
             tags: [("ScheduleName", "dev")].into_iter().collect(),
             region: Some("ap-northeast-2".into()),
             engine: None,

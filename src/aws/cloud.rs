@@ -132,9 +132,9 @@ impl AwsCloud {
                     .and_then(|r| r.message().or(r.code()))
                     .map(String::from);
                 out.push(Resource {
-                    id: id.to_string(),
+                    id: id.into(),
                     kind: ResourceKind::Ec2,
-                    state: state.to_string(),
+                    state: state.into(),
                     tags: tag_map(instance.tags().iter().map(|t| (t.key(), t.value()))),
                     region: Some(region.name.clone()),
                     engine: None,
@@ -192,9 +192,9 @@ impl AwsCloud {
             return None;
         }
         Some(Resource {
-            id: id?.to_string(),
+            id: id?.into(),
             kind,
-            state: state?.to_string(),
+            state: state?.into(),
             tags,
             region: Some(region.name.clone()),
             engine: engine.map(String::from),

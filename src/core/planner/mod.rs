@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::core::config::{Action, Config, Problem, ResourceKind, Schedule};
@@ -24,10 +25,10 @@ pub const STUCK_AFTER_MINUTES: i64 = 30;
 /// A resource as the cloud (or an inventory file) reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resource {
-    pub id: String,
+    pub id: CompactString,
     pub kind: ResourceKind,
     /// The provider's own state string (`running`, `stopped`, `available`, ...).
-    pub state: String,
+    pub state: CompactString,
     #[serde(default)]
     pub tags: Tags,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,7 +48,7 @@ pub struct Resource {
 impl Resource {
     pub fn to_ref(&self) -> ResourceRef {
         ResourceRef {
-            id: self.id.clone(),
+            id: self.id.to_string(),
             kind: self.kind,
             region: self.region.clone(),
             name: self
@@ -459,7 +460,7 @@ fn plan_schedule(
     let busy = members
         .iter()
         .filter(|(_, _, c)| matches!(c, Condition::Busy | Condition::Unknown))
-        .map(|(_, r, _)| (r.key(), r.state.clone()))
+        .map(|(_, r, _)| (r.key(), r.state.to_string()))
         .collect();
     ScheduleOutcome {
         steps,
