@@ -22,7 +22,10 @@ pub fn parse_inventory(text: &str, what: &str) -> Result<Vec<Resource>> {
 /// Parses an inventory document of a known syntax (`None`: told by its first byte).
 /// JSON goes straight into the typed resources, with no value tree in between.
 pub fn parse_inventory_as(text: &str, what: &str, syntax: Option<Syntax>) -> Result<Vec<Resource>> {
-    Ok(document::parse::<InventoryFile>(text, what, syntax)?.resources)
+    let mut resources = document::parse::<InventoryFile>(text, what, syntax)?.resources;
+    // The vector grew by doubling; the plan runs next to it, so give the slack back.
+    resources.shrink_to_fit();
+    Ok(resources)
 }
 
 /// Parses a state document: schedule name -> `{applied, forced, warned, ...}` (YAML or JSON);

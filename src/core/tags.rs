@@ -1,11 +1,12 @@
-//! Resource tags in a compact form: one boxed slice of (key, value) pairs sorted by key, short strings stored inline.
+//! Resource tags in a compact form: every (key, value) pair of one resource, sorted by key, in one length-prefixed string.
 //!
 //! A fleet of 100k resources has some 400k tags. As a `BTreeMap<String, String>` each
-//! resource cost a map node and two allocations per tag (about 880 bytes); here it is one
-//! allocation of 48 bytes per tag, since keys and values up to 24 bytes (`ScheduleName`,
-//! `team-7@example.com`) live inside the pair itself.
+//! resource cost a map node and two allocations per tag (about 880 bytes). Here a resource's
+//! tags are one allocation holding `<len>:<key><len>:<value>...` (netstring-like, byte
+//! lengths in decimal): the four tags of the generated fleet take about 90 bytes. Lookups
+//! scan the few pairs a resource has; AWS allows at most 50.
 
-use std::fmt;
+use std::fmt::{self, Write};
 use std::ops::Index;
 
 use compact_str::CompactString;
@@ -15,15 +16,34 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A resource's tags: key -> value, one value per key (the last one given wins, as in a map).
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Tags(Box<[(CompactString, CompactString)]>);
+pub struct Tags(Box<str>);
+
+/// Iterates over the pairs of an encoded tag string.
+struct Pairs<'a>(&'a str);
+
+impl<'a> Pairs<'a> {
+    /// The next length-prefixed string, or `None` at the end.
+    fn field(&mut self) -> Option<&'a str> {
+        let (len, rest) = self.0.split_once(':')?;
+        let len: usize = len.parse().ok()?;
+        let field = rest.get(..len)?;
+        self.0 = rest.get(len..)?;
+        Some(field)
+    }
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some((self.field()?, self.field()?))
+    }
+}
 
 impl Tags {
     /// The value of tag `key`, if the resource has it.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
-            .ok()
-            .map(|i| self.0[i].1.as_str())
+        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -32,39 +52,49 @@ impl Tags {
 
     /// The tags in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        Pairs(&self.0)
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.iter().count()
     }
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    /// Sorts by key and keeps the last value given for a key.
-    fn from_pairs(mut pairs: Vec<(CompactString, CompactString)>) -> Self {
+    /// Sorts by key, keeps the last value given for a key, and encodes the pairs.
+    fn from_pairs<K: AsRef<str>, V: AsRef<str>>(mut pairs: Vec<(K, V)>) -> Self {
         // A stable sort keeps pairs of one key in the order given; the last one wins.
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut kept: Vec<(CompactString, CompactString)> = Vec::with_capacity(pairs.len());
-        for pair in pairs {
-            match kept.last_mut() {
-                Some(last) if last.0 == pair.0 => *last = pair,
-                _ => kept.push(pair),
+        pairs.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
+        let kept = |i: usize| {
+            let key = pairs[i].0.as_ref();
+            pairs.get(i + 1).is_none_or(|next| next.0.as_ref() != key)
+        };
+        let encoded = |field: &str| digits(field.len()) + 1 + field.len();
+        let size = (0..pairs.len())
+            .filter(|&i| kept(i))
+            .map(|i| encoded(pairs[i].0.as_ref()) + encoded(pairs[i].1.as_ref()))
+            .sum();
+        let mut out = String::with_capacity(size);
+        for i in (0..pairs.len()).filter(|&i| kept(i)) {
+            for field in [pairs[i].0.as_ref(), pairs[i].1.as_ref()] {
+                // Writing to a String cannot fail.
+                let _ = write!(out, "{}:{field}", field.len());
             }
         }
-        Self(kept.into_boxed_slice())
+        Self(out.into_boxed_str())
     }
+}
+
+/// The number of decimal digits of `n`.
+fn digits(n: usize) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 impl<K: AsRef<str>, V: AsRef<str>> FromIterator<(K, V)> for Tags {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        let pairs = iter
-            .into_iter()
-            .map(|(k, v)| (k.as_ref().into(), v.as_ref().into()))
-            .collect();
-        Self::from_pairs(pairs)
+        Self::from_pairs(iter.into_iter().collect())
     }
 }
 
@@ -88,7 +118,7 @@ impl fmt::Debug for Tags {
 
 impl Serialize for Tags {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        let mut map = serializer.serialize_map(None)?;
         for (k, v) in self.iter() {
             map.serialize_entry(k, v)?;
         }
@@ -136,6 +166,28 @@ mod tests {
         }
         assert_eq!(&tags["b"], "3");
         assert!(Tags::default().is_empty());
+    }
+
+    #[test]
+    fn any_text_survives_the_encoding() {
+        let given = [
+            ("12:x", "3:abc"),
+            ("", ""),
+            ("이름", "서버 ✓ 1"),
+            ("k", &"v".repeat(1000)),
+            ("aws:autoscaling:groupName", "asg-1"),
+        ];
+        let tags: Tags = given.iter().copied().collect();
+        assert_eq!(tags.len(), given.len());
+        for (k, v) in given {
+            assert_eq!(tags.get(k), Some(v), "{k}");
+        }
+        assert_eq!(tags.get("12"), None);
+        assert_eq!(tags.get("x"), None);
+        assert_eq!(
+            (digits(0), digits(9), digits(10), digits(999), digits(1000)),
+            (1, 1, 2, 3, 4)
+        );
     }
 
     #[test]
