@@ -14,10 +14,12 @@ use crate::core::plan::{
 use crate::core::schedule::{latest_event, next_event, EventKey};
 pub use crate::core::tags::Tags;
 
+mod asg;
 mod condition;
 mod homes;
 mod state;
 
+pub use asg::{owner as asg_owner, ASG_TAG};
 pub use condition::{condition, Condition};
 pub use state::{next_state, Attempts, BusySince, Forced, ScheduleState, TickResult};
 
@@ -206,7 +208,8 @@ pub fn plan(inputs: &Inputs<'_>) -> Report {
 
 /// Resources per schedule (index-aligned with `config.schedules`), in one pass, and the
 /// count of resources per schedule tag that names no valid schedule. Aurora member
-/// instances are left out with a warning naming the cluster to tag instead.
+/// instances and Auto Scaling instances are left out with a warning naming the cluster
+/// or group to tag instead.
 fn by_schedule<'a>(
     inputs: &Inputs<'a>,
     warnings: &mut Vec<Problem>,
@@ -224,6 +227,10 @@ fn by_schedule<'a>(
         let Some(tag) = r.tags.get(&inputs.tags.schedule) else {
             continue;
         };
+        if let Some(w) = asg::guard(r, &inputs.tags.schedule, tag) {
+            warnings.push(w);
+            continue;
+        }
         if let Some(cluster) = &r.cluster {
             warnings.push(Problem::new(
                 tag,

@@ -446,3 +446,4 @@ fn resources_are_filtered_by_the_tag_keys_in_use() {
 
 mod failures;
 mod gaps;
+mod reach;
