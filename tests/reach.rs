@@ -170,3 +170,68 @@ async fn auto_scaling_instances_are_never_started_or_stopped_one_by_one() {
     );
     assert!(start.warnings.iter().any(|p| p.message == warning));
 }
+
+#[tokio::test]
+async fn a_hibernate_group_hibernates_only_the_instances_configured_for_it() {
+    // GIVEN APP (Hibernate: true) with one instance configured for hibernation and one
+    // not, and CACHE (no Hibernate) with one configured for hibernation
+    let w = World::new().await;
+    w.import(CONFIG).await;
+    let app_hibernation = instance(&w, "APP", true).await;
+    let app_plain = instance(&w, "APP", false).await;
+    let cache_hibernation = instance(&w, "CACHE", true).await;
+    w.moto.start_recording().await;
+
+    // WHEN the stop boundary passes
+    let report = w.tick("2026-11-23T18:01:00Z").await;
+
+    // THEN everything stops, and only APP's configured instance with Hibernate=true: in a
+    // StopInstances call of its own, since one call hibernates all its instances or none
+    let mut stops: Vec<(Vec<&str>, Option<&str>)> = Vec::new();
+    let forms = w.moto.recorded_forms("ec2:StopInstances").await;
+    for f in &forms {
+        stops.push((ids(f), f.get("Hibernate").map(String::as_str)));
+    }
+    stops.sort();
+    let mut want = vec![
+        (vec![app_hibernation.as_str()], Some("true")),
+        (vec![app_plain.as_str()], None),
+        (vec![cache_hibernation.as_str()], None),
+    ];
+    want.sort();
+    assert_eq!(stops, want);
+    let states = w.states().await;
+    for id in [&app_hibernation, &app_plain, &cache_hibernation] {
+        assert_eq!(states[id], "stopped", "{id}");
+    }
+    // AND the report says which instance hibernated, and which one stopped normally
+    let app = report
+        .steps
+        .iter()
+        .find(|s| s.group == "APP")
+        .expect("APP step");
+    let hibernated: Vec<(&str, bool)> = app
+        .resources
+        .iter()
+        .map(|r| (r.id.as_str(), r.hibernate))
+        .collect();
+    assert!(
+        hibernated.contains(&(app_hibernation.as_str(), true)),
+        "{hibernated:?}"
+    );
+    assert!(
+        hibernated.contains(&(app_plain.as_str(), false)),
+        "{hibernated:?}"
+    );
+    let plain_warning = format!(
+        "resource {app_plain} (ec2) of group 'APP' (Hibernate: true) is not configured for hibernation; it stops normally"
+    );
+    let said: Vec<&str> = report
+        .warnings
+        .iter()
+        .map(|p| p.message.as_str())
+        .filter(|m| m.contains("hibernation"))
+        .collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].starts_with(&plain_warning), "{said:?}");
+}

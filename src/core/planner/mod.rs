@@ -16,6 +16,7 @@ pub use crate::core::tags::Tags;
 
 mod asg;
 mod condition;
+mod hibernate;
 mod homes;
 mod state;
 
@@ -47,6 +48,10 @@ pub struct Resource {
     /// stops with its cluster, never on its own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
+    /// For an EC2 instance: it was launched configured for hibernation
+    /// (`HibernationOptions.Configured`), so a `Hibernate` group can hibernate it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hibernation: bool,
 }
 
 impl Resource {
@@ -61,6 +66,7 @@ impl Resource {
                 .filter(|n| !n.is_empty())
                 .map(str::to_string),
             engine: self.engine.clone(),
+            hibernate: false,
         }
     }
 
@@ -184,6 +190,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Report {
         steps.extend(out.steps);
         notices.extend(out.notice);
         errors.extend(out.errors);
+        warnings.extend(out.warnings);
         decisions.push(out.decision);
     }
     errors.sort();
@@ -253,6 +260,7 @@ struct ScheduleOutcome {
     steps: Vec<Step>,
     notice: Option<Notice>,
     errors: Vec<Problem>,
+    warnings: Vec<Problem>,
     decision: Decision,
 }
 
@@ -365,7 +373,7 @@ fn plan_schedule(
     let mut errors = Vec::new();
     let members = members(schedule, resources, inputs.tags, &mut errors);
     let verdict = decide(schedule, state, inputs.now);
-    let (steps, complete) = match verdict.transition {
+    let (mut steps, complete) = match verdict.transition {
         Some(action) => {
             let mut t = Transition {
                 schedule,
@@ -380,6 +388,7 @@ fn plan_schedule(
         }
         None => (Vec::new(), true),
     };
+    let warnings = hibernate::apply(schedule, &members, &mut steps);
     let busy = members
         .iter()
         .filter(|(_, _, c)| matches!(c, Condition::Busy | Condition::Unknown))
@@ -389,6 +398,7 @@ fn plan_schedule(
         steps,
         notice: warning(schedule, &members, state, inputs.now),
         errors,
+        warnings,
         decision: Decision {
             schedule: schedule.name.clone(),
             event: verdict.event,

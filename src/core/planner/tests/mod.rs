@@ -36,6 +36,7 @@ fn res(id: &str, kind: ResourceKind, state: &str, schedule: &str, group: Option<
         engine: None,
         reason: None,
         cluster: None,
+        hibernation: false,
     }
 }
 
