@@ -53,6 +53,7 @@ fn fleet() -> Vec<Resource> {
                 engine: None,
                 reason: None,
                 cluster: None,
+                hibernation: false,
             });
         }
     }

@@ -124,6 +124,7 @@ fn ec2_ref(id: &str) -> ResourceRef {
         region: Some("us-east-1".into()),
         name: None,
         engine: None,
+        hibernate: false,
     }
 }
 
@@ -249,6 +250,7 @@ async fn failed_start_holds_back_only_its_dependents() {
         engine: None,
         reason: None,
         cluster: None,
+        hibernation: false,
     };
     let cloud = WithGhost {
         inner: &w.cloud,

@@ -118,6 +118,7 @@ fn fleet(case: &Case) -> Vec<Resource> {
                 engine: None,
                 reason: None,
                 cluster: None,
+                hibernation: false,
             }
         })
         .collect()

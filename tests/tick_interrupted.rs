@@ -72,6 +72,7 @@ impl Cloud for OneInstance {
             engine: None,
             reason: None,
             cluster: None,
+            hibernation: false,
         }])
     }
     async fn start(&self, resources: &[ResourceRef]) -> Vec<Outcome> {

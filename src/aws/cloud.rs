@@ -140,6 +140,10 @@ impl AwsCloud {
                     engine: None,
                     reason,
                     cluster: None,
+                    hibernation: instance
+                        .hibernation_options()
+                        .and_then(|h| h.configured())
+                        .unwrap_or(false),
                 });
             }
         }
@@ -200,6 +204,7 @@ impl AwsCloud {
             engine: engine.map(String::from),
             reason: None,
             cluster: None,
+            hibernation: false,
         })
     }
 
@@ -226,12 +231,13 @@ impl AwsCloud {
         Ok(out)
     }
 
-    /// One Start/StopInstances call per batch; a failed batch is split in halves and
-    /// retried, so one bad id fails alone. Returns the error per failed id.
+    /// One Start/StopInstances call per batch (`hibernate`: StopInstances with
+    /// Hibernate=true); a failed batch is split in halves and retried, so one bad id fails
+    /// alone. Returns the error per failed id.
     async fn act_ec2(
         &self,
         region: &RegionClients,
-        action: Action,
+        (action, hibernate): (Action, bool),
         ids: Vec<String>,
     ) -> HashMap<String, ActionError> {
         let mut failed = HashMap::new();
@@ -251,6 +257,7 @@ impl AwsCloud {
                     .ec2
                     .stop_instances()
                     .set_instance_ids(Some(batch.clone()))
+                    .set_hibernate(hibernate.then_some(true))
                     .send()
                     .await
                     .map(|_| ())
@@ -318,17 +325,20 @@ impl AwsCloud {
 
     async fn act(&self, action: Action, resources: &[ResourceRef]) -> Vec<Outcome> {
         let mut errors: HashMap<(ResourceKind, String), ActionError> = HashMap::new();
-        // EC2: one batch per region.
-        let mut ec2: BTreeMap<Option<&str>, Vec<String>> = BTreeMap::new();
+        // EC2: one batch per region, and per stop mode (hibernating instances apart: a
+        // StopInstances call hibernates all of its instances or none).
+        let mut ec2: BTreeMap<(Option<&str>, bool), Vec<String>> = BTreeMap::new();
         for r in resources.iter().filter(|r| r.kind == ResourceKind::Ec2) {
-            ec2.entry(r.region.as_deref())
+            let hibernate = action == Action::Stop && r.hibernate;
+            ec2.entry((r.region.as_deref(), hibernate))
                 .or_default()
                 .push(r.id.clone());
         }
-        for (region_name, ids) in ec2 {
+        for ((region_name, hibernate), ids) in ec2 {
             match self.region(region_name) {
                 Some(region) => {
-                    for (id, e) in self.act_ec2(region, action, ids).await {
+                    let mode = (action, hibernate);
+                    for (id, e) in self.act_ec2(region, mode, ids).await {
                         errors.insert((ResourceKind::Ec2, id), e);
                     }
                 }

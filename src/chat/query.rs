@@ -8,7 +8,7 @@ use super::reply::weekday_date;
 use super::Reply;
 use crate::core::config::{hm, Action, Schedule};
 use crate::core::inert::plain;
-use crate::core::planner::Resource;
+use crate::core::planner::{asg_owner, Resource};
 use crate::core::schedule::{events_between, latest_event, local_date, next_event, Source};
 use crate::ports::Settings;
 
@@ -173,9 +173,10 @@ fn group_lines(s: &Schedule, by_group: &BTreeMap<String, Vec<&Resource>>) -> Vec
         .groups
         .iter()
         .map(|g| {
+            let hibernate = if g.hibernate { ", Hibernate" } else { "" };
             (
                 g.name.clone(),
-                format!("{} ({})", g.name, g.kind.as_str().to_uppercase()),
+                format!("{} ({}{hibernate})", g.name, g.kind.as_str().to_uppercase()),
             )
         })
         .collect();
@@ -193,9 +194,12 @@ fn group_lines(s: &Schedule, by_group: &BTreeMap<String, Vec<&Resource>>) -> Vec
         let Some(members) = by_group.get(&key) else {
             continue;
         };
-        let each = members
-            .iter()
-            .map(|r| format!("{} {}", plain(r.to_ref()), plain(&r.state)));
+        let each = members.iter().map(|r| {
+            let alone = asg_owner(r)
+                .map(|g| format!(" (Auto Scaling group '{}': left alone)", plain(g)))
+                .unwrap_or_default();
+            format!("{} {}{alone}", plain(r.to_ref()), plain(&r.state))
+        });
         if members.len() > INLINE_RESOURCES {
             // A long group: one resource per line, so clipping counts resources.
             lines.push(format!("{label}: {} resources", members.len()));
@@ -210,6 +214,39 @@ fn group_lines(s: &Schedule, by_group: &BTreeMap<String, Vec<&Resource>>) -> Vec
 #[cfg(test)]
 mod tests {
     use crate::chat::fixtures::*;
+
+    #[test]
+    fn status_marks_hibernate_groups_and_auto_scaling_instances() {
+        // GIVEN a Hibernate group with an ordinary instance and one of an Auto Scaling group
+        let config = CONFIG.replace(
+            "GroupName: API, InstanceType: EC2,",
+            "GroupName: API, InstanceType: EC2, Hibernate: true,",
+        );
+        let c = crate::core::config::validate(
+            &crate::core::config::RawConfig::parse(&config, "test").expect("config"),
+            &settings().defaults,
+        );
+        let dev = c.schedule("dev").expect("dev");
+        let inventory = "resources:\n  - {id: i-0a1, kind: ec2, state: running, tags: {ScheduleName: dev, ScheduleGroupName: API}}\n  - {id: i-0b2, kind: ec2, state: running, tags: {ScheduleName: dev, ScheduleGroupName: API, 'aws:autoscaling:groupName': web-asg}}\n";
+        let resources = crate::core::inventory::parse_inventory(inventory, "test").expect("inv");
+        // WHEN someone asks for its status
+        let r = super::status(
+            dev,
+            &resources,
+            at("2026-11-23T12:00:00+09:00"),
+            &settings(),
+        );
+        // THEN the group says it hibernates, and the ASG instance is left alone
+        let api = r
+            .lines
+            .iter()
+            .find(|l| l.starts_with("API"))
+            .expect("API line");
+        assert_eq!(
+            api,
+            "API (EC2, Hibernate): i-0a1 (ec2) running, i-0b2 (ec2) running (Auto Scaling group 'web-asg': left alone)"
+        );
+    }
 
     #[tokio::test]
     async fn info_shows_the_days_events_after_exceptions() {

@@ -61,6 +61,13 @@ mod tests {
     }
 
     #[test]
+    fn inventory_takes_hibernation_per_instance() {
+        let text = "resources:\n  - {id: i-1, kind: ec2, state: running, hibernation: true}\n  - {id: i-2, kind: ec2, state: running}\n";
+        let r = parse_inventory(text, "test").expect("parses");
+        assert_eq!((r[0].hibernation, r[1].hibernation), (true, false));
+    }
+
+    #[test]
     fn inventory_errors_name_the_file() {
         let e = parse_inventory(
             "resources:\n  - {id: x, kind: lambda, state: on}\n",

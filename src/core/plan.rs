@@ -22,14 +22,19 @@ pub struct ResourceRef {
     /// RDS/Aurora engine, for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<String>,
+    /// In a stop step: the instance hibernates (a `Hibernate` group, and it is configured
+    /// for hibernation) instead of stopping.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hibernate: bool,
 }
 
 impl fmt::Display for ResourceRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = if self.hibernate { ", hibernate" } else { "" };
         match (&self.name, &self.engine) {
-            (Some(name), _) => write!(f, "{name} ({}, {})", self.id, self.kind),
-            (None, Some(engine)) => write!(f, "{} ({}, {engine})", self.id, self.kind),
-            (None, None) => write!(f, "{} ({})", self.id, self.kind),
+            (Some(name), _) => write!(f, "{name} ({}, {}{mode})", self.id, self.kind),
+            (None, Some(engine)) => write!(f, "{} ({}, {engine}{mode})", self.id, self.kind),
+            (None, None) => write!(f, "{} ({}{mode})", self.id, self.kind),
         }
     }
 }

@@ -25,6 +25,7 @@ pub(crate) fn notice() -> Notice {
                 region: None,
                 name: Some("api-1".into()),
                 engine: None,
+                hibernate: false,
             },
             ResourceRef {
                 id: "dev-db".into(),
@@ -32,6 +33,7 @@ pub(crate) fn notice() -> Notice {
                 region: None,
                 name: None,
                 engine: Some("postgres".into()),
+                hibernate: false,
             },
         ],
         timezone: "Asia/Seoul".into(),

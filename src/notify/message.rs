@@ -386,6 +386,7 @@ mod tests {
                 region: None,
                 name: None,
                 engine: None,
+                hibernate: false,
             }],
             failures,
         };

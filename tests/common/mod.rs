@@ -130,6 +130,21 @@ impl Moto {
             .map(|entry| operation(&entry))
             .collect()
     }
+
+    /// The form parameters of every recorded request of `operation` (e.g.
+    /// `ec2:StopInstances`) since `start_recording`, in order: `InstanceId.1`, `Hibernate`...
+    pub async fn recorded_forms(&self, operation_name: &str) -> Vec<BTreeMap<String, String>> {
+        let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|entry| operation(entry) == operation_name)
+            .map(|entry| {
+                form_urlencoded::parse(body(&entry).as_bytes())
+                    .into_owned()
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 /// Spawns moto_server on `port`, recording to `recording` when asked, and waits until it
@@ -182,16 +197,7 @@ fn operation(entry: &serde_json::Value) -> String {
     if let Some(t) = target {
         return format!("dynamodb:{}", t.rsplit('.').next().unwrap_or_default());
     }
-    let body = entry["body"].as_str().unwrap_or_default();
-    let body = if entry["body_encoded"].as_bool() == Some(true) {
-        base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .unwrap_or_default()
-    } else {
-        body.to_string()
-    };
+    let body = body(entry);
     let action = form_urlencoded::parse(body.as_bytes())
         .find(|(k, _)| k == "Action")
         .map(|(_, v)| v.into_owned())
@@ -206,6 +212,20 @@ fn operation(entry: &serde_json::Value) -> String {
         .unwrap_or_default();
     let service = if auth.contains("/rds/") { "rds" } else { "ec2" };
     format!("{service}:{action}")
+}
+
+/// The body of a recorded request, decoded.
+fn body(entry: &serde_json::Value) -> String {
+    let body = entry["body"].as_str().unwrap_or_default();
+    if entry["body_encoded"].as_bool() == Some(true) {
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default()
+    } else {
+        body.to_string()
+    }
 }
 
 impl Drop for Moto {

@@ -268,6 +268,7 @@ impl World {
                             engine: (r.kind != ResourceKind::Ec2).then(|| "postgres".into()),
                             reason: r.reason.clone(),
                             cluster: None,
+                            hibernation: false,
                         });
                     }
                 }

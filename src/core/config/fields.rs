@@ -24,8 +24,13 @@ pub(super) const SCHEDULE_FIELDS: &[&str] = &[
     "WarnMinutes",
     "WebhookUrl",
 ];
-pub(super) const GROUP_FIELDS: &[&str] =
-    &["ScheduleName", "GroupName", "InstanceType", "Dependency"];
+pub(super) const GROUP_FIELDS: &[&str] = &[
+    "ScheduleName",
+    "GroupName",
+    "InstanceType",
+    "Dependency",
+    "Hibernate",
+];
 pub(super) const EXCEPTION_FIELDS: &[&str] = &[
     "ExceptionUuid",
     "ScheduleName",

@@ -230,6 +230,9 @@ pub fn parse_time(text: &str) -> std::result::Result<Option<NaiveTime>, String> 
 pub struct Group {
     pub name: String,
     pub kind: ResourceKind,
+    /// Field `Hibernate`: its EC2 instances that are configured for hibernation hibernate
+    /// instead of stopping (the others stop normally, with a warning).
+    pub hibernate: bool,
     /// Indices (into `Schedule::groups`) of the groups that must be up before this one starts.
     pub depends_on: Vec<usize>,
     /// Indices of the groups that depend on this one (must be down before this one stops).

@@ -115,6 +115,39 @@ fn instance_type_and_dependencies_are_checked() {
 }
 
 #[test]
+fn hibernate_is_a_group_boolean() {
+    // GIVEN groups with Hibernate true, absent, typed as a string, on RDS, and not a boolean
+    let base = "schedules:\n  - {ScheduleName: s, TagValue: s}\ngroups:\n  - {ScheduleName: s, GroupName: API, InstanceType: EC2, Hibernate: true}\n  - {ScheduleName: s, GroupName: WEB, InstanceType: EC2}\n  - {ScheduleName: s, GroupName: JOB, InstanceType: ec2, Hibernate: 'TRUE'}\n  - {ScheduleName: s, GroupName: DB, InstanceType: RDS, Hibernate: true}\n";
+    let c = load(base);
+    // THEN it is read per group, never for a kind that cannot hibernate (a warning says so)
+    assert!(c.errors.is_empty(), "{:?}", c.errors);
+    let hibernate: Vec<(&str, bool)> = c.schedules[0]
+        .groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.hibernate))
+        .collect();
+    assert_eq!(
+        hibernate,
+        [("API", true), ("DB", false), ("JOB", true), ("WEB", false)]
+    );
+    let warnings: Vec<String> = c.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        ["[s] group 's/DB': field Hibernate: only EC2 instances hibernate; it is ignored for this group"]
+    );
+    // AND a value that is not a boolean is an error naming the group and the field
+    let c = load(&base.replace("Hibernate: 'TRUE'", "Hibernate: sometimes"));
+    assert!(c.schedules.is_empty());
+    let errors: Vec<String> = c.errors.iter().map(ToString::to_string).collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("group 's/JOB': field Hibernate: 'sometimes' is not true or false")),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn cycle_names_every_group_in_it() {
     let c = load(
         "schedules:\n  - {ScheduleName: s, TagValue: s}\ngroups:\n  - {ScheduleName: s, GroupName: DB, InstanceType: RDS}\n  - {ScheduleName: s, GroupName: API, InstanceType: EC2, Dependency: [DB, WEB]}\n  - {ScheduleName: s, GroupName: WEB, InstanceType: EC2, Dependency: [BATCH]}\n  - {ScheduleName: s, GroupName: BATCH, InstanceType: EC2, Dependency: [API]}\n",

@@ -122,6 +122,7 @@ struct GroupDraft {
     name: String,
     kind: Option<ResourceKind>,
     depends: Vec<String>,
+    hibernate: bool,
     ok: bool,
 }
 
@@ -142,6 +143,16 @@ fn read_group(item: &Item, problems: &mut Problems) -> Option<GroupDraft> {
         }
     };
     let depends = f.string_list("Dependency");
+    let hibernate = f.boolean("Hibernate", false);
+    if hibernate && kind.is_some_and(|k| k != ResourceKind::Ec2) {
+        problems.warn(
+            &schedule,
+            format!(
+                "{}: field Hibernate: only EC2 instances hibernate; it is ignored for this group",
+                f.label
+            ),
+        );
+    }
     for w in f.unknown_fields(GROUP_FIELDS) {
         problems.warn(&schedule, w);
     }
@@ -154,6 +165,7 @@ fn read_group(item: &Item, problems: &mut Problems) -> Option<GroupDraft> {
         name: name?,
         kind,
         depends,
+        hibernate: hibernate && kind == Some(ResourceKind::Ec2),
         ok,
     })
 }
@@ -496,6 +508,7 @@ fn build_groups(
             Group {
                 name: draft.name.clone(),
                 kind: draft.kind.unwrap_or(ResourceKind::Ec2),
+                hibernate: draft.hibernate,
                 depends_on,
                 dependents,
             }

@@ -14,9 +14,14 @@ use crate::core::plan::{
 use crate::core::schedule::{latest_event, next_event, EventKey};
 pub use crate::core::tags::Tags;
 
+mod asg;
+mod condition;
+mod hibernate;
 mod homes;
 mod state;
 
+pub use asg::{owner as asg_owner, ASG_TAG};
+pub use condition::{condition, Condition};
 pub use state::{next_state, Attempts, BusySince, Forced, ScheduleState, TickResult};
 
 /// How long a resource may stay in a transient state before it is reported as stuck.
@@ -43,6 +48,10 @@ pub struct Resource {
     /// stops with its cluster, never on its own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
+    /// For an EC2 instance: it was launched configured for hibernation
+    /// (`HibernationOptions.Configured`), so a `Hibernate` group can hibernate it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hibernation: bool,
 }
 
 impl Resource {
@@ -57,6 +66,7 @@ impl Resource {
                 .filter(|n| !n.is_empty())
                 .map(str::to_string),
             engine: self.engine.clone(),
+            hibernate: false,
         }
     }
 
@@ -103,92 +113,6 @@ impl Gap {
 /// The key of a resource in the state table and in alert identities (`ec2:i-0a1`).
 pub fn resource_key(kind: ResourceKind, id: &str) -> String {
     format!("{kind}:{id}")
-}
-
-/// Where a resource stands, in terms the planner needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Condition {
-    /// Running / available.
-    Up,
-    /// Stopped.
-    Down,
-    /// In a known transient state (pending, starting, stopping, backing-up...): wait, never hit again.
-    Busy,
-    /// In a state offhours does not know (AWS adds new ones): not acted on, reported.
-    Unknown,
-    /// In a state from which it can be neither started nor stopped (failed, storage-full...).
-    Broken,
-    /// Terminated or being terminated: not scheduled at all.
-    Gone,
-}
-
-/// RDS instance and Aurora cluster states that pass by themselves.
-const RDS_TRANSIENT: &[&str] = &[
-    "starting",
-    "stopping",
-    "backing-up",
-    "backtracking",
-    "configuring-activity-stream",
-    "configuring-enhanced-monitoring",
-    "configuring-iam-database-auth",
-    "configuring-log-exports",
-    "converting-to-vpc",
-    "creating",
-    "failing-over",
-    "maintenance",
-    "migrating",
-    "modifying",
-    "moving-to-vpc",
-    "promoting",
-    "rebooting",
-    "renaming",
-    "resetting-master-credentials",
-    "storage-config-upgrade",
-    "storage-initialization",
-    "storage-optimization",
-    "update-iam-db-auth",
-    "upgrading",
-];
-
-/// RDS instance and Aurora cluster states that need a person.
-const RDS_BROKEN: &[&str] = &[
-    "failed",
-    "storage-full",
-    "incompatible-restore",
-    "incompatible-parameters",
-    "incompatible-network",
-    "incompatible-option-group",
-    "incompatible-credentials",
-    "inaccessible-encryption-credentials",
-    "inaccessible-encryption-credentials-recoverable",
-    "insufficient-capacity",
-    "restore-error",
-    "cloning-failed",
-    "migration-failed",
-];
-
-/// Maps a provider state string to a condition.
-pub fn condition(kind: ResourceKind, state: &str) -> Condition {
-    let state = state.trim().to_ascii_lowercase();
-    let state = state.as_str();
-    match kind {
-        ResourceKind::Ec2 => match state {
-            "running" => Condition::Up,
-            "stopped" => Condition::Down,
-            "pending" | "stopping" => Condition::Busy,
-            "shutting-down" | "terminated" => Condition::Gone,
-            _ => Condition::Unknown,
-        },
-        ResourceKind::Rds | ResourceKind::Aurora => match state {
-            // moto answers `started` to StartDBCluster; AWS reports `available`.
-            "available" | "started" => Condition::Up,
-            "stopped" => Condition::Down,
-            "deleting" | "deleted" => Condition::Gone,
-            s if RDS_BROKEN.contains(&s) => Condition::Broken,
-            s if RDS_TRANSIENT.contains(&s) => Condition::Busy,
-            _ => Condition::Unknown,
-        },
-    }
 }
 
 fn target_reached(c: Condition, action: Action) -> bool {
@@ -266,6 +190,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Report {
         steps.extend(out.steps);
         notices.extend(out.notice);
         errors.extend(out.errors);
+        warnings.extend(out.warnings);
         decisions.push(out.decision);
     }
     errors.sort();
@@ -290,7 +215,8 @@ pub fn plan(inputs: &Inputs<'_>) -> Report {
 
 /// Resources per schedule (index-aligned with `config.schedules`), in one pass, and the
 /// count of resources per schedule tag that names no valid schedule. Aurora member
-/// instances are left out with a warning naming the cluster to tag instead.
+/// instances and Auto Scaling instances are left out with a warning naming the cluster
+/// or group to tag instead.
 fn by_schedule<'a>(
     inputs: &Inputs<'a>,
     warnings: &mut Vec<Problem>,
@@ -308,6 +234,10 @@ fn by_schedule<'a>(
         let Some(tag) = r.tags.get(&inputs.tags.schedule) else {
             continue;
         };
+        if let Some(w) = asg::guard(r, &inputs.tags.schedule, tag) {
+            warnings.push(w);
+            continue;
+        }
         if let Some(cluster) = &r.cluster {
             warnings.push(Problem::new(
                 tag,
@@ -330,6 +260,7 @@ struct ScheduleOutcome {
     steps: Vec<Step>,
     notice: Option<Notice>,
     errors: Vec<Problem>,
+    warnings: Vec<Problem>,
     decision: Decision,
 }
 
@@ -442,7 +373,7 @@ fn plan_schedule(
     let mut errors = Vec::new();
     let members = members(schedule, resources, inputs.tags, &mut errors);
     let verdict = decide(schedule, state, inputs.now);
-    let (steps, complete) = match verdict.transition {
+    let (mut steps, complete) = match verdict.transition {
         Some(action) => {
             let mut t = Transition {
                 schedule,
@@ -457,6 +388,7 @@ fn plan_schedule(
         }
         None => (Vec::new(), true),
     };
+    let warnings = hibernate::apply(schedule, &members, &mut steps);
     let busy = members
         .iter()
         .filter(|(_, _, c)| matches!(c, Condition::Busy | Condition::Unknown))
@@ -466,6 +398,7 @@ fn plan_schedule(
         steps,
         notice: warning(schedule, &members, state, inputs.now),
         errors,
+        warnings,
         decision: Decision {
             schedule: schedule.name.clone(),
             event: verdict.event,

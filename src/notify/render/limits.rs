@@ -24,6 +24,7 @@ fn big_transition() -> crate::notify::message::Message {
                 region: None,
                 name: Some(format!("api-server-{i:03}")),
                 engine: None,
+                hibernate: false,
             })
             .collect(),
         failures: Vec::new(),

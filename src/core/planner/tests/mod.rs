@@ -36,6 +36,7 @@ fn res(id: &str, kind: ResourceKind, state: &str, schedule: &str, group: Option<
         engine: None,
         reason: None,
         cluster: None,
+        hibernation: false,
     }
 }
 
@@ -446,3 +447,4 @@ fn resources_are_filtered_by_the_tag_keys_in_use() {
 
 mod failures;
 mod gaps;
+mod reach;

@@ -1,0 +1,89 @@
+//! Where a resource stands for the planner (up, down, busy, unknown, broken, gone), from the provider's own state string.
+
+use crate::core::config::ResourceKind;
+
+/// Where a resource stands, in terms the planner needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// Running / available.
+    Up,
+    /// Stopped.
+    Down,
+    /// In a known transient state (pending, starting, stopping, backing-up...): wait, never hit again.
+    Busy,
+    /// In a state offhours does not know (AWS adds new ones): not acted on, reported.
+    Unknown,
+    /// In a state from which it can be neither started nor stopped (failed, storage-full...).
+    Broken,
+    /// Terminated or being terminated: not scheduled at all.
+    Gone,
+}
+
+/// RDS instance and Aurora cluster states that pass by themselves.
+const RDS_TRANSIENT: &[&str] = &[
+    "starting",
+    "stopping",
+    "backing-up",
+    "backtracking",
+    "configuring-activity-stream",
+    "configuring-enhanced-monitoring",
+    "configuring-iam-database-auth",
+    "configuring-log-exports",
+    "converting-to-vpc",
+    "creating",
+    "failing-over",
+    "maintenance",
+    "migrating",
+    "modifying",
+    "moving-to-vpc",
+    "promoting",
+    "rebooting",
+    "renaming",
+    "resetting-master-credentials",
+    "storage-config-upgrade",
+    "storage-initialization",
+    "storage-optimization",
+    "update-iam-db-auth",
+    "upgrading",
+];
+
+/// RDS instance and Aurora cluster states that need a person.
+const RDS_BROKEN: &[&str] = &[
+    "failed",
+    "storage-full",
+    "incompatible-restore",
+    "incompatible-parameters",
+    "incompatible-network",
+    "incompatible-option-group",
+    "incompatible-credentials",
+    "inaccessible-encryption-credentials",
+    "inaccessible-encryption-credentials-recoverable",
+    "insufficient-capacity",
+    "restore-error",
+    "cloning-failed",
+    "migration-failed",
+];
+
+/// Maps a provider state string to a condition.
+pub fn condition(kind: ResourceKind, state: &str) -> Condition {
+    let state = state.trim().to_ascii_lowercase();
+    let state = state.as_str();
+    match kind {
+        ResourceKind::Ec2 => match state {
+            "running" => Condition::Up,
+            "stopped" => Condition::Down,
+            "pending" | "stopping" => Condition::Busy,
+            "shutting-down" | "terminated" => Condition::Gone,
+            _ => Condition::Unknown,
+        },
+        ResourceKind::Rds | ResourceKind::Aurora => match state {
+            // moto answers `started` to StartDBCluster; AWS reports `available`.
+            "available" | "started" => Condition::Up,
+            "stopped" => Condition::Down,
+            "deleting" | "deleted" => Condition::Gone,
+            s if RDS_BROKEN.contains(&s) => Condition::Broken,
+            s if RDS_TRANSIENT.contains(&s) => Condition::Busy,
+            _ => Condition::Unknown,
+        },
+    }
+}
