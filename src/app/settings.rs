@@ -76,6 +76,7 @@ impl Settings {
             tags: TagKeys {
                 schedule: var("SCHEDULE_TAG_KEY", "ScheduleName"),
                 group: var("GROUP_TAG_KEY", "ScheduleGroupName"),
+                skip_until: var("SKIP_UNTIL_TAG_KEY", "offhours:skip-until"),
             },
             schedule_table: var("SCHEDULE_TABLE", "Schedule"),
             group_table: var("GROUP_TABLE", "ScheduleServerGroup"),

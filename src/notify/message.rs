@@ -398,6 +398,8 @@ mod tests {
             complete: false,
             busy: Vec::new(),
             homes: Default::default(),
+            skip_ends: None,
+            stopped: Default::default(),
         };
         let steps = [
             step(

@@ -428,6 +428,7 @@ fn resources_are_filtered_by_the_tag_keys_in_use() {
     let tags = TagKeys {
         schedule: "Sched".into(),
         group: "Grp".into(),
+        ..TagKeys::default()
     };
     let mut r = res("i-x", ResourceKind::Ec2, "stopped", "dev", None);
     r.tags = BTreeMap::from([("Sched".into(), "dev".into()), ("Grp".into(), "API".into())]);
@@ -446,3 +447,5 @@ fn resources_are_filtered_by_the_tag_keys_in_use() {
 
 mod failures;
 mod gaps;
+mod skips;
+mod wake;
