@@ -128,15 +128,17 @@ fn transition_key(
         .unwrap_or_else(|| "none".into());
     // Forced and enforced transitions can repeat under one event: key them by tick too.
     let occasion = match decision.reason {
-        Reason::ForceStart | Reason::ForceStop | Reason::Forced | Reason::Enforced => {
-            format!("{event}@{}", report.at.to_rfc3339())
-        }
+        Reason::ForceStart
+        | Reason::ForceStop
+        | Reason::Forced
+        | Reason::Enforced
+        | Reason::SkipEnded => format!("{event}@{}", report.at.to_rfc3339()),
         _ => event,
     };
     let key = format!("notify#done#{}#{action}#{occasion}", decision.schedule);
     match decision.reason {
-        // Enforcement only has news when it had to correct something.
-        Reason::Enforced => (!steps.is_empty()).then_some(key),
+        // Enforcement, or the end of a skip, only has news when it changed something.
+        Reason::Enforced | Reason::SkipEnded => (!steps.is_empty()).then_some(key),
         // The tick that finishes an event's transition, even when the steps ran in
         // earlier ticks; but a schedule seen for the first time with everything already
         // in place (a fresh deploy mid-window) has no news.
