@@ -7,12 +7,12 @@ use sha2::{Digest, Sha256};
 
 use super::deliver::{Delivery, Notifier};
 use super::message::{
-    alert_message, failed, resolved_message, transition_message, warning_message, Message,
-    MessageKind,
+    alert_message, failed, resolved_message, transition_message, warning_message, with_skipped,
+    Message, MessageKind,
 };
 use super::render::{clip, WebhookFormat};
 use crate::core::config::{Config, Problem};
-use crate::core::plan::{Decision, Notice, Reason, Report, Step};
+use crate::core::plan::{Decision, Notice, Reason, Report, Skipped, Step};
 use crate::core::planner::{ScheduleState, TickResult};
 use crate::core::schedule::EventKey;
 use crate::ports::Dedup;
@@ -106,6 +106,15 @@ pub fn error_key(problem: &Problem) -> String {
         problem.schedule,
         short_hash(&problem.message)
     )
+}
+
+/// The resources of schedule `name` that a skip-until tag holds out.
+fn skipped_of<'r>(report: &'r Report, name: &str) -> Vec<&'r Skipped> {
+    report
+        .skipped
+        .iter()
+        .filter(|k| k.schedule == name)
+        .collect()
 }
 
 /// Dedup key of a transition summary, or `None` when nothing worth saying happened.
@@ -318,7 +327,11 @@ fn pending_messages<'a>(
         if let Some(key) = transition_key(report, decision, &mine, old.applied.is_some()) {
             pending.push(Pending {
                 url: url(name),
-                message: transition_message(decision, &mine, config.schedule(name)),
+                message: with_skipped(
+                    transition_message(decision, &mine, config.schedule(name)),
+                    decision,
+                    &skipped_of(report, name),
+                ),
                 memory: Memory::Once { key, warns: None },
             });
         }
