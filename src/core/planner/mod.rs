@@ -452,7 +452,7 @@ fn plan_schedule(
     let (mut scope, skipped) =
         skip::scan(schedule, &members, inputs.tags, inputs.now, &mut warnings);
     let verdict = decide(schedule, state, inputs.now);
-    let woken = wake::woken(&members, state, verdict.desired, inputs.now);
+    let woken = wake::woken(&members, state, &verdict, inputs.now);
     let (steps, complete) = match wake::pass(verdict.transition, &woken, &mut scope) {
         Some(action) => {
             let mut t = Transition {

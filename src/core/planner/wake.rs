@@ -1,13 +1,13 @@
 //! RDS's automatic start: AWS starts a database that has been stopped for seven days; offhours stops the ones it stopped itself again while their schedule is still in its stopped phase.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::skip::Scope;
-use super::{resource_key, Condition, Gap, Member, ScheduleState};
+use super::{resource_key, Condition, Gap, Member, ScheduleState, Verdict};
 use crate::core::config::{Action, Problem, ResourceKind};
-use crate::core::plan::{ResourceRef, Step, StepStatus};
+use crate::core::plan::{Reason, ResourceRef, Step, StepStatus};
 
 /// After this many days stopped, AWS starts an RDS instance or Aurora cluster by itself.
 pub const RDS_AUTO_START_DAYS: i64 = 7;
@@ -17,15 +17,15 @@ fn database(kind: ResourceKind) -> bool {
 }
 
 /// The databases AWS started by itself: offhours stopped them at least seven days before
-/// `now`, they are up, and the schedule still wants them stopped. One started by hand
-/// sooner was seen up before the seven days were over, and is no longer remembered.
+/// `now`, they are up, and the (enabled) schedule still wants them stopped. One started by
+/// hand sooner was seen up before the seven days were over, and is no longer remembered.
 pub(super) fn woken(
     members: &[Member<'_>],
     state: &ScheduleState,
-    desired: Option<Action>,
+    verdict: &Verdict,
     now: DateTime<Utc>,
 ) -> BTreeSet<String> {
-    if desired != Some(Action::Stop) {
+    if verdict.desired != Some(Action::Stop) || verdict.reason == Reason::Disabled {
         return BTreeSet::new();
     }
     let after = TimeDelta::days(RDS_AUTO_START_DAYS);
@@ -61,15 +61,18 @@ pub(super) fn kept(
     gaps: &[Gap],
 ) -> BTreeMap<String, DateTime<Utc>> {
     let hidden = gaps.iter().any(|g| g.hides(ResourceKind::Rds));
+    let seen: HashMap<String, Condition> = members
+        .iter()
+        .filter(|(_, r, _)| database(r.kind))
+        .map(|(_, r, c)| (r.key(), *c))
+        .collect();
     state
         .stopped
         .iter()
-        .filter(
-            |(key, _)| match members.iter().find(|(_, r, _)| r.key() == **key) {
-                Some((_, _, c)) => *c != Condition::Up || woken.contains(*key),
-                None => hidden,
-            },
-        )
+        .filter(|(key, _)| match seen.get(key.as_str()) {
+            Some(c) => *c != Condition::Up || woken.contains(*key),
+            None => hidden,
+        })
         .map(|(key, at)| (key.clone(), *at))
         .collect()
 }

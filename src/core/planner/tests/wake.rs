@@ -97,6 +97,19 @@ fn database_started_by_aws_after_seven_days_is_stopped_again() {
 }
 
 #[test]
+fn a_disabled_schedule_does_not_stop_a_database_again() {
+    let c = config(&CHAIN.replace(
+        "Timezone: Asia/Seoul}",
+        "Timezone: Asia/Seoul, Enabled: false}",
+    ));
+    let states = HashMap::from([("dev".to_string(), stopped_days_ago(&c, TUE_2000, 8))]);
+    let resources = fleet("available", "stopped", "stopped", "stopped");
+    let r = run(&c, &resources, &states, TUE_2000);
+    assert_eq!(r.schedules[0].reason, Reason::Disabled);
+    assert!(r.steps.is_empty(), "{:?}", steps(&r));
+}
+
+#[test]
 fn a_skipped_database_is_not_stopped_again() {
     let c = config(CHAIN);
     let mut resources = fleet("available", "stopped", "stopped", "stopped");
