@@ -1,6 +1,6 @@
 //! Planning throughput: 100k resources across 5k schedules (each with a 4-group chain).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hint::black_box;
 
 use chrono::{DateTime, Utc};
@@ -40,13 +40,15 @@ fn fleet() -> Vec<Resource> {
                 _ => (ResourceKind::Ec2, "BATCH", "stopped"),
             };
             out.push(Resource {
-                id: format!("r-{i}-{j}"),
+                id: format!("r-{i}-{j}").into(),
                 kind,
                 state: state.into(),
-                tags: BTreeMap::from([
-                    ("ScheduleName".to_string(), format!("t{i}")),
-                    ("ScheduleGroupName".to_string(), group.to_string()),
-                ]),
+                tags: [
+                    ("ScheduleName", format!("t{i}")),
+                    ("ScheduleGroupName", group.to_string()),
+                ]
+                .into_iter()
+                .collect(),
                 region: None,
                 engine: None,
                 reason: None,

@@ -110,10 +110,10 @@ fn fleet(case: &Case) -> Vec<Resource> {
                 RDS_STATES
             };
             Resource {
-                id: format!("r{n}"),
+                id: format!("r{n}").into(),
                 kind,
-                state: states[state % states.len()].to_string(),
-                tags,
+                state: states[state % states.len()].into(),
+                tags: tags.into_iter().collect(),
                 region: None,
                 engine: None,
                 reason: None,
@@ -146,8 +146,8 @@ proptest! {
             for r in &step.resources {
                 let res = by_id[r.id.as_str()];
                 // Never touches a resource outside its schedule's tag or group.
-                prop_assert_eq!(res.tags.get("ScheduleName"), Some(&schedule.tag_value));
-                prop_assert_eq!(res.tags.get("ScheduleGroupName").cloned().unwrap_or_default(), step.group.clone());
+                prop_assert_eq!(res.tags.get("ScheduleName"), Some(schedule.tag_value.as_str()));
+                prop_assert_eq!(res.tags.get("ScheduleGroupName").map(str::to_string).unwrap_or_default(), step.group.clone());
                 // Only resources that can take the action are in a step.
                 let c = condition(res.kind, &res.state);
                 prop_assert!(matches!((step.action, c), (Action::Start, Condition::Down) | (Action::Stop, Condition::Up)));

@@ -3,7 +3,7 @@
 //! did and why the rest is missing; a tick that dies while saving state loses no chat
 //! `start`/`stop`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -66,8 +66,8 @@ impl Cloud for OneInstance {
         Ok(vec![Resource {
             id: "i-1".into(),
             kind: ResourceKind::Ec2,
-            state,
-            tags: BTreeMap::from([("ScheduleName".to_string(), "dev".to_string())]),
+            state: state.into(),
+            tags: [("ScheduleName", "dev")].into_iter().collect(),
             region: Some("ap-northeast-2".into()),
             engine: None,
             reason: None,

@@ -7,7 +7,7 @@ use aws_config::{Region, SdkConfig};
 use crate::core::config::{Action, ResourceKind};
 use crate::core::plan::ResourceRef;
 use crate::core::planner::Gap;
-use crate::core::planner::Resource;
+use crate::core::planner::{Resource, Tags};
 use crate::error::{Error, Result};
 use crate::ports::{ActionError, Cloud, Observation, Outcome, Settings};
 
@@ -33,11 +33,9 @@ pub struct AwsCloud {
     schedule_tag: String,
 }
 
-fn tag_map<'a>(
-    pairs: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
-) -> BTreeMap<String, String> {
+fn tag_map<'a>(pairs: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>) -> Tags {
     pairs
-        .filter_map(|(k, v)| Some((k?.to_string(), v.unwrap_or_default().to_string())))
+        .filter_map(|(k, v)| Some((k?, v.unwrap_or_default())))
         .collect()
 }
 
@@ -134,9 +132,9 @@ impl AwsCloud {
                     .and_then(|r| r.message().or(r.code()))
                     .map(String::from);
                 out.push(Resource {
-                    id: id.to_string(),
+                    id: id.into(),
                     kind: ResourceKind::Ec2,
-                    state: state.to_string(),
+                    state: state.into(),
                     tags: tag_map(instance.tags().iter().map(|t| (t.key(), t.value()))),
                     region: Some(region.name.clone()),
                     engine: None,
@@ -194,9 +192,9 @@ impl AwsCloud {
             return None;
         }
         Some(Resource {
-            id: id?.to_string(),
+            id: id?.into(),
             kind,
-            state: state?.to_string(),
+            state: state?.into(),
             tags,
             region: Some(region.name.clone()),
             engine: engine.map(String::from),

@@ -111,12 +111,14 @@ fn in_progress(
         let Some(tag) = r.tags.get(&tags.schedule) else {
             return false;
         };
-        if !moving.contains(tag.as_str()) {
+        if !moving.contains(tag) {
             return false;
         }
         let c = condition(r.kind, &r.state);
         let still_old = |action: Action| {
-            let acted_ok = acted.attempted.contains(&((r.kind, r.id.clone()), action))
+            let acted_ok = acted
+                .attempted
+                .contains(&((r.kind, r.id.to_string()), action))
                 && !acted
                     .steps
                     .iter()
@@ -384,10 +386,10 @@ mod tests {
             let mut resources = self.resources.lock().expect("lock");
             let mut moving = self.moving.lock().expect("lock");
             for r in resources.iter_mut() {
-                if let Some((left, done)) = moving.get_mut(&r.id) {
+                if let Some((left, done)) = moving.get_mut(r.id.as_str()) {
                     if *left == 0 {
-                        r.state = done.clone();
-                        moving.remove(&r.id);
+                        r.state = done.as_str().into();
+                        moving.remove(r.id.as_str());
                     } else {
                         *left -= 1;
                     }

@@ -54,7 +54,7 @@ mod tests {
         let r = parse_inventory(text, "test").expect("parses");
         assert_eq!(r.len(), 2);
         assert_eq!(r[1].kind, ResourceKind::Rds);
-        assert_eq!(r[0].tags["ScheduleGroupName"], "API");
+        assert_eq!(r[0].tags.get("ScheduleGroupName"), Some("API"));
     }
 
     #[test]

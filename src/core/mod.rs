@@ -8,4 +8,5 @@ pub mod inventory;
 pub mod plan;
 pub mod planner;
 pub mod schedule;
+pub mod tags;
 pub mod timeline;

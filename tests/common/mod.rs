@@ -461,7 +461,7 @@ impl World {
             .await
             .expect("observe")
             .into_iter()
-            .map(|r| (r.id, r.state))
+            .map(|r| (r.id.to_string(), r.state.to_string()))
             .collect()
     }
 

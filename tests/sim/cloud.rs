@@ -260,10 +260,10 @@ impl World {
                 for r in self.resources.iter() {
                     if r.region == region && r.service() == service {
                         seen.resources.push(Resource {
-                            id: r.id.clone(),
+                            id: r.id.as_str().into(),
                             kind: r.kind,
-                            state: r.state.clone(),
-                            tags: r.tags.clone(),
+                            state: r.state.as_str().into(),
+                            tags: r.tags.iter().collect(),
                             region: Some(region.clone()),
                             engine: (r.kind != ResourceKind::Ec2).then(|| "postgres".into()),
                             reason: r.reason.clone(),

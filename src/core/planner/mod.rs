@@ -4,11 +4,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::core::config::{Action, Config, Problem, ResourceKind, Schedule};
 use crate::core::plan::{Decision, Notice, Reason, Report, ResourceRef, Skipped, Step, StepStatus};
 use crate::core::schedule::{latest_event, EventKey};
+pub use crate::core::tags::Tags;
 
 mod homes;
 mod notice;
@@ -26,12 +28,12 @@ pub const STUCK_AFTER_MINUTES: i64 = 30;
 /// A resource as the cloud (or an inventory file) reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resource {
-    pub id: String,
+    pub id: CompactString,
     pub kind: ResourceKind,
     /// The provider's own state string (`running`, `stopped`, `available`, ...).
-    pub state: String,
+    pub state: CompactString,
     #[serde(default)]
-    pub tags: BTreeMap<String, String>,
+    pub tags: Tags,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49,10 +51,14 @@ pub struct Resource {
 impl Resource {
     pub fn to_ref(&self) -> ResourceRef {
         ResourceRef {
-            id: self.id.clone(),
+            id: self.id.to_string(),
             kind: self.kind,
             region: self.region.clone(),
-            name: self.tags.get("Name").filter(|n| !n.is_empty()).cloned(),
+            name: self
+                .tags
+                .get("Name")
+                .filter(|n| !n.is_empty())
+                .map(str::to_string),
             engine: self.engine.clone(),
         }
     }
@@ -314,7 +320,7 @@ fn by_schedule<'a>(
         };
         if let Some(cluster) = &r.cluster {
             warnings.push(Problem::new(
-                tag.as_str(),
+                tag,
                 format!(
                     "resource {} ({}) is a member of Aurora cluster '{cluster}' and starts and stops with it; it is left alone: tag the cluster {}={tag} instead (an AURORA group)",
                     r.id, r.kind, inputs.tags.schedule
@@ -322,9 +328,9 @@ fn by_schedule<'a>(
             ));
             continue;
         }
-        match by_tag.get(tag.as_str()) {
+        match by_tag.get(tag) {
             Some(i) => members[*i].push(r),
-            None => *unmatched.entry(tag.as_str()).or_default() += 1,
+            None => *unmatched.entry(tag).or_default() += 1,
         }
     }
     (members, unmatched)
@@ -474,7 +480,7 @@ fn plan_schedule(
     let busy = members
         .iter()
         .filter(|(_, _, c)| matches!(c, Condition::Busy | Condition::Unknown))
-        .map(|(_, r, _)| (r.key(), r.state.clone()))
+        .map(|(_, r, _)| (r.key(), r.state.to_string()))
         .collect();
     ScheduleOutcome {
         steps,

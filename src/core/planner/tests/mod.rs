@@ -31,7 +31,7 @@ fn res(id: &str, kind: ResourceKind, state: &str, schedule: &str, group: Option<
         id: id.into(),
         kind,
         state: state.into(),
-        tags,
+        tags: tags.into_iter().collect(),
         region: None,
         engine: None,
         reason: None,
@@ -431,7 +431,7 @@ fn resources_are_filtered_by_the_tag_keys_in_use() {
         ..TagKeys::default()
     };
     let mut r = res("i-x", ResourceKind::Ec2, "stopped", "dev", None);
-    r.tags = BTreeMap::from([("Sched".into(), "dev".into()), ("Grp".into(), "API".into())]);
+    r.tags = [("Sched", "dev"), ("Grp", "API")].into_iter().collect();
     let report = plan(&Inputs {
         now: at(MON_0905),
         config: &c,

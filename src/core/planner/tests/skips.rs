@@ -3,8 +3,12 @@
 use super::*;
 
 /// `r` tagged `offhours:skip-until=value` (the one place tests set the tag).
-fn skipping(mut r: Resource, value: &str) -> Resource {
-    r.tags.insert("offhours:skip-until".into(), value.into());
+pub(super) fn skipping(mut r: Resource, value: &str) -> Resource {
+    r.tags = r
+        .tags
+        .iter()
+        .chain([("offhours:skip-until", value)])
+        .collect();
     r
 }
 

@@ -113,9 +113,7 @@ fn a_disabled_schedule_does_not_stop_a_database_again() {
 fn a_skipped_database_is_not_stopped_again() {
     let c = config(CHAIN);
     let mut resources = fleet("available", "stopped", "stopped", "stopped");
-    resources[0]
-        .tags
-        .insert("offhours:skip-until".into(), "2026-11-30".into());
+    resources[0] = super::skips::skipping(resources[0].clone(), "2026-11-30");
     let states = HashMap::from([("dev".to_string(), stopped_days_ago(&c, TUE_2000, 8))]);
     let r = run(&c, &resources, &states, TUE_2000);
     assert!(r.steps.is_empty(), "{:?}", steps(&r));
