@@ -20,6 +20,7 @@ fn offhours_with(env: &[(&str, &str)], args: &[&str]) -> Output {
         "MAX_ATTEMPTS",
         "SCHEDULE_TAG_KEY",
         "GROUP_TAG_KEY",
+        "SKIP_UNTIL_TAG_KEY",
     ] {
         command.env_remove(name);
     }
@@ -461,4 +462,60 @@ async fn serve_answers_jandi_commands_from_a_config_file_and_refuses_a_wrong_tok
         .await
         .expect("answer");
     assert_eq!(refused.status(), 401);
+}
+
+#[test]
+fn plan_keeps_a_box_tagged_skip_until_friday_up_and_says_so() {
+    // GIVEN the example fleet running on Monday evening, dev-api-1 kept up through Friday
+    // under the tag key of SKIP_UNTIL_TAG_KEY
+    let inventory = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/inventory.yaml"),
+    )
+    .expect("example inventory")
+    .replace("state: stopped", "state: running")
+    .replace("kind: rds, state: running", "kind: rds, state: available")
+    .replace(
+        "Name: dev-api-1,",
+        "Name: dev-api-1, KeepUntil: '2026-11-27',",
+    );
+    let inventory = temp_file("skip.yaml", &inventory);
+    let inventory = inventory.to_str().expect("utf-8 path");
+    let plan = |format: &str| {
+        offhours_with(
+            &[("SKIP_UNTIL_TAG_KEY", "KeepUntil")],
+            &[
+                "plan",
+                "--config",
+                "examples/offhours.yaml",
+                "--inventory",
+                inventory,
+                "--at",
+                "2026-11-23T22:05:00+09:00",
+                "--format",
+                format,
+            ],
+        )
+    };
+    // WHEN the stop is planned
+    let report = json(&plan("json"));
+    // THEN dev-api-1 is not stopped, and is listed as skipped until the end of Friday
+    let api: Vec<&Value> = report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["group"] == "API")
+        .flat_map(|s| s["resources"].as_array().expect("resources"))
+        .collect();
+    let ids: Vec<&str> = api.iter().filter_map(|r| r["id"].as_str()).collect();
+    assert_eq!(ids, ["i-0a9a9e0000000002"]);
+    let skipped = &report["skipped"][0];
+    assert_eq!(skipped["resource"]["id"], "i-0a9a9e0000000001");
+    assert_eq!(skipped["until"], "2026-11-28T00:00:00+09:00");
+    assert_eq!(skipped["skip_until"], "2026-11-27");
+    // AND the text report says the same
+    let text = String::from_utf8_lossy(&plan("text").stdout).into_owned();
+    assert!(
+        text.contains("dev: dev-api-1 (i-0a9a9e0000000001, ec2) until 2026-11-28 00:00 +09:00"),
+        "{text}"
+    );
 }

@@ -1283,6 +1283,7 @@ fn functions_get_the_settings_the_binary_reads() {
         ("MaxWaitSeconds", "90"),
         ("ScheduleTagKey", "Sched"),
         ("GroupTagKey", "SchedGroup"),
+        ("SkipUntilTagKey", "KeepUntil"),
         ("Regions", "eu-central-1,eu-west-1"),
         ("WebhookUrl", "https://hooks.slack.com/services/T0/B0/x"),
         ("WebhookFormat", "teams"),
@@ -1318,6 +1319,7 @@ fn functions_get_the_settings_the_binary_reads() {
         );
         assert_eq!(settings.tags.schedule, "Sched", "{id}");
         assert_eq!(settings.tags.group, "SchedGroup", "{id}");
+        assert_eq!(settings.tags.skip_until, "KeepUntil", "{id}");
         assert_eq!(
             settings.defaults.timezone,
             chrono_tz::Europe::Berlin,
@@ -1367,6 +1369,7 @@ fn functions_get_the_settings_the_binary_reads() {
     assert_eq!(from_template.max_wait_seconds, built_in.max_wait_seconds);
     assert_eq!(from_template.tags.schedule, built_in.tags.schedule);
     assert_eq!(from_template.tags.group, built_in.tags.group);
+    assert_eq!(from_template.tags.skip_until, built_in.tags.skip_until);
     assert!(from_template.regions.is_empty());
 }
 

@@ -76,6 +76,7 @@ impl Settings {
             tags: TagKeys {
                 schedule: var("SCHEDULE_TAG_KEY", "ScheduleName"),
                 group: var("GROUP_TAG_KEY", "ScheduleGroupName"),
+                skip_until: var("SKIP_UNTIL_TAG_KEY", "offhours:skip-until"),
             },
             schedule_table: var("SCHEDULE_TABLE", "Schedule"),
             group_table: var("GROUP_TABLE", "ScheduleServerGroup"),
@@ -279,17 +280,20 @@ mod tests {
         assert!(s.regions.is_empty());
         assert_eq!(s.defaults.max_attempts, 3);
         assert_eq!(s.defaults.tick_minutes, None);
+        assert_eq!(s.tags.skip_until, "offhours:skip-until");
 
         let s = Settings::from_lookup(|k| match k {
             "TIMEZONE" => Some("Europe/Berlin".into()),
             "REGIONS" => Some("eu-west-1, us-east-1".into()),
             "SCHEDULE_TAG_KEY" => Some("Sched".into()),
+            "SKIP_UNTIL_TAG_KEY" => Some("KeepUntil".into()),
             _ => None,
         })
         .expect("valid");
         assert_eq!(s.defaults.timezone, chrono_tz::Europe::Berlin);
         assert_eq!(s.regions, ["eu-west-1", "us-east-1"]);
         assert_eq!(s.tags.schedule, "Sched");
+        assert_eq!(s.tags.skip_until, "KeepUntil");
 
         let e = Settings::from_lookup(|k| (k == "WARN_MINUTES").then(|| "ten".to_string()));
         assert!(e.is_err_and(|e| e.to_string().contains("WARN_MINUTES")));

@@ -150,6 +150,7 @@ pub async fn execute(
     // The previous pass's plan: if nothing can be observed any more, what this tick did
     // is reported with it (and the tick's bookkeeping still runs) instead of being lost.
     let mut last: Option<Report> = None;
+    let mut warnings = Vec::new();
     loop {
         let elapsed = started.elapsed();
         // Every pass plans at the tick's instant: a boundary that passes while this tick
@@ -166,6 +167,7 @@ pub async fn execute(
             gaps: &seen.gaps,
             ..*ctx
         });
+        let report = keep_warnings(report, &mut warnings);
         if options.dry_run {
             return Ok(report);
         }
@@ -202,6 +204,16 @@ pub async fn execute(
             tokio::time::sleep(options.poll.min(Duration::from_secs(1))).await;
         }
     }
+}
+
+/// Adds `report`'s warnings to those of the tick's earlier passes, and gives it all of
+/// them: a warning about what a pass did (a database stopped again) outlives the pass.
+fn keep_warnings(mut report: Report, seen: &mut Vec<Problem>) -> Report {
+    seen.append(&mut report.warnings);
+    seen.sort();
+    seen.dedup();
+    report.warnings = seen.clone();
+    report
 }
 
 /// The report of a tick that could observe nothing any more after an earlier pass: what it

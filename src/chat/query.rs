@@ -8,7 +8,7 @@ use super::reply::weekday_date;
 use super::Reply;
 use crate::core::config::{hm, Action, Schedule};
 use crate::core::inert::plain;
-use crate::core::planner::{asg_owner, Resource};
+use crate::core::planner::{asg_owner, skip_until, Resource};
 use crate::core::schedule::{events_between, latest_event, local_date, next_event, Source};
 use crate::ports::Settings;
 
@@ -117,6 +117,7 @@ pub fn status(
     }
     let mut lines = state_lines(s, now);
     lines.extend(group_lines(s, &by_group));
+    lines.extend(skipped_lines(s, &mine, now, &tags.skip_until));
     if mine.is_empty() {
         lines.push(format!(
             "no resources tagged {}={}",
@@ -165,6 +166,21 @@ fn state_lines(s: &Schedule, now: DateTime<Utc>) -> Vec<String> {
         lines.push("the schedule is disabled (Enabled: false)".into());
     }
     lines
+}
+
+/// One line per resource a skip-until tag holds out of scheduling now.
+fn skipped_lines(s: &Schedule, mine: &[&Resource], now: DateTime<Utc>, key: &str) -> Vec<String> {
+    mine.iter()
+        .filter_map(|r| {
+            let until = skip_until(r.tags.get(key)?, s.timezone).filter(|u| *u > now)?;
+            Some(format!(
+                "skipped until {}: {} (tag {}; neither started nor stopped)",
+                until.with_timezone(&s.timezone).format("%Y-%m-%d %H:%M %Z"),
+                plain(r.to_ref()),
+                plain(key)
+            ))
+        })
+        .collect()
 }
 
 /// One line per group (in the schedule's order, then ungrouped, then unknown groups).
@@ -245,6 +261,39 @@ mod tests {
         assert_eq!(
             api,
             "API (EC2, Hibernate): i-0a1 (ec2) running, i-0b2 (ec2) running (Auto Scaling group 'web-asg': left alone)"
+        );
+    }
+
+    #[test]
+    fn status_lists_resources_skipped_until_a_date() {
+        // GIVEN the API instance tagged to be left alone through Friday, the DB until Monday
+        let inventory = INVENTORY
+            .replace(
+                "Name: api-1}",
+                "Name: api-1, 'offhours:skip-until': '2026-11-27'}",
+            )
+            .replace(
+                "ScheduleGroupName: DB}",
+                "ScheduleGroupName: DB, 'offhours:skip-until': '2026-11-23'}",
+            );
+        let resources =
+            crate::core::inventory::parse_inventory(&inventory, "test").expect("inventory");
+        // WHEN status is asked on Tuesday
+        let r = super::status(
+            &dev(),
+            &resources,
+            at("2026-11-24T10:00:00+09:00"),
+            &settings(),
+        );
+        // THEN the API is listed as skipped until the end of Friday; the DB's skip is over
+        let skipped: Vec<&String> = r
+            .lines
+            .iter()
+            .filter(|l| l.starts_with("skipped"))
+            .collect();
+        assert_eq!(
+            skipped,
+            ["skipped until 2026-11-28 00:00 KST: api-1 (i-0a1, ec2) (tag offhours:skip-until; neither started nor stopped)"]
         );
     }
 

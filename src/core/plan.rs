@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::core::config::{Action, Problem, ResourceKind};
@@ -114,6 +114,20 @@ pub struct Notice {
     pub next_start: Option<DateTime<FixedOffset>>,
 }
 
+/// A resource that a skip-until tag holds out of scheduling: offhours neither starts nor
+/// stops it until `until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub schedule: String,
+    /// Group name; `""` for resources with no group tag.
+    pub group: String,
+    pub resource: ResourceRef,
+    /// When scheduling resumes (for a date: the end of that day), in the schedule's timezone.
+    pub until: DateTime<FixedOffset>,
+    /// The tag's value as written.
+    pub skip_until: String,
+}
+
 /// Why a schedule does (or does not) transition this tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -131,6 +145,9 @@ pub enum Reason {
     Disabled,
     /// No event in the last eight days: no opinion.
     NoEvent,
+    /// The skip-until date that held part of the applied transition back has passed: the
+    /// schedule's phase is applied again, as at a boundary.
+    SkipEnded,
 }
 
 /// What the planner decided for one schedule.
@@ -153,6 +170,14 @@ pub struct Decision {
     /// Where each group's members are, as far as this tick knows (the state table keeps it).
     #[serde(skip)]
     pub homes: BTreeMap<String, BTreeSet<String>>,
+    /// The earliest end of a skip that kept a resource out of this transition's target
+    /// phase (the state table keeps it, to apply the phase again then).
+    #[serde(skip)]
+    pub skip_ends: Option<DateTime<Utc>>,
+    /// Databases offhours stopped and that are still down (resource key -> when it
+    /// stopped them), for RDS's automatic start after seven days.
+    #[serde(skip)]
+    pub stopped: BTreeMap<String, DateTime<Utc>>,
 }
 
 /// The result of planning (or running) one tick: the stable JSON of SPEC section 5.
@@ -164,6 +189,9 @@ pub struct Report {
     pub errors: Vec<Problem>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Problem>,
+    /// Resources a skip-until tag holds out of scheduling.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
     #[serde(default)]
     pub schedules: Vec<Decision>,
     /// True for `run --dry-run` and for `plan`: nothing was changed.
@@ -221,6 +249,21 @@ impl fmt::Display for Report {
                     n.timezone,
                     n.minutes_left,
                     list(&n.resources)
+                )?;
+            }
+        }
+        if !self.skipped.is_empty() {
+            writeln!(
+                f,
+                "\nSkipped (a skip-until tag: neither started nor stopped):"
+            )?;
+            for s in &self.skipped {
+                writeln!(
+                    f,
+                    "  {}: {} until {}",
+                    s.schedule,
+                    s.resource,
+                    s.until.format("%Y-%m-%d %H:%M %:z")
                 )?;
             }
         }

@@ -7,12 +7,12 @@ use sha2::{Digest, Sha256};
 
 use super::deliver::{Delivery, Notifier};
 use super::message::{
-    alert_message, failed, resolved_message, transition_message, warning_message, Message,
-    MessageKind,
+    alert_message, failed, resolved_message, transition_message, warning_message, with_skipped,
+    Message, MessageKind,
 };
 use super::render::{clip, WebhookFormat};
 use crate::core::config::{Config, Problem};
-use crate::core::plan::{Decision, Notice, Reason, Report, Step};
+use crate::core::plan::{Decision, Notice, Reason, Report, Skipped, Step};
 use crate::core::planner::{ScheduleState, TickResult};
 use crate::core::schedule::EventKey;
 use crate::ports::Dedup;
@@ -108,6 +108,15 @@ pub fn error_key(problem: &Problem) -> String {
     )
 }
 
+/// The resources of schedule `name` that a skip-until tag holds out.
+fn skipped_of<'r>(report: &'r Report, name: &str) -> Vec<&'r Skipped> {
+    report
+        .skipped
+        .iter()
+        .filter(|k| k.schedule == name)
+        .collect()
+}
+
 /// Dedup key of a transition summary, or `None` when nothing worth saying happened.
 /// `had_history`: offhours has applied an event of this schedule before (so a transition
 /// that finishes without steps in this tick was driven by earlier ticks, not found done).
@@ -128,15 +137,17 @@ fn transition_key(
         .unwrap_or_else(|| "none".into());
     // Forced and enforced transitions can repeat under one event: key them by tick too.
     let occasion = match decision.reason {
-        Reason::ForceStart | Reason::ForceStop | Reason::Forced | Reason::Enforced => {
-            format!("{event}@{}", report.at.to_rfc3339())
-        }
+        Reason::ForceStart
+        | Reason::ForceStop
+        | Reason::Forced
+        | Reason::Enforced
+        | Reason::SkipEnded => format!("{event}@{}", report.at.to_rfc3339()),
         _ => event,
     };
     let key = format!("notify#done#{}#{action}#{occasion}", decision.schedule);
     match decision.reason {
-        // Enforcement only has news when it had to correct something.
-        Reason::Enforced => (!steps.is_empty()).then_some(key),
+        // Enforcement, or the end of a skip, only has news when it changed something.
+        Reason::Enforced | Reason::SkipEnded => (!steps.is_empty()).then_some(key),
         // The tick that finishes an event's transition, even when the steps ran in
         // earlier ticks; but a schedule seen for the first time with everything already
         // in place (a fresh deploy mid-window) has no news.
@@ -316,7 +327,11 @@ fn pending_messages<'a>(
         if let Some(key) = transition_key(report, decision, &mine, old.applied.is_some()) {
             pending.push(Pending {
                 url: url(name),
-                message: transition_message(decision, &mine, config.schedule(name)),
+                message: with_skipped(
+                    transition_message(decision, &mine, config.schedule(name)),
+                    decision,
+                    &skipped_of(report, name),
+                ),
                 memory: Memory::Once { key, warns: None },
             });
         }

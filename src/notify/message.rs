@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::core::config::{Action, Problem, Schedule};
 use crate::core::inert::plain;
-use crate::core::plan::{Decision, Notice, Step, StepStatus};
+use crate::core::plan::{Decision, Notice, Skipped, Step, StepStatus};
 
 /// What a message is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -254,6 +254,37 @@ pub fn transition_message(
     }
 }
 
+/// A transition summary of a schedule with resources skipped until a date: they are not in
+/// the phase the summary names, so it says so and lists them.
+pub fn with_skipped(mut m: Message, decision: &Decision, skipped: &[&Skipped]) -> Message {
+    if skipped.is_empty() {
+        return m;
+    }
+    if decision.complete {
+        let state = end_state(decision.transition.unwrap_or(Action::Stop));
+        m.text = format!(
+            "Every resource of {} is {state}, but for {} skipped until a date (below).",
+            plain(&decision.schedule),
+            skipped.len()
+        );
+    }
+    let lines = skipped
+        .iter()
+        .map(|k| {
+            let until = k.until.format("%Y-%m-%d %H:%M %:z");
+            format!(
+                "{} until {until}: left as it is",
+                plain(k.resource.to_string())
+            )
+        })
+        .collect();
+    m.sections.push(Section {
+        title: "Skipped until a date".into(),
+        lines,
+    });
+    m
+}
+
 /// Every group of a finished transition in the order it was handled: this tick's steps
 /// in detail, groups finished by earlier ticks (or found in place) by name and state.
 fn finished_lines(action: Action, steps: &[&Step], schedule: Option<&Schedule>) -> Vec<String> {
@@ -399,6 +430,8 @@ mod tests {
             complete: false,
             busy: Vec::new(),
             homes: Default::default(),
+            skip_ends: None,
+            stopped: Default::default(),
         };
         let steps = [
             step(
@@ -426,6 +459,54 @@ mod tests {
         assert_eq!(
             m.sections[1].lines,
             ["DB-1 (DB): InsufficientInstanceCapacity"]
+        );
+    }
+
+    #[test]
+    fn summary_of_a_stop_names_what_a_skip_kept_up() {
+        // GIVEN a finished stop that left a box skipped until Friday running
+        let decision = Decision {
+            schedule: "dev".into(),
+            event: None,
+            desired: Some(Action::Stop),
+            transition: Some(Action::Stop),
+            reason: Reason::Boundary,
+            complete: true,
+            busy: Vec::new(),
+            homes: Default::default(),
+            skip_ends: None,
+            stopped: Default::default(),
+        };
+        let skipped = crate::core::plan::Skipped {
+            schedule: "dev".into(),
+            group: String::new(),
+            resource: ResourceRef {
+                id: "i-0a1".into(),
+                kind: ResourceKind::Ec2,
+                region: None,
+                name: Some("alice-box".into()),
+                engine: None,
+                hibernate: false,
+            },
+            until: "2026-11-28T00:00:00+09:00".parse().expect("instant"),
+            skip_until: "2026-11-27".into(),
+        };
+        // WHEN the summary is written
+        let m = with_skipped(
+            transition_message(&decision, &[], None),
+            &decision,
+            &[&skipped],
+        );
+        // THEN it does not claim everything stopped, and lists the box with its date
+        assert_eq!(
+            m.text,
+            "Every resource of dev is stopped, but for 1 skipped until a date (below)."
+        );
+        let section = m.sections.last().expect("a section");
+        assert_eq!(section.title, "Skipped until a date");
+        assert_eq!(
+            section.lines,
+            ["alice-box (i-0a1, ec2) until 2026-11-28 00:00 +09:00: left as it is"]
         );
     }
 }

@@ -2,27 +2,30 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::core::config::{Action, Config, Problem, ResourceKind, Schedule};
-use crate::core::plan::{
-    Decision, Notice, NoticeKind, Reason, Report, ResourceRef, Step, StepStatus,
-};
-use crate::core::schedule::{latest_event, next_event, EventKey};
+use crate::core::plan::{Decision, Notice, Reason, Report, ResourceRef, Skipped, Step, StepStatus};
+use crate::core::schedule::{latest_event, EventKey};
 pub use crate::core::tags::Tags;
 
 mod asg;
 mod condition;
 mod hibernate;
 mod homes;
+mod notice;
+mod skip;
 mod state;
+mod wake;
 
 pub use asg::{owner as asg_owner, ASG_TAG};
 pub use condition::{condition, Condition};
+pub use skip::skip_until;
 pub use state::{next_state, Attempts, BusySince, Forced, ScheduleState, TickResult};
+pub use wake::RDS_AUTO_START_DAYS;
 
 /// How long a resource may stay in a transient state before it is reported as stuck.
 pub const STUCK_AFTER_MINUTES: i64 = 30;
@@ -134,6 +137,8 @@ fn actionable(c: Condition, action: Action) -> bool {
 pub struct TagKeys {
     pub schedule: String,
     pub group: String,
+    /// A date or instant until which the resource is neither started nor stopped.
+    pub skip_until: String,
 }
 
 impl Default for TagKeys {
@@ -141,6 +146,7 @@ impl Default for TagKeys {
         Self {
             schedule: "ScheduleName".into(),
             group: "ScheduleGroupName".into(),
+            skip_until: "offhours:skip-until".into(),
         }
     }
 }
@@ -179,6 +185,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Report {
     let mut steps = Vec::new();
     let mut notices = Vec::new();
     let mut decisions = Vec::new();
+    let mut skipped = Vec::new();
     for (schedule, resources) in config.schedules.iter().zip(members.iter_mut()) {
         resources.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
         let state = inputs
@@ -191,6 +198,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Report {
         notices.extend(out.notice);
         errors.extend(out.errors);
         warnings.extend(out.warnings);
+        skipped.extend(out.skipped);
         decisions.push(out.decision);
     }
     errors.sort();
@@ -206,6 +214,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Report {
         notices,
         errors,
         warnings,
+        skipped,
         schedules: decisions,
         dry_run: true,
         partial: !inputs.gaps.is_empty(),
@@ -261,6 +270,7 @@ struct ScheduleOutcome {
     notice: Option<Notice>,
     errors: Vec<Problem>,
     warnings: Vec<Problem>,
+    skipped: Vec<Skipped>,
     decision: Decision,
 }
 
@@ -309,6 +319,8 @@ pub fn decide(schedule: &Schedule, state: &ScheduleState, now: DateTime<Utc>) ->
         verdict(natural, natural, Reason::Boundary)
     } else if schedule.enforced {
         verdict(natural, natural, Reason::Enforced)
+    } else if state.skip_ends.is_some_and(|t| t <= now) {
+        verdict(natural, natural, Reason::SkipEnded)
     } else {
         verdict(natural, None, Reason::Applied)
     }
@@ -370,10 +382,13 @@ fn plan_schedule(
     state: &ScheduleState,
     inputs: &Inputs<'_>,
 ) -> ScheduleOutcome {
-    let mut errors = Vec::new();
+    let (mut errors, mut warnings) = (Vec::new(), Vec::new());
     let members = members(schedule, resources, inputs.tags, &mut errors);
+    let (mut scope, skipped) =
+        skip::scan(schedule, &members, inputs.tags, inputs.now, &mut warnings);
     let verdict = decide(schedule, state, inputs.now);
-    let (mut steps, complete) = match verdict.transition {
+    let woken = wake::woken(&members, state, &verdict, inputs.now);
+    let (mut steps, complete) = match wake::pass(verdict.transition, &woken, &mut scope) {
         Some(action) => {
             let mut t = Transition {
                 schedule,
@@ -382,13 +397,16 @@ fn plan_schedule(
                 action,
                 now: inputs.now,
                 gaps: inputs.gaps,
+                scope: &scope,
                 errors: &mut errors,
             };
             t.steps(&members)
         }
         None => (Vec::new(), true),
     };
-    let warnings = hibernate::apply(schedule, &members, &mut steps);
+    warnings.extend(hibernate::apply(schedule, &members, &mut steps));
+    let now = inputs.now;
+    warnings.extend(wake::notices(&schedule.name, &steps, &woken, state, now));
     let busy = members
         .iter()
         .filter(|(_, _, c)| matches!(c, Condition::Busy | Condition::Unknown))
@@ -396,9 +414,10 @@ fn plan_schedule(
         .collect();
     ScheduleOutcome {
         steps,
-        notice: warning(schedule, &members, state, inputs.now),
+        notice: notice::warning(schedule, &members, &scope, state, inputs.now),
         errors,
         warnings,
+        skipped,
         decision: Decision {
             schedule: schedule.name.clone(),
             event: verdict.event,
@@ -408,6 +427,8 @@ fn plan_schedule(
             complete: verdict.transition.is_some() && complete,
             busy,
             homes: homes::next(schedule, &members, state, inputs.gaps),
+            skip_ends: verdict.transition.and_then(|a| scope.ends(&members, a)),
+            stopped: wake::kept(&members, state, &woken, inputs.gaps),
         },
     }
 }
@@ -420,6 +441,7 @@ struct Transition<'a, 'e> {
     action: Action,
     now: DateTime<Utc>,
     gaps: &'a [Gap],
+    scope: &'a skip::Scope,
     errors: &'e mut Vec<Problem>,
 }
 
@@ -433,7 +455,7 @@ impl Transition<'_, '_> {
     }
 
     /// The steps (ungrouped first, then groups in start or stop order) and whether every
-    /// resource is already in the target state.
+    /// resource is in the target state, but for skipped ones and the groups they hold.
     fn steps(&mut self, members: &[Member<'_>]) -> (Vec<Step>, bool) {
         let n = self.schedule.groups.len();
         // reached[g]: every resource of group g is in the target state. A group a gap may
@@ -447,14 +469,18 @@ impl Transition<'_, '_> {
         let mut complete = self.gaps.is_empty();
         let mut ungrouped = Vec::new();
         let mut todo: Vec<Vec<ResourceRef>> = vec![Vec::new(); n];
+        // Per group: a member out of the target phase that is skipped / that is not.
+        let (mut skipped, mut loose) = (vec![false; n], vec![false; n]);
         for (g, r, c) in members {
+            let skip = self.scope.is_skipped(&r.key());
             if !target_reached(*c, self.action) {
-                complete = false;
-                if *g != UNGROUPED {
-                    reached[*g] = false;
+                match (*g, skip) {
+                    (UNGROUPED, skip) => complete &= skip,
+                    (g, true) => (reached[g], skipped[g]) = (false, true),
+                    (g, false) => (reached[g], loose[g]) = (false, true),
                 }
             }
-            if self.check(r, *c) {
+            if self.scope.acts_on(&r.key()) && self.check(r, *c) {
                 match *g {
                     UNGROUPED => ungrouped.push(r.to_ref()),
                     g => todo[g].push(r.to_ref()),
@@ -469,20 +495,26 @@ impl Transition<'_, '_> {
             Action::Start => (0..n).collect(),
             Action::Stop => (0..n).rev().collect(),
         };
+        // held[g]: out of the target phase only because of skipped resources (its own, or
+        // gates held that way): the transition is complete without it.
+        let mut held = vec![false; n];
         for g in order {
-            if todo[g].is_empty() {
-                continue;
-            }
             let group = &self.schedule.groups[g];
             let gates = match self.action {
                 Action::Start => &group.depends_on,
                 Action::Stop => &group.dependents,
             };
-            let waiting_on: Vec<String> = gates
+            let waiting: Vec<usize> = gates.iter().copied().filter(|d| !reached[*d]).collect();
+            let gated = !waiting.is_empty() && waiting.iter().all(|d| held[*d]);
+            held[g] = !reached[g] && ((skipped[g] && !loose[g]) || (loose[g] && gated));
+            complete &= reached[g] || held[g];
+            if todo[g].is_empty() {
+                continue;
+            }
+            let names = waiting
                 .iter()
-                .filter(|d| !reached[**d])
-                .map(|d| self.schedule.groups[*d].name.clone())
-                .collect();
+                .map(|d| self.schedule.groups[*d].name.clone());
+            let waiting_on: Vec<String> = names.collect();
             let resources = std::mem::take(&mut todo[g]);
             steps.push(self.step(&group.name, waiting_on, resources));
         }
@@ -589,44 +621,6 @@ fn past(action: Action) -> &'static str {
         Action::Start => "started",
         Action::Stop => "stopped",
     }
-}
-
-/// The pre-stop warning, once per stop event, when something is running.
-fn warning(
-    schedule: &Schedule,
-    members: &[Member<'_>],
-    state: &ScheduleState,
-    now: DateTime<Utc>,
-) -> Option<Notice> {
-    if !schedule.enabled || schedule.warn_minutes == 0 || schedule.force_stop {
-        return None;
-    }
-    let lead = TimeDelta::minutes(i64::from(schedule.warn_minutes));
-    let stop = next_event(schedule, now, Action::Stop, lead)?;
-    if state.warned == Some(stop.key()) {
-        return None;
-    }
-    let running: Vec<ResourceRef> = members
-        .iter()
-        .filter(|(_, _, c)| matches!(c, Condition::Up | Condition::Busy))
-        .map(|(_, r, _)| r.to_ref())
-        .collect();
-    if running.is_empty() {
-        return None;
-    }
-    let seconds = (stop.at - now).num_seconds();
-    let next_start = next_event(schedule, stop.at, Action::Start, TimeDelta::days(8))
-        .map(|e| e.local.fixed_offset());
-    Some(Notice {
-        schedule: schedule.name.clone(),
-        kind: NoticeKind::PreStopWarning,
-        stop_at: stop.local.fixed_offset(),
-        resources: running,
-        timezone: schedule.timezone.name().to_string(),
-        minutes_left: (seconds + 59) / 60,
-        event: stop.key(),
-        next_start,
-    })
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::resource_key;
-use crate::core::config::Action;
+use crate::core::config::{Action, ResourceKind};
 use crate::core::plan::{Decision, Reason, Step, StepStatus};
 use crate::core::schedule::EventKey;
 
@@ -67,6 +67,14 @@ pub struct ScheduleState {
     /// listed is not known yet: any gap of its kind holds it back.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub homes: BTreeMap<String, BTreeSet<String>>,
+    /// The applied transition left a skipped resource out of its phase: when its skip
+    /// ends, the phase is applied again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_ends: Option<DateTime<Utc>>,
+    /// Databases offhours stopped and has not seen up since (resource key -> when), so
+    /// that RDS's automatic start after seven days is undone. Only databases down now.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stopped: BTreeMap<String, DateTime<Utc>>,
 }
 
 impl ScheduleState {
@@ -128,15 +136,18 @@ pub fn next_state(
             | Reason::Forced
             | Reason::Boundary
             | Reason::Enforced
+            | Reason::SkipEnded
     );
     if decision.complete && finished {
         next.applied = decision.event.or(next.applied);
+        next.skip_ends = decision.skip_ends;
     }
     // A force that a newer event superseded is forgotten.
     if next.forced.is_some_and(|f| f.event != decision.event) {
         next.forced = None;
     }
     count_attempts(&mut next, decision, &tick.steps);
+    note_stops(&mut next, decision, &tick.steps, tick.now);
     next.homes = decision.homes.clone();
     next.busy = decision
         .busy
@@ -185,6 +196,29 @@ fn count_attempts(next: &mut ScheduleState, decision: &Decision, steps: &[&Step]
                     count: 0,
                 });
             entry.count += 1;
+        }
+    }
+}
+
+/// Remembers when this tick stopped each database (and forgets those it started), on top
+/// of what the planner kept.
+fn note_stops(next: &mut ScheduleState, decision: &Decision, steps: &[&Step], now: DateTime<Utc>) {
+    next.stopped = decision.stopped.clone();
+    for step in steps {
+        if !matches!(step.status, StepStatus::Done | StepStatus::Failed) {
+            continue;
+        }
+        let accepted = step
+            .resources
+            .iter()
+            .filter(|r| matches!(r.kind, ResourceKind::Rds | ResourceKind::Aurora))
+            .filter(|r| !step.failures.iter().any(|f| f.id == r.id));
+        for r in accepted {
+            let key = resource_key(r.kind, &r.id);
+            match step.action {
+                Action::Stop => next.stopped.insert(key, now),
+                Action::Start => next.stopped.remove(&key),
+            };
         }
     }
 }

@@ -38,6 +38,8 @@ fn big_transition() -> crate::notify::message::Message {
         complete: true,
         busy: Vec::new(),
         homes: Default::default(),
+        skip_ends: None,
+        stopped: Default::default(),
     };
     transition_message(&decision, &[&step], None)
 }

@@ -1,6 +1,7 @@
 //! Planner tests of what happens when things fail: forced transitions, both flags, unknown and stuck states, starts that fall back, Aurora members, the next-start hint.
 
 use super::*;
+use chrono::TimeDelta;
 
 /// CHAIN with `extra` added to the dev schedule's fields.
 fn chain_with(extra: &str) -> String {

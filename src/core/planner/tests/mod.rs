@@ -429,6 +429,7 @@ fn resources_are_filtered_by_the_tag_keys_in_use() {
     let tags = TagKeys {
         schedule: "Sched".into(),
         group: "Grp".into(),
+        ..TagKeys::default()
     };
     let mut r = res("i-x", ResourceKind::Ec2, "stopped", "dev", None);
     r.tags = [("Sched", "dev"), ("Grp", "API")].into_iter().collect();
@@ -448,3 +449,5 @@ fn resources_are_filtered_by_the_tag_keys_in_use() {
 mod failures;
 mod gaps;
 mod reach;
+mod skips;
+mod wake;
