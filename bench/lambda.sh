@@ -40,6 +40,8 @@
 #                      render one page of 1000 instances on a loaded 2-core box, beyond the
 #                      production per-attempt limit of 20 s / 3
 #   MAX_WAIT_SECONDS   default 120 (template.yaml)
+#   MOTO_PATCH         1 (default): moto looks an EC2 resource's tags up by id (see below);
+#                      0: moto as installed (quadratic in the instances: 10k is out of reach)
 #
 # Needs python3 with boto3 and moto[server]: the project's .venv/ (scripts/venv.sh makes it).
 set -euo pipefail
@@ -433,7 +435,26 @@ for size in "${sizes[@]}"; do
   [ -s "$dir/inventory.json" ] || "$GEN" --resources "$resources" --schedules "$schedules" --out "$dir" >/dev/null
 
   port=$(free_port)
-  moto_server -H 127.0.0.1 -p "$port" >"$LOGS/moto-$size.log" 2>&1 &
+  # moto_server, with one change unless MOTO_PATCH=0: an EC2 resource's tags are looked up
+  # by its id instead of by a regex scan over every tag in the region (moto 5.2.1's
+  # TaggedEC2Resource.get_tags), which made each DescribeInstances with a tag filter
+  # quadratic: at 10k instances one page took more than 100 s (the 300 s call limit
+  # expired on every attempt) and creating the fleet 18 minutes. What the responses say is
+  # unchanged.
+  "$PY" -c 'import sys
+if sys.argv[1] == "1":
+    from moto.ec2.models.core import TaggedEC2Resource
+    from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix
+    def get_tags(self):
+        rid = getattr(self, "id", None)
+        if not rid:
+            return []
+        kind = EC2_PREFIX_TO_RESOURCE.get(get_prefix(rid), "")
+        return [{"resource_id": rid, "key": k, "value": v, "resource_type": kind}
+                for k, v in self.ec2_backend.tags.get(rid, {}).items()]
+    TaggedEC2Resource.get_tags = get_tags
+from moto.server import main
+main(sys.argv[2:])' "${MOTO_PATCH:-1}" -H 127.0.0.1 -p "$port" >"$LOGS/moto-$size.log" 2>&1 &
   moto_pid=$!
   for _ in $(seq 300); do
     "$PY" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$port" 2>/dev/null && break
