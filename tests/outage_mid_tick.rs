@@ -122,7 +122,12 @@ async fn ec2_and_rds_unreachable_after_acting_still_report_what_was_done_and_cle
     let unseen: Vec<_> = report
         .errors
         .iter()
-        .filter(|p| p.message.contains("DescribeInstances") && p.message.contains("Unreachable"))
+        // A dropped connection reads as Unreachable, or as Timeout when the box is so busy
+        // that the SDK's own timeout fires first (seen in CI next to a release build).
+        .filter(|p| {
+            p.message.contains("DescribeInstances")
+                && (p.message.contains("Unreachable") || p.message.contains("Timeout"))
+        })
         .collect();
     assert_eq!(unseen.len(), 1, "{:?}", report.errors);
     // AND the ForceStart it acted on is cleared in that same tick
