@@ -114,15 +114,20 @@ fn plan_monday_morning_starts_the_first_layer_and_blocks_the_rest() {
     assert_eq!(report["notices"], serde_json::json!([]));
 }
 
-#[test]
-fn plan_at_stop_time_reverses_the_order_and_warns_before() {
-    let inventory = std::fs::read_to_string(
+/// The bundled example inventory with every resource up (RDS `available`, the rest
+/// `running`; Aurora left to the caller).
+fn running_example_inventory() -> String {
+    std::fs::read_to_string(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/inventory.yaml"),
     )
     .expect("example inventory")
     .replace("state: stopped", "state: running")
     .replace("kind: rds, state: running", "kind: rds, state: available")
-    .replace(
+}
+
+#[test]
+fn plan_at_stop_time_reverses_the_order_and_warns_before() {
+    let inventory = running_example_inventory().replace(
         "kind: aurora, state: running",
         "kind: aurora, state: available",
     );
@@ -468,13 +473,7 @@ async fn serve_answers_jandi_commands_from_a_config_file_and_refuses_a_wrong_tok
 fn plan_keeps_a_box_tagged_skip_until_friday_up_and_says_so() {
     // GIVEN the example fleet running on Monday evening, dev-api-1 kept up through Friday
     // under the tag key of SKIP_UNTIL_TAG_KEY
-    let inventory = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/inventory.yaml"),
-    )
-    .expect("example inventory")
-    .replace("state: stopped", "state: running")
-    .replace("kind: rds, state: running", "kind: rds, state: available")
-    .replace(
+    let inventory = running_example_inventory().replace(
         "Name: dev-api-1,",
         "Name: dev-api-1, KeepUntil: '2026-11-27',",
     );
