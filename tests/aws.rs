@@ -144,7 +144,7 @@ exceptions:
     let ids = w.ec2(1, "dev", None).await;
     w.stop_all().await;
     w.tick("2026-11-22T18:01:00Z").await;
-    let mut holiday = serde_json::Map::new();
+    let mut holiday = offhours::core::config::Item::new();
     for (k, v) in [
         ("ExceptionUuid", "holiday"),
         ("ScheduleName", "*"),

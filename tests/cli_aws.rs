@@ -51,7 +51,7 @@ async fn stored(w: &World) -> (Vec<String>, Vec<String>, Vec<String>) {
     let key = |item: &offhours::core::config::Item, fields: &[&str]| -> String {
         fields
             .iter()
-            .map(|f| item.get(*f).and_then(|v| v.as_str()).unwrap_or("?"))
+            .map(|f| item.get(f).and_then(|v| v.as_str()).unwrap_or("?"))
             .collect::<Vec<_>>()
             .join("/")
     };
@@ -76,7 +76,7 @@ async fn stored(w: &World) -> (Vec<String>, Vec<String>, Vec<String>) {
 }
 
 fn sorted(mut raw: RawConfig) -> RawConfig {
-    let key = |i: &offhours::core::config::Item| serde_json::Value::Object(i.clone()).to_string();
+    let key = |i: &offhours::core::config::Item| serde_json::to_string(i).expect("item serializes");
     raw.schedules.sort_by_key(key);
     raw.groups.sort_by_key(key);
     raw.exceptions.sort_by_key(key);

@@ -459,7 +459,7 @@ impl Store {
                 let what = table.describe(item);
                 let mut item = item.clone();
                 for flag in ONE_SHOT_FLAGS {
-                    if item.remove(*flag).is_some_and(|v| v == Value::Bool(true)) {
+                    if item.remove(flag).is_some_and(|v| v == Value::Bool(true)) {
                         summary.ignored.push(format!("{what}: {flag}"));
                     }
                 }
@@ -467,8 +467,8 @@ impl Store {
                 let key = table.key_of(&item);
                 if let Some(old) = table.items(&stored).iter().find(|o| table.key_of(o) == key) {
                     for flag in ONE_SHOT_FLAGS {
-                        if old.get(*flag) == Some(&Value::Bool(true)) {
-                            item.insert((*flag).to_string(), Value::Bool(true));
+                        if old.get(flag) == Some(&Value::Bool(true)) {
+                            item.insert((*flag).into(), Value::Bool(true));
                         }
                     }
                 }
@@ -529,7 +529,7 @@ impl Store {
         };
         for item in &mut raw.schedules {
             for flag in ONE_SHOT_FLAGS {
-                item.remove(*flag);
+                item.remove(flag);
             }
         }
         raw.schedules.sort_by_key(|i| key(i, &["ScheduleName"]));

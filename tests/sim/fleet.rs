@@ -124,7 +124,7 @@ const ZONES: &[&str] = &[
 
 fn item(value: Value) -> Item {
     match value {
-        Value::Object(map) => map,
+        Value::Object(map) => map.into_iter().collect(),
         _ => Item::new(),
     }
 }

@@ -5,13 +5,9 @@ use std::fmt;
 use chrono::{NaiveDate, NaiveTime, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::core::document::{self, Syntax};
 use crate::error::Result;
-
-/// One item as users write it (DynamoDB console, YAML, JSON): field name -> value.
-pub type Item = serde_json::Map<String, Value>;
 
 /// The three item lists of a config file or of the three tables, before validation.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -344,7 +340,10 @@ impl Config {
 }
 
 mod fields;
+mod item;
 mod validate;
+
+pub use item::Item;
 
 pub use validate::validate;
 
