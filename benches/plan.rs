@@ -54,6 +54,7 @@ fn fleet() -> Vec<Resource> {
                 reason: None,
                 cluster: None,
                 hibernation: false,
+                instance_type: None,
             });
         }
     }

@@ -251,6 +251,7 @@ async fn failed_start_holds_back_only_its_dependents() {
         reason: None,
         cluster: None,
         hibernation: false,
+        instance_type: None,
     };
     let cloud = WithGhost {
         inner: &w.cloud,

@@ -518,3 +518,73 @@ fn plan_keeps_a_box_tagged_skip_until_friday_up_and_says_so() {
         "{text}"
     );
 }
+
+#[test]
+fn savings_on_the_example_week_match_the_hand_count() {
+    let out = offhours(&[
+        "savings",
+        "--config",
+        "examples/offhours.yaml",
+        "--inventory",
+        "examples/inventory.yaml",
+        "--from",
+        "2026-11-23",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = json(&out);
+    assert_eq!(
+        (s["period"].as_str(), s["from"].as_str()),
+        (Some("week"), Some("2026-11-23"))
+    );
+    let row = |name: &str| -> (u64, f64, f64, f64) {
+        let r = s["schedules"]
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["schedule"] == name))
+            .unwrap_or_else(|| panic!("no row for {name}: {s}"));
+        let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+        (
+            r["resources"].as_u64().unwrap_or(0),
+            f("hours_running"),
+            f("hours_avoided"),
+            f("dollars_saved"),
+        )
+    };
+    // dev (Seoul): 09:00-22:00 on 5 weekdays, Thursday until 23:30 = 66.5 h, 6 resources:
+    // 399 running, 6 x 168 - 399 = 609 avoided; 101.5 h each at Seoul prices
+    // db.t3.medium 0.1 + t3.medium 0.052 + 2 x t3.large 0.104 + m5.large 0.118 +
+    // t3.micro 0.013 = 0.491 $/h -> 49.84 $.
+    assert_eq!(row("dev"), (6, 399.0, 609.0, 49.84));
+    // staging-us (Los Angeles): 08:00-19:00 x 5 = 55 h, 3 resources: 165 running, 339
+    // avoided; 113 h each at us-east-1 prices db.r5.large 0.25 + 2 x m5.large 0.096 =
+    // 0.442 $/h -> 49.95 $.
+    assert_eq!(row("staging-us"), (3, 165.0, 339.0, 49.95));
+    assert_eq!(s["total"]["dollars_saved"].as_f64(), Some(99.79));
+    assert_eq!(s["total"]["hours_avoided"].as_f64(), Some(948.0));
+
+    // A price file overrides the embedded table; the text output says what is not saved.
+    let prices = temp_file(
+        "prices.csv",
+        "region,type,usd_per_hour\nap-northeast-2,t3.micro,1.0\n",
+    );
+    let out = offhours(&[
+        "savings",
+        "--config",
+        "examples/offhours.yaml",
+        "--inventory",
+        "examples/inventory.yaml",
+        "--from",
+        "2026-11-23",
+        "--prices",
+        prices.to_str().expect("utf-8 path"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    // dev: 0.491 - 0.013 + 1.0 = 1.478 $/h x 101.5 h = 150.02 $.
+    assert!(text.contains("150.02"), "{text}");
+    assert!(text.contains("EBS"), "{text}");
+}

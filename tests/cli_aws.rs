@@ -274,3 +274,29 @@ async fn import_skips_one_shot_flags_export_leaves_them_out_and_prune_removes_wh
     assert!(!text.contains("remove"), "{text}");
     assert_eq!(stored(&w).await, (vec!["dev".into()], vec![], vec![]));
 }
+
+#[tokio::test]
+async fn savings_without_files_reads_the_tables_and_the_live_fleet_with_its_types() {
+    let w = World::new().await;
+    w.import(
+        r#"
+schedules:
+  - {ScheduleName: office, TagValue: office, DaysActive: weekdays, StartTime: "09:00", StopTime: "18:00", Timezone: Asia/Seoul}
+"#,
+    )
+    .await;
+    w.rds("office-db", "office", None).await; // db.t3.micro
+    w.ec2(2, "office", None).await; // t3.micro
+    w.ec2(1, "elsewhere", None).await;
+    let out = offhours(&w, &["savings", "--from", "2026-11-23", "--format", "json"]);
+    let s: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let row = &s["schedules"][0];
+    assert_eq!(row["schedule"], "office");
+    assert_eq!(row["resources"], 3);
+    // 5 x 9 h x 3 = 135 running of 504; 123 h avoided each at us-east-1 prices:
+    // db.t3.micro 0.018 + 2 x t3.micro 0.0104 = 0.0388 $/h -> 4.77 $.
+    assert_eq!(row["hours_running"].as_f64(), Some(135.0));
+    assert_eq!(row["hours_avoided"].as_f64(), Some(369.0));
+    assert_eq!(row["dollars_saved"].as_f64(), Some(4.77));
+    assert!(row.get("unpriced").is_none(), "{row}");
+}

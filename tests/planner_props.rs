@@ -119,6 +119,7 @@ fn fleet(case: &Case) -> Vec<Resource> {
                 reason: None,
                 cluster: None,
                 hibernation: false,
+                instance_type: None,
             }
         })
         .collect()

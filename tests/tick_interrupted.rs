@@ -73,6 +73,7 @@ impl Cloud for OneInstance {
             reason: None,
             cluster: None,
             hibernation: false,
+            instance_type: None,
         }])
     }
     async fn start(&self, resources: &[ResourceRef]) -> Vec<Outcome> {

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use crate::app::files::{load_inventory, load_state};
+use crate::app::savings::{savings_command, SavingsArgs};
 use crate::app::serve::{serve_addr, Endpoint};
 use crate::app::tick::Tick;
 use crate::aws::cloud::AwsCloud;
@@ -110,6 +111,9 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: ExportFormat,
     },
+    /// Hours and on-demand dollars saved per schedule over a day, week or month (from
+    /// files, or the tables and the live fleet, read-only).
+    Savings(SavingsArgs),
     /// Serve chat commands (Slack slash command, JANDI outgoing webhook) on POST /, the
     /// same handler as the Lambda Function URL. Verifies requests with SLACK_SIGNING_SECRET /
     /// JANDI_TOKEN. Commands act on the DynamoDB tables (AWS_ENDPOINT_URL honoured); with
@@ -206,7 +210,7 @@ pub fn init_logging() {
 }
 
 /// Runs commands that talk to AWS on a small tokio runtime.
-fn block_on<F: std::future::Future<Output = Result<ExitCode>>>(future: F) -> Result<ExitCode> {
+pub(crate) fn block_on<T, F: std::future::Future<Output = Result<T>>>(future: F) -> Result<T> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -217,7 +221,7 @@ fn block_on<F: std::future::Future<Output = Result<ExitCode>>>(future: F) -> Res
         .block_on(future)
 }
 
-async fn sdk_config(settings: &Settings) -> aws_config::SdkConfig {
+pub(crate) async fn sdk_config(settings: &Settings) -> aws_config::SdkConfig {
     crate::app::settings::aws_sdk_loader(settings).load().await
 }
 
@@ -326,6 +330,7 @@ pub fn run_command(command: Command, settings: &Settings) -> Result<ExitCode> {
             print(&timeline(&config, from, days.clamp(1, 366)), format)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Savings(args) => savings_command(settings, args),
         Command::Serve {
             listen,
             config,

@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod files;
 pub mod lambda;
+pub mod savings;
 pub mod serve;
 pub mod settings;
 pub mod tick;

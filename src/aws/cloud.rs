@@ -144,6 +144,7 @@ impl AwsCloud {
                         .hibernation_options()
                         .and_then(|h| h.configured())
                         .unwrap_or(false),
+                    instance_type: instance.instance_type().map(|t| t.as_str().to_string()),
                 });
             }
         }
@@ -173,6 +174,7 @@ impl AwsCloud {
                     )
                     .map(|r| Resource {
                         cluster: db.db_cluster_identifier().map(String::from),
+                        instance_type: db.db_instance_class().map(String::from),
                         ..r
                     }),
                 );
@@ -205,6 +207,7 @@ impl AwsCloud {
             reason: None,
             cluster: None,
             hibernation: false,
+            instance_type: None,
         })
     }
 

@@ -1,4 +1,4 @@
-//! The functional core: config model and validation, schedule events, planner, plan report, timeline, inert text per chat markup and clipping to chat size limits. Pure: no AWS, no clock, no env, no I/O.
+//! The functional core: config model and validation, schedule events, planner, plan report, timeline, savings, inert text per chat markup and clipping to chat size limits. Pure: no AWS, no clock, no env, no I/O.
 
 pub mod clip;
 pub mod config;
@@ -7,6 +7,7 @@ pub mod inert;
 pub mod inventory;
 pub mod plan;
 pub mod planner;
+pub mod savings;
 pub mod schedule;
 pub mod tags;
 pub mod timeline;

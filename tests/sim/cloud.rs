@@ -269,6 +269,7 @@ impl World {
                             reason: r.reason.clone(),
                             cluster: None,
                             hibernation: false,
+                            instance_type: None,
                         });
                     }
                 }

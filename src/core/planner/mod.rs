@@ -55,6 +55,9 @@ pub struct Resource {
     /// (`HibernationOptions.Configured`), so a `Hibernate` group can hibernate it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hibernation: bool,
+    /// EC2 instance type or RDS DB instance class (`t3.large`, `db.t3.medium`), for prices.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
 }
 
 impl Resource {
@@ -171,7 +174,8 @@ pub fn plan(inputs: &Inputs<'_>) -> Report {
     let mut errors: Vec<Problem> = config.errors.clone();
     errors.extend(inputs.gaps.iter().map(Gap::problem));
     let mut warnings: Vec<Problem> = config.warnings.clone();
-    let (mut members, unmatched) = by_schedule(inputs, &mut warnings);
+    let (mut members, unmatched) =
+        by_schedule(inputs.config, inputs.resources, inputs.tags, &mut warnings);
     for (tag, n) in unmatched {
         warnings.push(Problem::new(
             tag,
@@ -227,10 +231,11 @@ pub fn plan(inputs: &Inputs<'_>) -> Report {
 /// instances and Auto Scaling instances are left out with a warning naming the cluster
 /// or group to tag instead.
 fn by_schedule<'a>(
-    inputs: &Inputs<'a>,
+    config: &Config,
+    resources: &'a [Resource],
+    tags: &TagKeys,
     warnings: &mut Vec<Problem>,
 ) -> (Vec<Vec<&'a Resource>>, BTreeMap<&'a str, usize>) {
-    let config = inputs.config;
     let by_tag: HashMap<&str, usize> = config
         .schedules
         .iter()
@@ -239,11 +244,11 @@ fn by_schedule<'a>(
         .collect();
     let mut members: Vec<Vec<&Resource>> = vec![Vec::new(); config.schedules.len()];
     let mut unmatched: BTreeMap<&str, usize> = BTreeMap::new();
-    for r in inputs.resources {
-        let Some(tag) = r.tags.get(&inputs.tags.schedule) else {
+    for r in resources {
+        let Some(tag) = r.tags.get(&tags.schedule) else {
             continue;
         };
-        if let Some(w) = asg::guard(r, &inputs.tags.schedule, tag) {
+        if let Some(w) = asg::guard(r, &tags.schedule, tag) {
             warnings.push(w);
             continue;
         }
@@ -252,7 +257,7 @@ fn by_schedule<'a>(
                 tag,
                 format!(
                     "resource {} ({}) is a member of Aurora cluster '{cluster}' and starts and stops with it; it is left alone: tag the cluster {}={tag} instead (an AURORA group)",
-                    r.id, r.kind, inputs.tags.schedule
+                    r.id, r.kind, tags.schedule
                 ),
             ));
             continue;
@@ -263,6 +268,22 @@ fn by_schedule<'a>(
         }
     }
     (members, unmatched)
+}
+
+/// The resources each schedule manages (index-aligned with `config.schedules`), by the
+/// same rules as a tick (Auto Scaling instances and Aurora members left out), without the
+/// ones that are gone: for read-only views such as savings.
+pub fn scheduled_resources<'a>(
+    config: &Config,
+    resources: &'a [Resource],
+    tags: &TagKeys,
+) -> Vec<Vec<&'a Resource>> {
+    let mut ignored = Vec::new();
+    let (mut members, _) = by_schedule(config, resources, tags, &mut ignored);
+    for list in &mut members {
+        list.retain(|r| condition(r.kind, &r.state) != Condition::Gone);
+    }
+    members
 }
 
 struct ScheduleOutcome {

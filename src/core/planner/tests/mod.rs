@@ -37,6 +37,7 @@ fn res(id: &str, kind: ResourceKind, state: &str, schedule: &str, group: Option<
         reason: None,
         cluster: None,
         hibernation: false,
+        instance_type: None,
     }
 }
 
