@@ -588,3 +588,120 @@ fn savings_on_the_example_week_match_the_hand_count() {
     assert!(text.contains("150.02"), "{text}");
     assert!(text.contains("EBS"), "{text}");
 }
+
+#[test]
+fn importing_the_korean_holidays_skips_those_days_and_a_second_import_changes_nothing() {
+    let example = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/offhours.yaml"),
+    )
+    .expect("example config");
+    let config = temp_file("holidays.yaml", &example);
+    let config = config.to_str().expect("utf-8 path");
+    let ics = "examples/holidays-kr-2026-2027.ics";
+    let import = |args: &[&str]| {
+        let mut all = vec![
+            "holidays", "import", "--ics", ics, "--config", config, "--format", "json",
+        ];
+        all.extend_from_slice(args);
+        let out = offhours(&all);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json(&out)
+    };
+    let first = import(&["--schedule", "*"]);
+    assert_eq!(
+        (first["days"].as_u64(), first["written"].as_u64()),
+        (Some(40), Some(40))
+    );
+    let bytes = std::fs::read(config).expect("config");
+    let second = import(&["--schedule", "*"]);
+    assert_eq!(
+        (second["written"].as_u64(), second["unchanged"].as_u64()),
+        (Some(0), Some(40))
+    );
+    assert_eq!(
+        std::fs::read(config).expect("config"),
+        bytes,
+        "the file is untouched"
+    );
+
+    // Chuseok (Thu 2026-09-24, Fri 09-25): dev has no start on those days, Wednesday has one.
+    let out = offhours(&[
+        "timeline",
+        "--config",
+        config,
+        "--from",
+        "2026-09-21",
+        "--format",
+        "json",
+    ]);
+    let t = json(&out);
+    let dev = t["schedules"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["schedule"] == "dev"))
+        .expect("dev");
+    let starts: Vec<&str> = dev["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["action"] == "start")
+        .filter_map(|e| e["at"].as_str())
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            "2026-09-21T09:00:00+09:00",
+            "2026-09-22T09:00:00+09:00",
+            "2026-09-23T09:00:00+09:00"
+        ]
+    );
+    // The config with the holidays is still valid.
+    assert!(offhours(&["validate", "--config", config]).status.success());
+
+    // A calendar that lost a day: listed without --prune, removed with it.
+    let smaller = std::fs::read_to_string(ics)
+        .expect("ics")
+        .replace(
+            "UID:kr-2027-christmas-substitute@offhours.example",
+            "UID:gone@offhours.example",
+        )
+        .replace("DTSTART;VALUE=DATE:20271227", "DTSTART;VALUE=DATE:20281227")
+        .replace("DTEND;VALUE=DATE:20271228", "DTEND;VALUE=DATE:20281228");
+    let smaller = temp_file("holidays-kr-2026-2027.ics", &smaller);
+    let smaller = smaller.to_str().expect("utf-8 path");
+    let run = |prune: bool| {
+        let mut args = vec![
+            "holidays",
+            "import",
+            "--ics",
+            smaller,
+            "--config",
+            config,
+            "--schedule",
+            "*",
+            "--format",
+            "json",
+        ];
+        if prune {
+            args.push("--prune");
+        }
+        json(&offhours(&args))
+    };
+    let listed = run(false);
+    let stale = "ics:kr-holidays:*:2027-12-27:kr-2027-christmas-substitute@offhours.example";
+    assert_eq!(listed["stale"], serde_json::json!([stale]));
+    assert!(std::fs::read_to_string(config)
+        .expect("config")
+        .contains(stale));
+    let pruned = run(true);
+    assert_eq!(
+        (pruned["pruned"].as_bool(), pruned["stale"][0].as_str()),
+        (Some(true), Some(stale))
+    );
+    assert!(!std::fs::read_to_string(config)
+        .expect("config")
+        .contains(stale));
+}

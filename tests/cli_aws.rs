@@ -300,3 +300,39 @@ schedules:
     assert_eq!(row["dollars_saved"].as_f64(), Some(4.77));
     assert!(row.get("unpriced").is_none(), "{row}");
 }
+
+#[tokio::test]
+async fn holidays_import_into_the_exception_table_is_idempotent() {
+    let w = World::new().await;
+    w.import("schedules:\n  - {ScheduleName: dev, TagValue: dev, StartTime: \"09:00\", StopTime: \"18:00\"}\n")
+        .await;
+    let ics = "examples/holidays-kr-2026-2027.ics";
+    let args = [
+        "holidays",
+        "import",
+        "--ics",
+        ics,
+        "--schedule",
+        "dev",
+        "--format",
+        "json",
+    ];
+    let first: serde_json::Value =
+        serde_json::from_str(&stdout(&offhours(&w, &args))).expect("json");
+    assert_eq!(first["written"], 40);
+    let (_, _, exceptions) = stored(&w).await;
+    assert_eq!(exceptions.len(), 40);
+    let second: serde_json::Value =
+        serde_json::from_str(&stdout(&offhours(&w, &args))).expect("json");
+    assert_eq!(
+        (second["written"].as_u64(), second["unchanged"].as_u64()),
+        (Some(0), Some(40))
+    );
+    assert_eq!(stored(&w).await.2, exceptions);
+    let unknown = offhours(
+        &w,
+        &["holidays", "import", "--ics", ics, "--schedule", "nope"],
+    );
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no schedule 'nope'"));
+}

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use crate::app::files::{load_inventory, load_state};
+use crate::app::holidays::{holidays_command, HolidaysCommand};
 use crate::app::savings::{savings_command, SavingsArgs};
 use crate::app::serve::{serve_addr, Endpoint};
 use crate::app::tick::Tick;
@@ -110,6 +111,11 @@ pub enum Command {
     Export {
         #[arg(long, value_enum, default_value_t)]
         format: ExportFormat,
+    },
+    /// Holiday calendars: `holidays import --ics FILE --schedule NAME|* [--config FILE] [--prune]`.
+    Holidays {
+        #[command(subcommand)]
+        command: HolidaysCommand,
     },
     /// Hours and on-demand dollars saved per schedule over a day, week or month (from
     /// files, or the tables and the live fleet, read-only).
@@ -331,6 +337,7 @@ pub fn run_command(command: Command, settings: &Settings) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Savings(args) => savings_command(settings, args),
+        Command::Holidays { command } => holidays_command(settings, command),
         Command::Serve {
             listen,
             config,

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod files;
+pub mod holidays;
 pub mod lambda;
 pub mod savings;
 pub mod serve;
