@@ -3,6 +3,7 @@
 pub mod clip;
 pub mod config;
 pub mod document;
+pub mod events;
 pub mod inert;
 pub mod inventory;
 pub mod plan;
