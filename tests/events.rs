@@ -117,6 +117,43 @@ fn by_type(events: &[Value]) -> BTreeMap<String, Vec<String>> {
     m
 }
 
+/// Checks `events` against docs/events.schema.json: required fields there, no field it
+/// does not name, and every detail-type listed in docs/events.md.
+fn check_documented(events: &[Value]) {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(docs.join("events.schema.json")).expect("schema"),
+    )
+    .expect("schema is JSON");
+    let page = std::fs::read_to_string(docs.join("events.md")).expect("docs/events.md");
+    for t in offhours::core::events::DetailType::ALL {
+        assert!(
+            page.contains(&format!("| `{}` |", t.as_str())),
+            "{t:?} not in docs/events.md"
+        );
+    }
+    for e in events {
+        let detail = e["detail"].as_object().expect("detail object");
+        for field in schema["required"].as_array().expect("required") {
+            assert!(
+                detail.contains_key(field.as_str().expect("name")),
+                "{field} missing: {e}"
+            );
+        }
+        for field in detail.keys() {
+            assert!(
+                schema["properties"].get(field).is_some(),
+                "{field} undocumented: {e}"
+            );
+        }
+        let kinds = &schema["properties"]["kind"]["enum"];
+        assert!(
+            kinds.as_array().expect("kinds").contains(&detail["kind"]),
+            "{e}"
+        );
+    }
+}
+
 /// A running chain: the database and eleven instances (more than one PutEvents batch).
 async fn running_chain(w: &World) -> Vec<String> {
     w.import(CONFIG).await;
@@ -174,6 +211,8 @@ async fn warnings_and_stops_arrive_through_a_rule_in_batches_of_ten() {
                "account": "123456789012", "region": "us-east-1", "action": "stop",
                "time": "2026-11-23T17:52:00Z", "stop_at": "2026-11-23T18:00:00Z"})
     );
+    check_documented(&warnings);
+    check_documented(&stops);
     // AND every stop requested and completed, APP's before DB's
     assert_eq!(
         by_type(&stops),
