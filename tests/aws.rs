@@ -351,6 +351,7 @@ async fn concurrent_ticks_act_once() {
         notifier: &w.notifier,
         settings: &w.settings,
         options: &w.options,
+        events: None,
     };
     let (a, b) = tokio::join!(tick.run(at), tick.run(at));
     w.moto.stop_recording().await;

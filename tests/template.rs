@@ -621,6 +621,19 @@ fn check_iam(t: &Value, tag_key: &str, regions: &[&str], table_arns: &BTreeSet<S
                 );
             }
         }
+        // EventBridge: PutEvents on named buses only.
+        if s.actions.iter().any(|a| a.starts_with("events:")) {
+            assert_eq!(s.actions, ["events:PutEvents"], "{}", s.origin);
+            assert!(
+                !s.resources.is_empty()
+                    && s.resources.iter().all(|r| r.starts_with("arn:aws:events:")
+                        && r.contains(":event-bus/")
+                        && !r.contains('*')),
+                "{}: events on {:?}",
+                s.origin,
+                s.resources
+            );
+        }
         // Resource "*" only for the Describe calls that cannot be scoped.
         if s.resources.iter().any(|r| r == "*") {
             for a in &s.actions {
@@ -727,6 +740,7 @@ const EVERY_OPTION: &[(&str, &str)] = &[
     ("JandiTokenParameter", "/offhours/jandi-token"),
     ("SecretsKmsKeyArn", SECRETS_KEY),
     ("EbsKmsKeyArns", EBS_KEYS),
+    ("EventBus", "ops-events"),
 ];
 const SECRETS_KEY: &str = "arn:aws:kms:ap-northeast-2:123456789012:key/secrets-0001";
 const EBS_KEYS: &str = "arn:aws:kms:ap-northeast-2:123456789012:key/ebs-0001,arn:aws:kms:ap-northeast-2:123456789012:key/ebs-0002";
@@ -1436,6 +1450,42 @@ fn permission_rows(
         rows.insert(sid, (actions, named));
     }
     rows
+}
+
+#[test]
+fn action_events_go_only_to_the_configured_bus() {
+    let template = load_template();
+    let own = format!("arn:aws:events:{REGION}:{ACCOUNT}:event-bus/ops-events");
+    let other = "arn:aws:events:eu-west-1:210987654321:event-bus/central";
+    // (EventBus parameter, EVENT_BUS the scheduler reads, the bus it may publish to)
+    let cases = [
+        ("", None, None),
+        ("ops-events", Some("ops-events"), Some(own.as_str())),
+        (other, Some(other), Some(other)),
+    ];
+    for (parameter, want_env, want_bus) in cases {
+        // GIVEN the template with this EventBus WHEN CloudFormation evaluates it
+        let t = Evaluator::new(&template, &params(&[("EventBus", parameter)])).render();
+        // THEN the scheduler reads it as EVENT_BUS (empty: off)
+        let env = &t["Resources"]["SchedulerFunction"]["Properties"]["Environment"]["Variables"];
+        let bus = offhours::app::settings::event_bus(|k| env.get(k).map(scalar));
+        assert_eq!(bus.as_deref(), want_env, "{parameter}");
+        // AND only the scheduler may PutEvents, on exactly that bus
+        let by_function = function_statements(&t);
+        let buses = |function: &str| -> Vec<String> {
+            by_function[function]
+                .iter()
+                .filter(|s| s.actions.iter().any(|a| a.starts_with("events:")))
+                .flat_map(|s| s.resources.clone())
+                .collect()
+        };
+        assert_eq!(
+            buses("SchedulerFunction"),
+            Vec::from_iter(want_bus.map(String::from)),
+            "{parameter}"
+        );
+        assert!(buses("ChatFunction").is_empty(), "{parameter}");
+    }
 }
 
 #[test]

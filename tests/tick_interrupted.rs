@@ -136,6 +136,7 @@ async fn bookkeeping_that_hangs_ends_at_the_deadline_with_the_work_reported() {
         notifier: &notifier,
         settings: &settings,
         options: &options,
+        events: None,
     };
     let started = tokio::time::Instant::now();
     let report = tokio::time::timeout(
@@ -189,6 +190,7 @@ async fn a_tick_that_dies_while_saving_state_keeps_the_chat_start() {
         notifier: &notifier,
         settings: &settings,
         options: &options,
+        events: None,
     };
     // The first tick starts the instance and dies while saving the schedule's state (the
     // process is gone: its future is dropped there).

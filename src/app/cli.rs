@@ -16,6 +16,7 @@ use crate::app::savings::{savings_command, SavingsArgs};
 use crate::app::serve::{serve_addr, Endpoint};
 use crate::app::tick::Tick;
 use crate::aws::cloud::AwsCloud;
+use crate::aws::events::Events;
 use crate::aws::executor::Options;
 use crate::aws::store::{AwsCommandStore, Store};
 use crate::chat::ChatSecrets;
@@ -248,12 +249,17 @@ async fn run_tick(
         max_wait: std::time::Duration::from_secs(settings.max_wait_seconds),
         ..Options::default()
     };
+    let events = match crate::app::settings::event_bus(|name| env.get(name)) {
+        Some(bus) if !dry_run => Some(Events::new(&sdk, &bus).await),
+        _ => None,
+    };
     let tick = Tick {
         store: &store,
         cloud: &cloud,
         notifier: &notifier,
         settings,
         options: &options,
+        events: events.as_ref(),
     };
     let report = tick.run(at.unwrap_or_else(Utc::now)).await?;
     print(&report, format)?;

@@ -12,6 +12,7 @@ use crate::app::serve::handle_function_url;
 use crate::app::settings::Environment;
 use crate::app::tick::Tick;
 use crate::aws::cloud::AwsCloud;
+use crate::aws::events::Events;
 use crate::aws::executor::Options;
 use crate::aws::store::{AwsCommandStore, Store};
 use crate::chat::{ChatSecrets, FollowUp};
@@ -59,6 +60,7 @@ pub struct Handler {
     follow: FollowUp,
     settings: Settings,
     options: Options,
+    events: Option<Events>,
 }
 
 impl Handler {
@@ -81,7 +83,18 @@ impl Handler {
             follow: FollowUp::slack()?,
             settings,
             options,
+            events: None,
         })
+    }
+
+    /// Publishes action events to `bus` (env `EVENT_BUS`; `None`: no events). Looks up
+    /// the account once, here at cold start.
+    pub async fn with_events(mut self, sdk: &aws_config::SdkConfig, bus: Option<String>) -> Self {
+        self.events = match bus {
+            Some(bus) => Some(Events::new(sdk, &bus).await),
+            None => None,
+        };
+        self
     }
 
     /// Handles one invocation with no deadline of its own (tests, local runs).
@@ -111,6 +124,7 @@ impl Handler {
                     notifier: &self.notifier,
                     settings: &self.settings,
                     options: &options,
+                    events: self.events.as_ref(),
                 };
                 let ticked = tick.run(now).await;
                 match ticked {
@@ -264,12 +278,14 @@ pub async fn serve(settings: Settings) -> std::result::Result<(), lambda_runtime
     // Secrets given as SSM parameter names are read here, once per cold start.
     let env = Environment::load(&sdk).await;
     env.check_webhook()?;
-    let handler = Arc::new(Handler::new(
+    let bus = crate::app::settings::event_bus(|name| env.get(name));
+    let handler = Handler::new(
         &sdk,
         settings,
         NotifySettings::from_lookup(|name| env.get(name))?,
         ChatSecrets::from_lookup(|name| env.get(name)),
-    )?);
+    )?;
+    let handler = Arc::new(handler.with_events(&sdk, bus).await);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);
         // The Runtime API gives the invocation's deadline in epoch milliseconds.

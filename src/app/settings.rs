@@ -121,6 +121,12 @@ fn value(get: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// Env `EVENT_BUS`: the EventBridge bus (a name or an ARN) that action events are
+/// published to; unset or empty: no events.
+pub fn event_bus(get: impl Fn(&str) -> Option<String>) -> Option<String> {
+    value(&get, "EVENT_BUS")
+}
+
 /// Env `CHAT_COMMAND` (default `/offhours`): the command prefix shown in chat, read once
 /// here for both the notifier and the command endpoint.
 fn chat_command(get: &impl Fn(&str) -> Option<String>) -> String {
@@ -309,6 +315,18 @@ mod tests {
             (s.defaults.tick_minutes, s.defaults.max_attempts),
             (Some(15), 5)
         );
+    }
+
+    #[test]
+    fn event_bus_is_off_when_unset_or_blank() {
+        let bus = |v: Option<&str>| {
+            event_bus(|k| (k == "EVENT_BUS").then(|| v.map(String::from)).flatten())
+        };
+        assert_eq!(bus(None), None);
+        assert_eq!(bus(Some("  ")), None);
+        assert_eq!(bus(Some(" offhours ")).as_deref(), Some("offhours"));
+        let arn = "arn:aws:events:us-east-1:123456789012:event-bus/ops";
+        assert_eq!(bus(Some(arn)).as_deref(), Some(arn));
     }
 
     #[test]

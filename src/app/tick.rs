@@ -4,12 +4,13 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::aws::events::Events;
 use crate::aws::executor::{execute, Options};
 use crate::core::config::{validate, Action, Config, Problem};
 use crate::core::plan::{Reason, Report};
 use crate::core::planner::{next_state, Inputs, ScheduleState, TickResult};
 use crate::error::{Error, Result};
-use crate::notify::{notify_tick, Notifier, NotifyOutcome};
+use crate::notify::{notify_tick, Delivery, MessageKind, Notifier, NotifyOutcome};
 use crate::ports::Settings;
 use crate::ports::{Cloud, Fence, NoFence, SchedulerStore};
 
@@ -19,14 +20,20 @@ const LEASE_MARGIN_SECONDS: i64 = 120;
 /// Why a tick's report lacks its bookkeeping.
 const OUT_OF_TIME: &str = "the invocation ran out of time after acting: flags, chat or state may not be written; the next tick continues from the stored state";
 
+/// Why a tick's report lacks its action events.
+const NO_TIME_FOR_EVENTS: &str =
+    "the invocation ran out of time before the action events were published to EventBridge";
+
 /// One scheduler tick's context, built once per invocation and shared by the Lambda and
-/// `offhours run`: the store, the cloud, the notifier, the settings and the wait budget.
+/// `offhours run`: the store, the cloud, the notifier, the settings, the wait budget, and
+/// the EventBridge bus action events go to (`None`: `EVENT_BUS` unset).
 pub struct Tick<'a, S, C> {
     pub store: &'a S,
     pub cloud: &'a C,
     pub notifier: &'a Notifier,
     pub settings: &'a Settings,
     pub options: &'a Options,
+    pub events: Option<&'a Events>,
 }
 
 impl<S: SchedulerStore, C: Cloud> Tick<'_, S, C> {
@@ -101,22 +108,42 @@ impl<S: SchedulerStore, C: Cloud> Tick<'_, S, C> {
         let mut report = execute(self.cloud, &inputs, self.options, lease).await?;
         if report.lease_lost {
             // The tick that holds the lease now does the bookkeeping; writing it here too
-            // could clear a flag it has not acted on or overwrite its state.
+            // could clear a flag it has not acted on or overwrite its state. What this
+            // one did is still published.
             tracing::error!(
                 "lost the lease during the tick: no flags cleared, no chat, no state saved"
             );
+            self.publish(&mut report, &[], now).await;
             return Ok(report);
         }
         let bookkeeping = self.bookkeeping(&config, &report, &states, now);
-        let problems = match self.before_deadline(bookkeeping).await {
-            Some(problems) => problems,
-            None => vec![Problem::new("*", OUT_OF_TIME)],
+        let (problems, warned) = match self.before_deadline(bookkeeping).await {
+            Some(done) => done,
+            None => (vec![Problem::new("*", OUT_OF_TIME)], Vec::new()),
         };
         for p in &problems {
             tracing::error!(schedule = %p.schedule, message = %p.message, "after acting");
         }
         report.errors.extend(problems);
+        self.publish(&mut report, &warned, now).await;
         Ok(report)
+    }
+
+    /// Publishes the run's action events when a bus is configured; what cannot be
+    /// delivered becomes a warning of the report, never an error of the tick.
+    async fn publish(&self, report: &mut Report, warned: &[String], now: DateTime<Utc>) {
+        let Some(events) = self.events else { return };
+        let warnings = match self
+            .before_deadline(events.publish(report, warned, now))
+            .await
+        {
+            Some(warnings) => warnings,
+            None => vec![Problem::new("*", NO_TIME_FOR_EVENTS)],
+        };
+        for w in &warnings {
+            tracing::warn!(schedule = %w.schedule, message = %w.message, "action events");
+        }
+        report.warnings.extend(warnings);
     }
 
     /// `work`, or `None` when the tick's deadline comes first.
@@ -128,14 +155,15 @@ impl<S: SchedulerStore, C: Cloud> Tick<'_, S, C> {
     }
 
     /// After acting: chat, state saved, one-shot flags cleared. Problems are reported,
-    /// never undo what was done.
+    /// never undo what was done. Also returns the schedules whose pre-stop warning a
+    /// webhook accepted in this tick.
     async fn bookkeeping(
         &self,
         config: &Config,
         report: &Report,
         states: &HashMap<String, ScheduleState>,
         now: DateTime<Utc>,
-    ) -> Vec<Problem> {
+    ) -> (Vec<Problem>, Vec<String>) {
         let store = self.store;
         // Chat after the work: a slow webhook cannot delay a start or stop, and delivery
         // problems never fail the tick (notify_tick bounds its own time).
@@ -151,7 +179,7 @@ impl<S: SchedulerStore, C: Cloud> Tick<'_, S, C> {
         // flag goes, so a tick that dies in between leaves the flag set (the next tick
         // acts on it again, which changes nothing) rather than losing the force.
         problems.extend(clear_force_flags(store, config, report).await);
-        problems
+        (problems, warnings_sent(&notified))
     }
 }
 
@@ -166,6 +194,17 @@ impl<S: SchedulerStore> Fence for Lease<'_, S> {
     async fn hold(&self) -> Result<bool> {
         self.store.acquire_lease(self.owner, self.ttl).await
     }
+}
+
+/// The schedules whose pre-stop warning was delivered now (not by an earlier tick).
+fn warnings_sent(notified: &NotifyOutcome) -> Vec<String> {
+    notified
+        .deliveries
+        .iter()
+        .filter(|d| d.kind == MessageKind::PreStopWarning)
+        .filter(|d| matches!(d.delivery, Delivery::Sent { .. }))
+        .map(|d| d.schedule.clone())
+        .collect()
 }
 
 fn schedule_names(config: &Config) -> Vec<&str> {

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use crate::core::config::{Action, Config, Problem, ResourceKind};
 use crate::core::plan::{Failure, Report, ResourceRef, Step, StepStatus};
-use crate::core::planner::{condition, plan, resource_key, Condition, Inputs, Resource, TagKeys};
+use crate::core::planner::{
+    condition, plan, reached, resource_key, Condition, Inputs, Resource, TagKeys,
+};
 use crate::error::{Error, Result};
 use crate::ports::{Cloud, Fence, Outcome};
 
@@ -186,14 +188,14 @@ pub async fn execute(
         if !act_now {
             let waiting = in_progress(&report, ctx.config, &resources, ctx.tags, &acted);
             if !waiting || out_of_time {
-                return Ok(close(report, acted, ctx));
+                return Ok(close(report, acted, ctx, &resources));
             }
             tokio::time::sleep(options.poll).await;
             last = Some(report);
             continue;
         }
         if !act(cloud, &todo, &mut acted, fence).await {
-            let mut report = close(report, acted, ctx);
+            let mut report = close(report, acted, ctx, &resources);
             report.errors.push(Problem::new("*", LEASE_LOST));
             report.lease_lost = true;
             return Ok(report);
@@ -220,7 +222,7 @@ fn keep_warnings(mut report: Report, seen: &mut Vec<Problem>) -> Report {
 /// did, the previous plan (its blocked steps and decisions: transitions not complete), and
 /// the failure. Partial: nothing is declared done or resolved on what could not be seen.
 fn unobserved(previous: Report, acted: Acted, ctx: &Inputs<'_>, error: &Error) -> Report {
-    let mut report = close(previous, acted, ctx);
+    let mut report = close(previous, acted, ctx, &[]);
     report.errors.push(Problem::new(
         "*",
         format!("could not observe anything after acting ({error}); the next tick continues"),
@@ -257,11 +259,13 @@ async fn act(cloud: &impl Cloud, todo: &[Step], acted: &mut Acted, fence: &impl 
     true
 }
 
-/// The final report of a run: acted steps, what still waits, and failures as problems.
-fn close(mut report: Report, acted: Acted, ctx: &Inputs<'_>) -> Report {
+/// The final report of a run: acted steps, what still waits, failures as problems, and
+/// what the last observation (`resources`; none when it failed) shows arrived.
+fn close(mut report: Report, acted: Acted, ctx: &Inputs<'_>, resources: &[Resource]) -> Report {
     report.errors.extend(failure_problems(&acted.steps));
     report.errors.sort();
     report.steps = finish(std::mem::take(&mut report.steps), acted);
+    report.reached = reached(&report, resources, ctx.states, ctx.tags);
     report.dry_run = false;
     report.at = ctx.now.with_timezone(&ctx.report_timezone).fixed_offset();
     report
@@ -479,6 +483,13 @@ resources:
         );
         assert!(report.schedules[0].complete);
         assert!(!report.dry_run);
+        // AND the last observation saw all four arrive
+        let reached: Vec<&str> = report
+            .reached
+            .iter()
+            .map(|r| r.resource.id.as_str())
+            .collect();
+        assert_eq!(reached, ["i-cache", "db", "i-api", "i-web"]);
     }
 
     #[tokio::test(start_paused = true)]
@@ -541,6 +552,7 @@ resources:
         );
         assert_eq!(report.steps[3].waiting_on, ["API"]);
         assert!(!report.schedules[0].complete);
+        assert_eq!(report.reached.len(), 2, "{:?}", report.reached);
     }
 
     #[tokio::test]
@@ -558,6 +570,8 @@ resources:
         );
         assert_eq!(report.steps[2].failures[0].id, "i-api");
         assert_eq!(report.steps[3].waiting_on, ["API"]);
+        // A failed start never counts as arrived.
+        assert!(report.reached.iter().all(|r| r.resource.id != "i-api"));
         // The failed instance was tried once, not hammered.
         let calls = cloud.calls.lock().expect("lock").clone();
         assert_eq!(calls.iter().filter(|c| *c == "start i-api").count(), 1);

@@ -1,8 +1,9 @@
-//! The functional core: config model and validation, schedule events, planner, plan report, timeline, savings, inert text per chat markup and clipping to chat size limits. Pure: no AWS, no clock, no env, no I/O.
+//! The functional core: config model and validation, schedule events, planner, plan report, timeline, savings, holiday calendars, action events, inert text per chat markup and clipping to chat size limits. Pure: no AWS, no clock, no env, no I/O.
 
 pub mod clip;
 pub mod config;
 pub mod document;
+pub mod events;
 pub mod holidays;
 pub mod inert;
 pub mod inventory;

@@ -112,6 +112,22 @@ pub struct Notice {
     /// The first start after this stop, in the schedule's timezone (for the skip hint).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_start: Option<DateTime<FixedOffset>>,
+    /// The group of each of `resources`, in the same order (`""`: ungrouped), for the
+    /// action events; empty in notices built by hand.
+    #[serde(skip)]
+    pub groups: Vec<String>,
+}
+
+/// A resource that an acted-on step (this tick's) or a transition in progress (an
+/// earlier tick's) brought to the step's target state: `running`/`available` after a
+/// start, `stopped` after a stop, as this tick's last observation saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reached {
+    pub schedule: String,
+    /// Group name; `""` for resources with no group tag.
+    pub group: String,
+    pub action: Action,
+    pub resource: ResourceRef,
 }
 
 /// A resource that a skip-until tag holds out of scheduling: offhours neither starts nor
@@ -203,6 +219,9 @@ pub struct Report {
     /// Another invocation took the lease during this tick, which then stopped acting.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub lease_lost: bool,
+    /// After a run: resources that reached their step's target state (see [`Reached`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reached: Vec<Reached>,
 }
 
 fn list(resources: &[ResourceRef]) -> String {

@@ -38,6 +38,7 @@ pub(crate) fn notice() -> Notice {
         ],
         timezone: "Asia/Seoul".into(),
         next_start: DateTime::parse_from_rfc3339("2026-11-24T09:00:00+09:00").ok(),
+        groups: Vec::new(),
         minutes_left: 10,
         event: EventKey {
             at: at("2026-11-23T13:00:00Z"),

@@ -1,4 +1,4 @@
-//! Ports: the traits the edges implement (`Cloud`, `SchedulerStore`, `CommandStore`, `Dedup`) and the plain settings they receive; no I/O here.
+//! Ports: the traits the edges implement (`Cloud`, `SchedulerStore`, `CommandStore`, `Dedup`, `EventSink`) and the plain settings they receive; no I/O here.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -6,6 +6,7 @@ use std::future::Future;
 use chrono::TimeDelta;
 
 use crate::core::config::{Action, Defaults, Item, RawConfig};
+use crate::core::events::ActionEvent;
 use crate::core::plan::ResourceRef;
 use crate::core::planner::{Gap, Resource, ScheduleState, TagKeys};
 use crate::error::{Error, Result};
@@ -100,6 +101,16 @@ pub trait Cloud: Sync {
     fn start(&self, resources: &[ResourceRef]) -> impl Future<Output = Vec<Outcome>> + Send;
     /// Stops `resources`; one outcome per resource, in the same order.
     fn stop(&self, resources: &[ResourceRef]) -> impl Future<Output = Vec<Outcome>> + Send;
+}
+
+/// Where action events go (Amazon EventBridge in production, a fake in tests).
+pub trait EventSink: Sync {
+    /// Sends at most 10 `events` in one call. Per event, in the same order: `None` when
+    /// it was accepted, else its error code. `Err`: the whole call failed.
+    fn put(
+        &self,
+        events: &[ActionEvent],
+    ) -> impl Future<Output = Result<Vec<Option<String>>>> + Send;
 }
 
 /// The right to act, held by one tick at a time (the lease in the state table): renewed

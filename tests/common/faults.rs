@@ -12,7 +12,7 @@
 //!   operation of its `X-Amz-Target` header (`DynamoDB_20120810.PutItem` -> `PutItem`).
 //!
 //! AWS errors are rendered in the service's own wire format (EC2 `<Response><Errors>`,
-//! awsQuery `<ErrorResponse>` for RDS/STS, awsJson1_0 `__type` for DynamoDB), so the Rust SDK
+//! awsQuery `<ErrorResponse>` for RDS/STS, awsJson1_0 `__type` for DynamoDB, awsJson1_1 for EventBridge), so the Rust SDK
 //! parses them into the real error code (`ProvideErrorMetadata::code()`).
 //!
 //! SDK retries (standard mode, 3 attempts in all, exponential backoff with jitter from ~1 s):
@@ -527,6 +527,10 @@ fn render(call: &Call, status: u16, code: &str, message: &str) -> Response<Full<
                 xml(code),
                 xml(message)
             ),
+        ),
+        "events" => (
+            "application/x-amz-json-1.1",
+            serde_json::json!({"__type": code, "message": message}).to_string(),
         ),
         "dynamodb" => (
             "application/x-amz-json-1.0",

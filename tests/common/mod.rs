@@ -16,6 +16,7 @@ use aws_sdk_dynamodb::types::{
 use base64::Engine;
 use offhours::app::tick::Tick;
 use offhours::aws::cloud::AwsCloud;
+use offhours::aws::events::Events;
 use offhours::aws::executor::Options;
 use offhours::aws::store::Store;
 use offhours::core::config::{RawConfig, ResourceKind};
@@ -131,6 +132,17 @@ impl Moto {
             .collect()
     }
 
+    /// The JSON body of every recorded request of `operation` (e.g. `events:PutEvents`)
+    /// since `start_recording`, in order.
+    pub async fn recorded_json(&self, operation_name: &str) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|entry| operation(entry) == operation_name)
+            .filter_map(|entry| serde_json::from_str(&body(&entry)).ok())
+            .collect()
+    }
+
     /// The form parameters of every recorded request of `operation` (e.g.
     /// `ec2:StopInstances`) since `start_recording`, in order: `InstanceId.1`, `Hibernate`...
     pub async fn recorded_forms(&self, operation_name: &str) -> Vec<BTreeMap<String, String>> {
@@ -195,7 +207,13 @@ fn operation(entry: &serde_json::Value) -> String {
         })
         .map(String::from);
     if let Some(t) = target {
-        return format!("dynamodb:{}", t.rsplit('.').next().unwrap_or_default());
+        // `AWSEvents.PutEvents`, `AmazonSQS.ReceiveMessage`, `DynamoDB_20120810.PutItem`.
+        let service = match t.split('.').next().unwrap_or_default() {
+            "AWSEvents" => "events",
+            "AmazonSQS" => "sqs",
+            _ => "dynamodb",
+        };
+        return format!("{service}:{}", t.rsplit('.').next().unwrap_or_default());
     }
     let body = body(entry);
     let action = form_urlencoded::parse(body.as_bytes())
@@ -245,6 +263,8 @@ pub struct World {
     /// No webhook by default; tests of chat replace it.
     pub notifier: Notifier,
     pub options: Options,
+    /// No EventBridge bus by default; tests of action events set one.
+    pub events: Option<Events>,
 }
 
 pub const AMI: &str = "ami-03cf127a";
@@ -289,6 +309,7 @@ impl World {
                 poll: Duration::ZERO,
                 deadline: None,
             },
+            events: None,
         };
         world.create_tables().await;
         world
@@ -520,6 +541,7 @@ impl World {
             notifier: &self.notifier,
             settings: &self.settings,
             options: &self.options,
+            events: self.events.as_ref(),
         };
         tick.run(at.parse().expect("RFC 3339 instant")).await
     }

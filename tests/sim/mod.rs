@@ -438,6 +438,7 @@ impl Sim {
             notifier: &self.notifier,
             settings: &self.settings,
             options: &self.options,
+            events: None,
         };
         match anomaly {
             Anomaly::Missed => {

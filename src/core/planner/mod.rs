@@ -17,12 +17,14 @@ mod condition;
 mod hibernate;
 mod homes;
 mod notice;
+mod reached;
 mod skip;
 mod state;
 mod wake;
 
 pub use asg::{owner as asg_owner, ASG_TAG};
 pub use condition::{condition, Condition};
+pub use reached::reached;
 pub use skip::skip_until;
 pub use state::{next_state, Attempts, BusySince, Forced, ScheduleState, TickResult};
 pub use wake::RDS_AUTO_START_DAYS;
@@ -223,6 +225,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Report {
         dry_run: true,
         partial: !inputs.gaps.is_empty(),
         lease_lost: false,
+        reached: Vec::new(),
     }
 }
 

@@ -23,13 +23,16 @@ pub(super) fn warning(
     if state.warned == Some(stop.key()) {
         return None;
     }
-    let running: Vec<ResourceRef> = members
+    let (running, groups): (Vec<ResourceRef>, Vec<String>) = members
         .iter()
         .filter(|(_, r, c)| {
             matches!(c, Condition::Up | Condition::Busy) && !scope.is_skipped(&r.key())
         })
-        .map(|(_, r, _)| r.to_ref())
-        .collect();
+        .map(|(g, r, _)| {
+            let group = schedule.groups.get(*g).map(|g| g.name.clone());
+            (r.to_ref(), group.unwrap_or_default())
+        })
+        .unzip();
     if running.is_empty() {
         return None;
     }
@@ -45,5 +48,6 @@ pub(super) fn warning(
         minutes_left: (seconds + 59) / 60,
         event: stop.key(),
         next_start,
+        groups,
     })
 }
