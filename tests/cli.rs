@@ -705,3 +705,65 @@ fn importing_the_korean_holidays_skips_those_days_and_a_second_import_changes_no
         .expect("config")
         .contains(stale));
 }
+
+#[test]
+fn timeline_and_savings_draw_well_formed_svg_and_the_readme_pictures_are_current() {
+    for (args, committed) in [
+        (
+            vec![
+                "timeline",
+                "--config",
+                "examples/offhours.yaml",
+                "--from",
+                "2026-11-23",
+                "--format",
+                "svg",
+            ],
+            "docs/timeline.svg",
+        ),
+        (
+            vec![
+                "savings",
+                "--config",
+                "examples/offhours.yaml",
+                "--inventory",
+                "examples/inventory.yaml",
+                "--from",
+                "2026-11-23",
+                "--format",
+                "svg",
+            ],
+            "docs/savings.svg",
+        ),
+    ] {
+        let out = offhours(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let svg = String::from_utf8(out.stdout).expect("utf-8");
+        let doc = roxmltree::Document::parse(&svg)
+            .unwrap_or_else(|e| panic!("{committed}: not XML: {e}"));
+        let rows: Vec<&str> = doc
+            .descendants()
+            .filter_map(|n| n.attribute("data-schedule"))
+            .collect();
+        assert_eq!(rows, ["dev", "staging-us"], "{committed}");
+        let bars = doc
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("running"))
+            .count();
+        // dev: 5 weekdays in Seoul; staging-us: 5 weekdays in Los Angeles.
+        assert_eq!(bars, 10, "{committed}");
+        let file =
+            std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(committed))
+                .expect("committed picture");
+        assert_eq!(
+            file,
+            svg,
+            "{committed} is stale: regenerate it with `offhours {}` (README)",
+            args.join(" ")
+        );
+    }
+}

@@ -20,6 +20,7 @@ use crate::aws::events::Events;
 use crate::aws::executor::Options;
 use crate::aws::store::{AwsCommandStore, Store};
 use crate::chat::ChatSecrets;
+use crate::core::chart::days_svg;
 use crate::core::config::{validate, RawConfig};
 use crate::core::planner::{plan, Inputs};
 use crate::core::timeline::timeline;
@@ -44,6 +45,29 @@ pub enum Format {
     Text,
     /// The stable JSON shape of SPEC section 5.
     Json,
+}
+
+/// Output format of reports that can also be drawn: `timeline` and `savings`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ChartFormat {
+    /// A readable table (default).
+    #[default]
+    Text,
+    /// The stable JSON shape.
+    Json,
+    /// A picture of the days: one row per schedule, running windows as bars (plain SVG).
+    Svg,
+}
+
+impl ChartFormat {
+    /// The report format, or `None` for a picture.
+    pub fn report(self) -> Option<Format> {
+        match self {
+            ChartFormat::Text => Some(Format::Text),
+            ChartFormat::Json => Some(Format::Json),
+            ChartFormat::Svg => None,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,8 +107,9 @@ pub enum Command {
         /// Number of days to list.
         #[arg(long, default_value_t = 7)]
         days: u32,
+        /// `svg` draws the days (at most 62) instead of listing them.
         #[arg(long, value_enum, default_value_t)]
-        format: Format,
+        format: ChartFormat,
     },
     /// Run one tick against AWS (same environment as the Lambda; honours AWS_ENDPOINT_URL
     /// and AWS_REGION). Exit 1 if the report has errors or failed actions.
@@ -167,6 +192,21 @@ pub fn print<T: Serialize + std::fmt::Display>(value: &T, format: Format) -> Res
     .and_then(|()| out.flush());
     // A closed pipe (`| head`) is not an error worth reporting.
     match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::File {
+            path: PathBuf::from("<stdout>"),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Writes a finished document (an SVG) to stdout.
+pub fn write_out(document: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out
+        .write_all(document.as_bytes())
+        .and_then(|()| out.flush())
+    {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::File {
             path: PathBuf::from("<stdout>"),
             source: e,
@@ -339,7 +379,13 @@ pub fn run_command(command: Command, settings: &Settings) -> Result<ExitCode> {
                     .with_timezone(&settings.defaults.timezone)
                     .date_naive()
             });
-            print(&timeline(&config, from, days.clamp(1, 366)), format)?;
+            match format.report() {
+                Some(format) => print(&timeline(&config, from, days.clamp(1, 366)), format)?,
+                None => {
+                    let title = format!("offhours: {days} day(s) from {from}");
+                    write_out(&days_svg(&config, from, days, &title, &|_| None))?;
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Savings(args) => savings_command(settings, args),

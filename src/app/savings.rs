@@ -6,10 +6,11 @@ use std::process::ExitCode;
 use chrono::{NaiveDate, Utc};
 use clap::{Args, ValueEnum};
 
-use crate::app::cli::{block_on, print, sdk_config, Format};
+use crate::app::cli::{block_on, print, sdk_config, write_out, ChartFormat};
 use crate::app::files::load_inventory;
 use crate::aws::cloud::AwsCloud;
 use crate::aws::store::Store;
+use crate::core::chart::days_svg;
 use crate::core::config::{validate, RawConfig};
 use crate::core::planner::Resource;
 use crate::core::savings::{savings, Period, Prices, SavingsInputs};
@@ -59,8 +60,9 @@ pub struct SavingsArgs {
     /// us-east-1).
     #[arg(long)]
     pub region: Option<String>,
+    /// `svg` draws the period (days up to 62) with each schedule's savings under its name.
     #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
+    pub format: ChartFormat,
 }
 
 /// `offhours savings`: hours and dollars saved per schedule over a day, week or month.
@@ -95,7 +97,27 @@ pub fn savings_command(settings: &Settings, args: SavingsArgs) -> Result<ExitCod
         from: args.from.unwrap_or_else(|| period.start_of(today)),
         period,
     });
-    print(&report, args.format)?;
+    match args.format.report() {
+        Some(format) => print(&report, format)?,
+        None => {
+            let from = report.from;
+            let days = (period.end(from) - from).num_days().clamp(1, 62) as u32;
+            let title = format!(
+                "offhours: {} from {from}: {:.0} instance-hours and {:.2} USD saved",
+                period.as_str(),
+                report.total.hours_avoided,
+                report.total.dollars_saved
+            );
+            let caption = |name: &str| {
+                let s = report.schedules.iter().find(|s| s.schedule == name)?;
+                Some(format!(
+                    "{:.0} h avoided, {:.2} USD",
+                    s.hours_avoided, s.dollars_saved
+                ))
+            };
+            write_out(&days_svg(&config, from, days, &title, &caption))?;
+        }
+    }
     Ok(if report.errors.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -1,5 +1,6 @@
-//! The functional core: config model and validation, schedule events, planner, plan report, timeline, savings, holiday calendars, action events, inert text per chat markup and clipping to chat size limits. Pure: no AWS, no clock, no env, no I/O.
+//! The functional core: config model and validation, schedule events, planner, plan report, timeline and its SVG chart, savings, holiday calendars, action events, inert text per chat markup and clipping to chat size limits. Pure: no AWS, no clock, no env, no I/O.
 
+pub mod chart;
 pub mod clip;
 pub mod config;
 pub mod document;

@@ -230,6 +230,47 @@ pub fn next_event(
         .find(|e| e.action == action && e.at > now && e.at - now <= within)
 }
 
+/// The instant local `date` begins in the schedule's timezone.
+pub fn local_midnight(schedule: &Schedule, date: NaiveDate) -> DateTime<Utc> {
+    resolve_local(schedule.timezone, date.and_time(NaiveTime::MIN)).with_timezone(&Utc)
+}
+
+/// The spans in the running phase between the starts of local dates `from` and `to`, as the
+/// schedule's events (after exceptions and DST) say. A disabled schedule, or one with no
+/// event yet, leaves its resources as they are: the whole span counts as running.
+pub fn running_windows(
+    schedule: &Schedule,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let start = local_midnight(schedule, from);
+    let end = local_midnight(schedule, to);
+    if !schedule.enabled {
+        return vec![(start, end)];
+    }
+    let mut running = latest_event(schedule, start).is_none_or(|e| e.action == Action::Start);
+    let mut since = start;
+    let mut out = Vec::new();
+    let last_day = to.pred_opt().unwrap_or(to);
+    for e in events_between(schedule, from, last_day) {
+        if e.at <= start || e.at >= end {
+            continue;
+        }
+        let now_running = e.action == Action::Start;
+        if running && !now_running && e.at > since {
+            out.push((since, e.at));
+        }
+        if !running && now_running {
+            since = e.at;
+        }
+        running = now_running;
+    }
+    if running && end > since {
+        out.push((since, end));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,12 +8,12 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use chrono::{DateTime, Months, NaiveDate, NaiveTime, Utc};
+use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::core::config::{Action, Config, Problem, ResourceKind, Schedule};
+use crate::core::config::{Config, Problem, ResourceKind, Schedule};
 use crate::core::planner::{scheduled_resources, Resource, TagKeys};
-use crate::core::schedule::{events_between, latest_event, resolve_local};
+use crate::core::schedule::{local_midnight, running_windows};
 use crate::error::{Error, Result};
 
 /// The length of the period savings are counted over.
@@ -278,37 +278,12 @@ fn round2(x: f64) -> f64 {
 /// schedule's timezone (a week with a DST change has 167 or 169 hours). A disabled
 /// schedule, or one with no event yet, leaves its resources as they are: counted running.
 pub fn running_hours(schedule: &Schedule, from: NaiveDate, to: NaiveDate) -> (f64, f64) {
-    let start = midnight(schedule, from);
-    let end = midnight(schedule, to);
-    let length = hours(end - start);
-    if !schedule.enabled {
-        return (length, length);
-    }
-    let mut running = latest_event(schedule, start).is_none_or(|e| e.action == Action::Start);
-    let mut since = start;
-    let mut total = 0.0;
-    let last_day = to.pred_opt().unwrap_or(to);
-    for e in events_between(schedule, from, last_day) {
-        if e.at <= start || e.at >= end {
-            continue;
-        }
-        let now_running = e.action == Action::Start;
-        if running && !now_running {
-            total += hours(e.at - since);
-        }
-        if !running && now_running {
-            since = e.at;
-        }
-        running = now_running;
-    }
-    if running {
-        total += hours(end - since);
-    }
-    (total, length)
-}
-
-fn midnight(schedule: &Schedule, date: NaiveDate) -> DateTime<Utc> {
-    resolve_local(schedule.timezone, date.and_time(NaiveTime::MIN)).with_timezone(&Utc)
+    let length = hours(local_midnight(schedule, to) - local_midnight(schedule, from));
+    let running = running_windows(schedule, from, to)
+        .iter()
+        .map(|(a, b)| hours(*b - *a))
+        .sum();
+    (running, length)
 }
 
 fn hours(d: chrono::TimeDelta) -> f64 {
