@@ -77,18 +77,16 @@ fn header(out: &mut String, from: NaiveDate, days: u32, bottom: f64) {
         );
         for h in [6.0, 12.0, 18.0] {
             let hx = x + h * HOUR_W;
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                r##"<line x1="{hx}" y1="{HEAD_H}" x2="{hx}" y2="{bottom}" stroke="#e4e4e4"/>
-"##
+                r##"<line x1="{hx}" y1="{HEAD_H}" x2="{hx}" y2="{bottom}" stroke="#e4e4e4"/>"##
             );
         }
     }
     let end = LABEL_W + DAY_W * f64::from(days);
-    let _ = write!(
+    let _ = writeln!(
         out,
-        r##"<line x1="{end}" y1="{}" x2="{end}" y2="{bottom}" stroke="#bbbbbb"/>
-"##,
+        r##"<line x1="{end}" y1="{}" x2="{end}" y2="{bottom}" stroke="#bbbbbb"/>"##,
         HEAD_H - 2.0
     );
 }
