@@ -28,13 +28,12 @@ pub fn days_svg(
     let width = LABEL_W + DAY_W * f64::from(days) + 10.0;
     let height = HEAD_H + ROW_H * config.schedules.len().max(1) as f64 + 28.0;
     let mut out = String::new();
-    let _ = write!(
+    let _ = writeln!(
         out,
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">
 <title>{}</title>
 <rect width="{width}" height="{height}" fill="#ffffff"/>
-<text x="8" y="16" font-size="13" font-weight="bold">{}</text>
-"##,
+<text x="8" y="16" font-size="13" font-weight="bold">{}</text>"##,
         text(title),
         text(title)
     );
@@ -49,11 +48,10 @@ pub fn days_svg(
         row(&mut out, s, from, days, y, caption(&s.name));
     }
     let legend_y = height - 10.0;
-    let _ = write!(
+    let _ = writeln!(
         out,
         r##"<g class="legend"><rect x="8" y="{}" width="14" height="9" fill="#2e7d32"/><text x="26" y="{legend_y}">running (local time of each schedule)</text><rect x="250" y="{}" width="14" height="9" fill="#fde0dc"/><text x="268" y="{legend_y}">no start (exception or holiday)</text><text x="470" y="{legend_y}" fill="#c62828">&#9660; moved by an exception</text><text x="640" y="{legend_y}" fill="#1565c0">DST: clocks change</text></g>
-</svg>
-"##,
+</svg>"##,
         legend_y - 8.0,
         legend_y - 8.0
     );
@@ -64,11 +62,10 @@ fn header(out: &mut String, from: NaiveDate, days: u32, bottom: f64) {
     for d in 0..days {
         let date = from + Days::new(u64::from(d));
         let x = LABEL_W + DAY_W * f64::from(d);
-        let _ = write!(
+        let _ = writeln!(
             out,
             r##"<text x="{}" y="{}" text-anchor="middle">{} {}</text>
-<line x1="{x}" y1="{}" x2="{x}" y2="{bottom}" stroke="#bbbbbb"/>
-"##,
+<line x1="{x}" y1="{}" x2="{x}" y2="{bottom}" stroke="#bbbbbb"/>"##,
             x + DAY_W / 2.0,
             HEAD_H - 6.0,
             date.weekday(),
@@ -101,12 +98,11 @@ fn row(
     caption: Option<String>,
 ) {
     let to = from + Days::new(u64::from(days));
-    let _ = write!(
+    let _ = writeln!(
         out,
         r##"<g class="schedule" data-schedule="{}">
 <text x="8" y="{}" font-weight="bold">{}</text>
-<text x="8" y="{}" fill="#555555">{}</text>
-"##,
+<text x="8" y="{}" fill="#555555">{}</text>"##,
         attr(&s.name),
         y + 16.0,
         text(&s.name),
@@ -116,10 +112,9 @@ fn row(
             |c| format!("{} · {c}", s.timezone.name())
         ))
     );
-    let _ = write!(
+    let _ = writeln!(
         out,
-        r##"<rect x="{LABEL_W}" y="{}" width="{}" height="{BAR_H}" fill="#f3f3f3" fill-opacity="0.6"/>
-"##,
+        r##"<rect x="{LABEL_W}" y="{}" width="{}" height="{BAR_H}" fill="#f3f3f3" fill-opacity="0.6"/>"##,
         y + BAR_Y,
         DAY_W * f64::from(days)
     );
@@ -129,10 +124,9 @@ fn row(
         .filter(|e| e.time.is_none() && e.date >= from && e.date < to)
     {
         let x = day_x(from, e.date);
-        let _ = write!(
+        let _ = writeln!(
             out,
-            r##"<rect class="no-{}" x="{x}" y="{}" width="{DAY_W}" height="{BAR_H}" fill="#fde0dc"><title>no {} on {} (exception {})</title></rect>
-"##,
+            r##"<rect class="no-{}" x="{x}" y="{}" width="{DAY_W}" height="{BAR_H}" fill="#fde0dc"><title>no {} on {} (exception {})</title></rect>"##,
             e.action,
             y + BAR_Y,
             e.action,
@@ -183,10 +177,9 @@ fn bars(
         }
         let (h0, h1) = (wall_hours(s, x0, date), wall_hours(s, x1, date));
         let local = |t: DateTime<Utc>| hm(t.with_timezone(&s.timezone).time());
-        let _ = write!(
+        let _ = writeln!(
             out,
-            r##"<rect class="running" x="{:.1}" y="{}" width="{:.1}" height="{BAR_H}" fill="#2e7d32"><title>{} {}-{} running</title></rect>
-"##,
+            r##"<rect class="running" x="{:.1}" y="{}" width="{:.1}" height="{BAR_H}" fill="#2e7d32"><title>{} {}-{} running</title></rect>"##,
             day_x(from, date) + h0 * HOUR_W,
             y + BAR_Y,
             ((h1 - h0) * HOUR_W).max(1.0),
@@ -213,10 +206,9 @@ fn marks(out: &mut String, s: &Schedule, from: NaiveDate, to: NaiveDate, y: f64)
         };
         let date = e.local.date_naive();
         let x = day_x(from, date) + wall_hours(s, e.at, date) * HOUR_W;
-        let _ = write!(
+        let _ = writeln!(
             out,
-            r##"<text class="exception" x="{x:.1}" y="{}" text-anchor="middle" fill="#c62828">&#9660;<title>{} {} at {} ({})</title></text>
-"##,
+            r##"<text class="exception" x="{x:.1}" y="{}" text-anchor="middle" fill="#c62828">&#9660;<title>{} {} at {} ({})</title></text>"##,
             y + BAR_Y - 1.0,
             e.action,
             e.date,
@@ -239,10 +231,9 @@ fn marks(out: &mut String, s: &Schedule, from: NaiveDate, to: NaiveDate, y: f64)
         );
         if before != after {
             let shift = (after - before) / 60;
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                r##"<text class="dst" x="{:.1}" y="{}" fill="#1565c0">DST {}{} min<title>clocks change on {date}: {} local hours</title></text>
-"##,
+                r##"<text class="dst" x="{:.1}" y="{}" fill="#1565c0">DST {}{} min<title>clocks change on {date}: {} local hours</title></text>"##,
                 day_x(from, date) + 2.0,
                 y + BAR_Y + BAR_H + 11.0,
                 if shift > 0 { "+" } else { "" },
