@@ -54,6 +54,8 @@ fn fleet() -> Vec<Resource> {
                 reason: None,
                 cluster: None,
                 hibernation: false,
+                desired: None,
+                running: None,
             });
         }
     }

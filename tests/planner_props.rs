@@ -119,6 +119,8 @@ fn fleet(case: &Case) -> Vec<Resource> {
                 reason: None,
                 cluster: None,
                 hibernation: false,
+                desired: None,
+                running: None,
             }
         })
         .collect()

@@ -73,6 +73,8 @@ impl Cloud for OneInstance {
             reason: None,
             cluster: None,
             hibernation: false,
+            desired: None,
+            running: None,
         }])
     }
     async fn start(&self, resources: &[ResourceRef]) -> Vec<Outcome> {

@@ -144,6 +144,8 @@ impl AwsCloud {
                         .hibernation_options()
                         .and_then(|h| h.configured())
                         .unwrap_or(false),
+                    desired: None,
+                    running: None,
                 });
             }
         }
@@ -205,6 +207,8 @@ impl AwsCloud {
             reason: None,
             cluster: None,
             hibernation: false,
+            desired: None,
+            running: None,
         })
     }
 

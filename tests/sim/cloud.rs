@@ -269,6 +269,8 @@ impl World {
                             reason: r.reason.clone(),
                             cluster: None,
                             hibernation: false,
+                            desired: None,
+                            running: None,
                         });
                     }
                 }

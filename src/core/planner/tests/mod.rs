@@ -37,6 +37,8 @@ fn res(id: &str, kind: ResourceKind, state: &str, schedule: &str, group: Option<
         reason: None,
         cluster: None,
         hibernation: false,
+        desired: None,
+        running: None,
     }
 }
 
@@ -446,6 +448,7 @@ fn resources_are_filtered_by_the_tag_keys_in_use() {
     assert_eq!(report.at.to_rfc3339(), "2026-11-23T00:05:00+00:00");
 }
 
+mod ecs;
 mod failures;
 mod gaps;
 mod reach;
