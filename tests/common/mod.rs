@@ -147,6 +147,19 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// The JSON bodies of every recorded request of `operation` (e.g. `ecs:UpdateService`)
+    /// since `start_recording`, in order.
+    pub async fn recorded_json(&self, operation_name: &str) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|entry| operation(entry) == operation_name)
+            .map(|entry| serde_json::from_str(&body(&entry)).unwrap_or_default())
+            .collect()
+    }
+}
+
 /// Spawns moto_server on `port`, recording to `recording` when asked, and waits until it
 /// accepts connections.
 fn spawn_moto(port: u16, recording: &std::path::Path) -> Child {
@@ -195,7 +208,13 @@ fn operation(entry: &serde_json::Value) -> String {
         })
         .map(String::from);
     if let Some(t) = target {
-        return format!("dynamodb:{}", t.rsplit('.').next().unwrap_or_default());
+        // JSON protocols name the service in the target: `AmazonEC2ContainerServiceV20141113.UpdateService`.
+        let service = if t.starts_with("AmazonEC2ContainerService") {
+            "ecs"
+        } else {
+            "dynamodb"
+        };
+        return format!("{service}:{}", t.rsplit('.').next().unwrap_or_default());
     }
     let body = body(entry);
     let action = form_urlencoded::parse(body.as_bytes())
