@@ -55,6 +55,8 @@ fn fleet() -> Vec<Resource> {
                 cluster: None,
                 hibernation: false,
                 instance_type: None,
+                desired: None,
+                running: None,
             });
         }
     }

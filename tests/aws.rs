@@ -125,6 +125,7 @@ fn ec2_ref(id: &str) -> ResourceRef {
         name: None,
         engine: None,
         hibernate: false,
+        desired: None,
     }
 }
 
@@ -252,6 +253,8 @@ async fn failed_start_holds_back_only_its_dependents() {
         cluster: None,
         hibernation: false,
         instance_type: None,
+        desired: None,
+        running: None,
     };
     let cloud = WithGhost {
         inner: &w.cloud,

@@ -120,6 +120,8 @@ fn fleet(case: &Case) -> Vec<Resource> {
                 cluster: None,
                 hibernation: false,
                 instance_type: None,
+                desired: None,
+                running: None,
             }
         })
         .collect()

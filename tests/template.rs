@@ -10,13 +10,24 @@ use std::process::Command;
 use offhours::ports::Settings;
 use serde_json::{json, Map, Value};
 
-const START_STOP: [&str; 6] = [
+const START_STOP: [&str; 8] = [
     "ec2:StartInstances",
     "ec2:StopInstances",
     "rds:StartDBInstance",
     "rds:StopDBInstance",
     "rds:StartDBCluster",
     "rds:StopDBCluster",
+    "ecs:UpdateService",
+    "ecs:TagResource",
+];
+/// The read calls that cannot be scoped to tagged resources (Resource "*").
+const DESCRIBE: [&str; 6] = [
+    "ec2:DescribeInstances",
+    "rds:DescribeDBInstances",
+    "rds:DescribeDBClusters",
+    "ecs:ListClusters",
+    "ecs:ListServices",
+    "ecs:DescribeServices",
 ];
 const REGION: &str = "ap-northeast-2";
 const ACCOUNT: &str = "123456789012";
@@ -547,21 +558,22 @@ fn check_iam(t: &Value, tag_key: &str, regions: &[&str], table_arns: &BTreeSet<S
                 assert!(
                     r.starts_with(&format!("arn:aws:ec2:*:{ACCOUNT}:instance/"))
                         || r.starts_with(&format!("arn:aws:rds:*:{ACCOUNT}:db:"))
-                        || r.starts_with(&format!("arn:aws:rds:*:{ACCOUNT}:cluster:")),
+                        || r.starts_with(&format!("arn:aws:rds:*:{ACCOUNT}:cluster:"))
+                        || r.starts_with(&format!("arn:aws:ecs:*:{ACCOUNT}:service/")),
                     "{}: start/stop on {r}",
                     s.origin
                 );
             }
         }
-        // EC2 and RDS calls only in the configured regions.
+        // EC2, RDS and ECS calls only in the configured regions.
         if s.actions
             .iter()
-            .any(|a| a.starts_with("ec2:") || a.starts_with("rds:"))
+            .any(|a| a.starts_with("ec2:") || a.starts_with("rds:") || a.starts_with("ecs:"))
         {
             assert_eq!(
                 requested_regions(s).as_ref(),
                 Some(&regions),
-                "{}: EC2/RDS calls must be limited to the configured regions",
+                "{}: EC2/RDS/ECS calls must be limited to the configured regions",
                 s.origin
             );
         }
@@ -638,12 +650,7 @@ fn check_iam(t: &Value, tag_key: &str, regions: &[&str], table_arns: &BTreeSet<S
         if s.resources.iter().any(|r| r == "*") {
             for a in &s.actions {
                 assert!(
-                    [
-                        "ec2:DescribeInstances",
-                        "rds:DescribeDBInstances",
-                        "rds:DescribeDBClusters"
-                    ]
-                    .contains(&a.as_str()),
+                    DESCRIBE.contains(&a.as_str()),
                     "{}: {a} on Resource *",
                     s.origin
                 );
@@ -663,16 +670,25 @@ fn check_iam(t: &Value, tag_key: &str, regions: &[&str], table_arns: &BTreeSet<S
             "scheduler cannot {action} on tagged resources"
         );
     }
-    for action in [
-        "ec2:DescribeInstances",
-        "rds:DescribeDBInstances",
-        "rds:DescribeDBClusters",
-    ] {
+    for action in DESCRIBE {
         assert!(
             scheduler
                 .iter()
                 .any(|s| s.actions.iter().any(|a| a == action)),
             "scheduler cannot {action}"
+        );
+    }
+    // The desired-count tag is the only tag the scheduler may write.
+    for s in scheduler
+        .iter()
+        .filter(|s| s.actions.iter().any(|a| a == "ecs:TagResource"))
+    {
+        assert_eq!(s.actions, ["ecs:TagResource"], "{}", s.origin);
+        assert_eq!(
+            strings(&s.condition["ForAllValues:StringEquals"]["aws:TagKeys"]),
+            ["offhours:desired-count"],
+            "{}: ecs:TagResource must be limited to the desired-count tag",
+            s.origin
         );
     }
     let chat = &by_function["ChatFunction"];

@@ -74,6 +74,8 @@ impl Cloud for OneInstance {
             cluster: None,
             hibernation: false,
             instance_type: None,
+            desired: None,
+            running: None,
         }])
     }
     async fn start(&self, resources: &[ResourceRef]) -> Vec<Outcome> {

@@ -1,9 +1,10 @@
-//! EC2 instances, RDS instances and Aurora clusters per region: the `Cloud` port implemented on the AWS SDK.
+//! EC2 instances, RDS instances, Aurora clusters and ECS services per region: the `Cloud` port implemented on the AWS SDK.
 
 use std::collections::{BTreeMap, HashMap};
 
 use aws_config::{Region, SdkConfig};
 
+use super::ecs;
 use crate::core::config::{Action, ResourceKind};
 use crate::core::plan::ResourceRef;
 use crate::core::planner::Gap;
@@ -24,9 +25,10 @@ struct RegionClients {
     name: String,
     ec2: aws_sdk_ec2::Client,
     rds: aws_sdk_rds::Client,
+    ecs: aws_sdk_ecs::Client,
 }
 
-/// EC2 instances, RDS instances and Aurora clusters in one or more regions.
+/// EC2 instances, RDS instances, Aurora clusters and ECS services in one or more regions.
 #[derive(Debug, Clone)]
 pub struct AwsCloud {
     regions: Vec<RegionClients>,
@@ -81,10 +83,14 @@ impl AwsCloud {
                 let rds = aws_sdk_rds::config::Builder::from(sdk)
                     .region(Region::new(name.clone()))
                     .build();
+                let ecs = aws_sdk_ecs::config::Builder::from(sdk)
+                    .region(Region::new(name.clone()))
+                    .build();
                 RegionClients {
                     name,
                     ec2: aws_sdk_ec2::Client::from_conf(ec2),
                     rds: aws_sdk_rds::Client::from_conf(rds),
+                    ecs: aws_sdk_ecs::Client::from_conf(ecs),
                 }
             })
             .collect();
@@ -145,6 +151,8 @@ impl AwsCloud {
                         .and_then(|h| h.configured())
                         .unwrap_or(false),
                     instance_type: instance.instance_type().map(|t| t.as_str().to_string()),
+                    desired: None,
+                    running: None,
                 });
             }
         }
@@ -208,6 +216,8 @@ impl AwsCloud {
             cluster: None,
             hibernation: false,
             instance_type: None,
+            desired: None,
+            running: None,
         })
     }
 
@@ -357,9 +367,13 @@ impl AwsCloud {
                 }
             }
         }
-        // RDS instances and Aurora clusters: one call each.
+        // RDS instances, Aurora clusters and ECS services: one resource at a time.
         for r in resources.iter().filter(|r| r.kind != ResourceKind::Ec2) {
             let result = match self.region(r.region.as_deref()) {
+                Some(region) if r.kind == ResourceKind::Ecs => match action {
+                    Action::Start => ecs::start(&region.ecs, r).await,
+                    Action::Stop => ecs::stop(&region.ecs, r).await,
+                },
                 Some(region) => self.act_rds(region, action, r.kind, &r.id).await,
                 None => Err(Error::invalid(
                     format!("resource {}", r.id),
@@ -382,14 +396,21 @@ impl AwsCloud {
 }
 
 impl AwsCloud {
-    /// One region's three listings, concurrently; a failed one becomes a gap.
+    /// One region's four listings, concurrently; a failed one becomes a gap.
     async fn observe_region(&self, region: &RegionClients, seen: &mut Observation) {
-        let (ec2, rds, aurora) = tokio::join!(
+        let (ec2, rds, aurora, services) = tokio::join!(
             self.observe_ec2(region),
             self.observe_rds(region),
             self.observe_aurora(region),
+            ecs::observe(&region.ecs, &region.name, &self.schedule_tag),
         );
-        for (service, result) in [("ec2", ec2), ("rds", rds), ("rds", aurora)] {
+        let results = [
+            ("ec2", ec2),
+            ("rds", rds),
+            ("rds", aurora),
+            ("ecs", services),
+        ];
+        for (service, result) in results {
             match result {
                 Ok(resources) => seen.resources.extend(resources),
                 Err(e) => {
@@ -421,7 +442,7 @@ impl Cloud for AwsCloud {
         for region in &self.regions {
             self.observe_region(region, &mut seen).await;
         }
-        let listings = self.regions.len() * 3;
+        let listings = self.regions.len() * 4;
         if listings > 0 && seen.gaps.len() == listings {
             let g = &seen.gaps[0];
             return Err(Error::Aws {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::core::config::{Action, Config, Problem, ResourceKind};
 use crate::core::plan::{Failure, Report, ResourceRef, Step, StepStatus};
 use crate::core::planner::{
-    condition, plan, reached, resource_key, Condition, Inputs, Resource, TagKeys,
+    condition_of, plan, reached, resource_key, Condition, Inputs, Resource, TagKeys,
 };
 use crate::error::{Error, Result};
 use crate::ports::{Cloud, Fence, Outcome};
@@ -116,7 +116,7 @@ fn in_progress(
         if !moving.contains(tag) {
             return false;
         }
-        let c = condition(r.kind, &r.state);
+        let c = condition_of(r);
         let still_old = |action: Action| {
             let acted_ok = acted
                 .attempted

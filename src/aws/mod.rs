@@ -1,7 +1,8 @@
-//! Everything that talks to AWS: the DynamoDB store, EC2/RDS/Aurora access, the executor that runs a plan on a cloud, and action events to EventBridge.
+//! Everything that talks to AWS: the DynamoDB store, EC2/RDS/Aurora/ECS access, the executor that runs a plan on a cloud, and action events to EventBridge.
 
 pub mod cloud;
 pub mod commands;
+pub mod ecs;
 pub mod events;
 pub mod executor;
 pub mod secrets;

@@ -214,7 +214,7 @@ fn group_lines(s: &Schedule, by_group: &BTreeMap<String, Vec<&Resource>>) -> Vec
             let alone = asg_owner(r)
                 .map(|g| format!(" (Auto Scaling group '{}': left alone)", plain(g)))
                 .unwrap_or_default();
-            format!("{} {}{alone}", plain(r.to_ref()), plain(&r.state))
+            format!("{} {}{alone}", plain(r.to_ref()), plain(r.shown_state()))
         });
         if members.len() > INLINE_RESOURCES {
             // A long group: one resource per line, so clipping counts resources.
@@ -261,6 +261,39 @@ mod tests {
         assert_eq!(
             api,
             "API (EC2, Hibernate): i-0a1 (ec2) running, i-0b2 (ec2) running (Auto Scaling group 'web-asg': left alone)"
+        );
+    }
+
+    #[test]
+    fn status_shows_ecs_services_with_their_task_counts() {
+        // GIVEN an ECS group with one service up and one stopped by offhours
+        let config = CONFIG.replace(
+            "exceptions:",
+            "  - {ScheduleName: dev, GroupName: SVC, InstanceType: ECS, Dependency: [DB]}\nexceptions:",
+        );
+        let c = crate::core::config::validate(
+            &crate::core::config::RawConfig::parse(&config, "test").expect("config"),
+            &settings().defaults,
+        );
+        let dev = c.schedule("dev").expect("dev");
+        let inventory = "resources:\n  - {id: dev/api, kind: ecs, state: ACTIVE, desired: 3, running: 3, tags: {ScheduleName: dev, ScheduleGroupName: SVC}}\n  - {id: dev/worker, kind: ecs, state: ACTIVE, tags: {ScheduleName: dev, ScheduleGroupName: SVC, 'offhours:desired-count': '2'}}\n";
+        let resources = crate::core::inventory::parse_inventory(inventory, "test").expect("inv");
+        // WHEN someone asks for its status
+        let r = super::status(
+            dev,
+            &resources,
+            at("2026-11-23T12:00:00+09:00"),
+            &settings(),
+        );
+        // THEN the group is labelled ECS and each service shows its tasks
+        let svc = r
+            .lines
+            .iter()
+            .find(|l| l.starts_with("SVC"))
+            .expect("SVC line");
+        assert_eq!(
+            svc,
+            "SVC (ECS): dev/api (ecs) ACTIVE, 3 of 3 tasks running, dev/worker (ecs) ACTIVE, 0 of 0 tasks running (2 saved)"
         );
     }
 

@@ -68,6 +68,18 @@ mod tests {
     }
 
     #[test]
+    fn inventory_takes_ecs_services_with_their_task_counts() {
+        let yaml = "resources:\n  - {id: dev/api, kind: ecs, state: ACTIVE, desired: 3, running: 2}\n  - {id: dev/worker, kind: ecs, state: ACTIVE}\n";
+        let json = r#"{"resources": [{"id": "dev/api", "kind": "ecs", "state": "ACTIVE", "desired": 3, "running": 2}, {"id": "dev/worker", "kind": "ecs", "state": "ACTIVE"}]}"#;
+        for text in [yaml, json] {
+            let r = parse_inventory(text, "test").expect("parses");
+            assert_eq!(r[0].kind, ResourceKind::Ecs);
+            assert_eq!((r[0].desired, r[0].running), (Some(3), Some(2)));
+            assert_eq!((r[1].desired, r[1].running), (None, None));
+        }
+    }
+
+    #[test]
     fn inventory_errors_name_the_file() {
         let e = parse_inventory(
             "resources:\n  - {id: x, kind: lambda, state: on}\n",

@@ -26,11 +26,20 @@ pub struct ResourceRef {
     /// for hibernation) instead of stopping.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hibernate: bool,
+    /// For an ECS service: the `desiredCount` a start restores, or the one a stop saves
+    /// (in the tag `offhours:desired-count`) before it sets 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired: Option<u32>,
 }
 
 impl fmt::Display for ResourceRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mode = if self.hibernate { ", hibernate" } else { "" };
+        let mode = match (self.hibernate, self.desired) {
+            (true, _) => ", hibernate".to_string(),
+            (false, Some(1)) => ", 1 task".to_string(),
+            (false, Some(n)) => format!(", {n} tasks"),
+            (false, None) => String::new(),
+        };
         match (&self.name, &self.engine) {
             (Some(name), _) => write!(f, "{name} ({}, {}{mode})", self.id, self.kind),
             (None, Some(engine)) => write!(f, "{} ({}, {engine}{mode})", self.id, self.kind),
@@ -194,6 +203,9 @@ pub struct Decision {
     /// stopped them), for RDS's automatic start after seven days.
     #[serde(skip)]
     pub stopped: BTreeMap<String, DateTime<Utc>>,
+    /// ECS services' desired counts to remember (resource key -> count above 0).
+    #[serde(skip)]
+    pub counts: BTreeMap<String, u32>,
 }
 
 /// The result of planning (or running) one tick: the stable JSON of SPEC section 5.

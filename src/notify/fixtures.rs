@@ -26,6 +26,7 @@ pub(crate) fn notice() -> Notice {
                 name: Some("api-1".into()),
                 engine: None,
                 hibernate: false,
+                desired: None,
             },
             ResourceRef {
                 id: "dev-db".into(),
@@ -34,6 +35,7 @@ pub(crate) fn notice() -> Notice {
                 name: None,
                 engine: Some("postgres".into()),
                 hibernate: false,
+                desired: None,
             },
         ],
         timezone: "Asia/Seoul".into(),

@@ -418,6 +418,7 @@ mod tests {
                 name: None,
                 engine: None,
                 hibernate: false,
+                desired: None,
             }],
             failures,
         };
@@ -432,6 +433,7 @@ mod tests {
             homes: Default::default(),
             skip_ends: None,
             stopped: Default::default(),
+            counts: Default::default(),
         };
         let steps = [
             step(
@@ -476,6 +478,7 @@ mod tests {
             homes: Default::default(),
             skip_ends: None,
             stopped: Default::default(),
+            counts: Default::default(),
         };
         let skipped = crate::core::plan::Skipped {
             schedule: "dev".into(),
@@ -487,6 +490,7 @@ mod tests {
                 name: Some("alice-box".into()),
                 engine: None,
                 hibernate: false,
+                desired: None,
             },
             until: "2026-11-28T00:00:00+09:00".parse().expect("instant"),
             skip_until: "2026-11-27".into(),

@@ -132,7 +132,8 @@ impl Moto {
             .collect()
     }
 
-    /// The JSON body of every recorded request of `operation` (e.g. `events:PutEvents`)
+    /// The JSON body of every recorded request of `operation` (e.g. `events:PutEvents`,
+    /// `ecs:UpdateService`)
     /// since `start_recording`, in order.
     pub async fn recorded_json(&self, operation_name: &str) -> Vec<serde_json::Value> {
         let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
@@ -207,10 +208,14 @@ fn operation(entry: &serde_json::Value) -> String {
         })
         .map(String::from);
     if let Some(t) = target {
-        // `AWSEvents.PutEvents`, `AmazonSQS.ReceiveMessage`, `DynamoDB_20120810.PutItem`.
-        let service = match t.split('.').next().unwrap_or_default() {
+        // JSON protocols name the service in the target: `AWSEvents.PutEvents`,
+        // `AmazonSQS.ReceiveMessage`, `AmazonEC2ContainerServiceV20141113.UpdateService`,
+        // `DynamoDB_20120810.PutItem`.
+        let prefix = t.split('.').next().unwrap_or_default();
+        let service = match prefix {
             "AWSEvents" => "events",
             "AmazonSQS" => "sqs",
+            _ if prefix.starts_with("AmazonEC2ContainerService") => "ecs",
             _ => "dynamodb",
         };
         return format!("{service}:{}", t.rsplit('.').next().unwrap_or_default());

@@ -270,6 +270,8 @@ impl World {
                             cluster: None,
                             hibernation: false,
                             instance_type: None,
+                            desired: None,
+                            running: None,
                         });
                     }
                 }

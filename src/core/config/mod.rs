@@ -69,15 +69,18 @@ pub enum ResourceKind {
     Ec2,
     Rds,
     Aurora,
+    /// ECS services: stop saves `desiredCount` and sets it to 0, start restores it.
+    Ecs,
 }
 
 impl ResourceKind {
-    /// Parses `EC2`, `RDS`, `AURORA` (any case).
+    /// Parses `EC2`, `RDS`, `AURORA`, `ECS` (any case).
     pub fn parse(s: &str) -> Option<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
             "ec2" => Some(Self::Ec2),
             "rds" => Some(Self::Rds),
             "aurora" => Some(Self::Aurora),
+            "ecs" => Some(Self::Ecs),
             _ => None,
         }
     }
@@ -87,6 +90,7 @@ impl ResourceKind {
             Self::Ec2 => "ec2",
             Self::Rds => "rds",
             Self::Aurora => "aurora",
+            Self::Ecs => "ecs",
         }
     }
 }

@@ -96,6 +96,26 @@ fn bad_fields_name_item_and_field_and_spare_other_schedules() {
 }
 
 #[test]
+fn instance_types_parse_in_any_case() {
+    let cases = [
+        ("EC2", Some(ResourceKind::Ec2)),
+        ("rds", Some(ResourceKind::Rds)),
+        ("Aurora", Some(ResourceKind::Aurora)),
+        ("ECS", Some(ResourceKind::Ecs)),
+        (" ecs ", Some(ResourceKind::Ecs)),
+        ("Lambda", None),
+    ];
+    for (text, want) in cases {
+        assert_eq!(ResourceKind::parse(text), want, "{text}");
+    }
+    let c = load(
+        "schedules:\n  - {ScheduleName: s, TagValue: s}\ngroups:\n  - {ScheduleName: s, GroupName: DB, InstanceType: RDS}\n  - {ScheduleName: s, GroupName: API, InstanceType: ECS, Dependency: [DB]}\n",
+    );
+    assert!(c.errors.is_empty(), "{:?}", c.errors);
+    assert_eq!(c.schedules[0].groups[1].kind, ResourceKind::Ecs);
+}
+
+#[test]
 fn instance_type_and_dependencies_are_checked() {
     let c = load(
         "schedules:\n  - {ScheduleName: s, TagValue: s}\ngroups:\n  - {ScheduleName: s, GroupName: API, InstanceType: Lambda}\n  - {ScheduleName: s, GroupName: WEB, InstanceType: ec2, Dependency: [CACHE]}\n",

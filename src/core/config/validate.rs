@@ -137,7 +137,10 @@ fn read_group(item: &Item, problems: &mut Problems) -> Option<GroupDraft> {
         Some(t) => {
             let k = ResourceKind::parse(&t);
             if k.is_none() {
-                f.fail("InstanceType", format!("'{t}' is not EC2, RDS or AURORA"));
+                f.fail(
+                    "InstanceType",
+                    format!("'{t}' is not EC2, RDS, AURORA or ECS"),
+                );
             }
             k
         }

@@ -1,5 +1,6 @@
-//! Where a resource stands for the planner (up, down, busy, unknown, broken, gone), from the provider's own state string.
+//! Where a resource stands for the planner (up, down, busy, unknown, broken, gone), from the provider's own state string (and an ECS service's task counts).
 
+use super::Resource;
 use crate::core::config::ResourceKind;
 
 /// Where a resource stands, in terms the planner needs.
@@ -64,7 +65,23 @@ const RDS_BROKEN: &[&str] = &[
     "migration-failed",
 ];
 
-/// Maps a provider state string to a condition.
+/// Where `r` stands: its state string, and for an ECS service its task counts (up when
+/// every desired task runs and some are desired; down when none is desired or running;
+/// busy while the counts differ).
+pub fn condition_of(r: &Resource) -> Condition {
+    let c = condition(r.kind, &r.state);
+    if r.kind != ResourceKind::Ecs || c != Condition::Up {
+        return c;
+    }
+    match (r.desired.unwrap_or(0), r.running.unwrap_or(0)) {
+        (0, 0) => Condition::Down,
+        (desired, running) if desired == running => Condition::Up,
+        _ => Condition::Busy,
+    }
+}
+
+/// Maps a provider state string to a condition (for an ECS service, `ACTIVE` is `Up`
+/// until [`condition_of`] looks at its task counts).
 pub fn condition(kind: ResourceKind, state: &str) -> Condition {
     let state = state.trim().to_ascii_lowercase();
     let state = state.as_str();
@@ -83,6 +100,11 @@ pub fn condition(kind: ResourceKind, state: &str) -> Condition {
             "deleting" | "deleted" => Condition::Gone,
             s if RDS_BROKEN.contains(&s) => Condition::Broken,
             s if RDS_TRANSIENT.contains(&s) => Condition::Busy,
+            _ => Condition::Unknown,
+        },
+        ResourceKind::Ecs => match state {
+            "active" => Condition::Up,
+            "draining" | "inactive" => Condition::Gone,
             _ => Condition::Unknown,
         },
     }

@@ -14,6 +14,7 @@ pub use crate::core::tags::Tags;
 
 mod asg;
 mod condition;
+mod ecs;
 mod hibernate;
 mod homes;
 mod notice;
@@ -23,7 +24,8 @@ mod state;
 mod wake;
 
 pub use asg::{owner as asg_owner, ASG_TAG};
-pub use condition::{condition, Condition};
+pub use condition::{condition, condition_of, Condition};
+pub use ecs::{count_to_save, saved_count, DESIRED_COUNT_TAG};
 pub use reached::reached;
 pub use skip::skip_until;
 pub use state::{next_state, Attempts, BusySince, Forced, ScheduleState, TickResult};
@@ -60,6 +62,12 @@ pub struct Resource {
     /// EC2 instance type or RDS DB instance class (`t3.large`, `db.t3.medium`), for prices.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub instance_type: Option<String>,
+    /// For an ECS service: its `desiredCount` (absent: 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired: Option<u32>,
+    /// For an ECS service: its `runningCount` (absent: 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<u32>,
 }
 
 impl Resource {
@@ -75,6 +83,16 @@ impl Resource {
                 .map(str::to_string),
             engine: self.engine.clone(),
             hibernate: false,
+            desired: None,
+        }
+    }
+
+    /// Its state for people: the provider's state string, with an ECS service's task
+    /// counts (`ACTIVE, 1 of 3 tasks running`).
+    pub fn shown_state(&self) -> String {
+        match self.kind {
+            ResourceKind::Ecs => ecs::shown_state(self),
+            _ => self.state.to_string(),
         }
     }
 
@@ -89,7 +107,7 @@ impl Resource {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Gap {
     pub region: String,
-    /// `ec2` (EC2 instances) or `rds` (RDS instances and Aurora clusters).
+    /// `ec2` (EC2 instances), `rds` (RDS instances and Aurora clusters) or `ecs` (services).
     pub service: String,
     /// The API operation that failed (`DescribeInstances`).
     pub operation: String,
@@ -103,6 +121,7 @@ impl Gap {
         let service = match kind {
             ResourceKind::Ec2 => "ec2",
             ResourceKind::Rds | ResourceKind::Aurora => "rds",
+            ResourceKind::Ecs => "ecs",
         };
         self.service == service
     }
@@ -284,7 +303,7 @@ pub fn scheduled_resources<'a>(
     let mut ignored = Vec::new();
     let (mut members, _) = by_schedule(config, resources, tags, &mut ignored);
     for list in &mut members {
-        list.retain(|r| condition(r.kind, &r.state) != Condition::Gone);
+        list.retain(|r| condition_of(r) != Condition::Gone);
     }
     members
 }
@@ -366,7 +385,7 @@ fn members<'a>(
 ) -> Vec<Member<'a>> {
     let mut out = Vec::with_capacity(resources.len());
     for r in resources {
-        let c = condition(r.kind, &r.state);
+        let c = condition_of(r);
         if c == Condition::Gone {
             continue;
         }
@@ -429,6 +448,7 @@ fn plan_schedule(
         None => (Vec::new(), true),
     };
     warnings.extend(hibernate::apply(schedule, &members, &mut steps));
+    warnings.extend(ecs::apply(&schedule.name, &members, &mut steps, state));
     let now = inputs.now;
     warnings.extend(wake::notices(&schedule.name, &steps, &woken, state, now));
     let busy = members
@@ -453,6 +473,7 @@ fn plan_schedule(
             homes: homes::next(schedule, &members, state, inputs.gaps),
             skip_ends: verdict.transition.and_then(|a| scope.ends(&members, a)),
             stopped: wake::kept(&members, state, &woken, inputs.gaps),
+            counts: ecs::remembered(&members, state, inputs.gaps),
         },
     }
 }
@@ -579,7 +600,7 @@ impl Transition<'_, '_> {
             Condition::Unknown => {
                 let message = format!(
                     "resource {} ({}) is in state '{}', which offhours does not know; it is not {} and its dependents wait",
-                    r.id, r.kind, r.state, past(self.action)
+                    r.id, r.kind, r.shown_state(), past(self.action)
                 );
                 self.error(r, &format!("state#{}", r.state), message);
                 false
@@ -595,7 +616,7 @@ impl Transition<'_, '_> {
                 if minutes >= STUCK_AFTER_MINUTES {
                     let message = format!(
                         "resource {} ({}) has been '{}' for {minutes} min; offhours waits for it before the {verb}, and its dependents wait too",
-                        r.id, r.kind, r.state
+                        r.id, r.kind, r.shown_state()
                     );
                     self.error(r, &format!("stuck#{}", r.state), message);
                 }

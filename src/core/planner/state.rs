@@ -1,4 +1,4 @@
-//! The scheduler's memory of each schedule (state table): applied events, forced transitions, start attempts, busy resources, alerts; and how a tick updates it.
+//! The scheduler's memory of each schedule (state table): applied events, forced transitions, start attempts, busy resources, alerts, ECS desired counts; and how a tick updates it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -75,6 +75,10 @@ pub struct ScheduleState {
     /// that RDS's automatic start after seven days is undone. Only databases down now.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub stopped: BTreeMap<String, DateTime<Utc>>,
+    /// ECS services' last desired count above 0 (resource key -> count): what a start
+    /// restores when the service lost its `offhours:desired-count` tag.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub counts: BTreeMap<String, u32>,
 }
 
 impl ScheduleState {
@@ -149,6 +153,7 @@ pub fn next_state(
     count_attempts(&mut next, decision, &tick.steps);
     note_stops(&mut next, decision, &tick.steps, tick.now);
     next.homes = decision.homes.clone();
+    note_counts(&mut next, decision, &tick.steps);
     next.busy = decision
         .busy
         .iter()
@@ -196,6 +201,27 @@ fn count_attempts(next: &mut ScheduleState, decision: &Decision, steps: &[&Step]
                     count: 0,
                 });
             entry.count += 1;
+        }
+    }
+}
+
+/// Keeps the ECS desired counts the planner saw, and the ones this tick's accepted stops
+/// saved (the final plan of a tick may already see those services at 0).
+fn note_counts(next: &mut ScheduleState, decision: &Decision, steps: &[&Step]) {
+    next.counts = decision.counts.clone();
+    for step in steps.iter().filter(|s| s.action == Action::Stop) {
+        if !matches!(step.status, StepStatus::Done | StepStatus::Failed) {
+            continue;
+        }
+        let saved = step
+            .resources
+            .iter()
+            .filter(|r| r.kind == ResourceKind::Ecs)
+            .filter(|r| !step.failures.iter().any(|f| f.id == r.id));
+        for r in saved {
+            if let Some(n) = r.desired {
+                next.counts.insert(resource_key(r.kind, &r.id), n);
+            }
         }
     }
 }

@@ -26,6 +26,8 @@ fn resource(id: &str, kind: ResourceKind, tag: &str, instance_type: Option<&str>
         cluster: None,
         hibernation: false,
         instance_type: instance_type.map(String::from),
+        desired: None,
+        running: None,
     }
 }
 

@@ -25,6 +25,7 @@ fn big_transition() -> crate::notify::message::Message {
                 name: Some(format!("api-server-{i:03}")),
                 engine: None,
                 hibernate: false,
+                desired: None,
             })
             .collect(),
         failures: Vec::new(),
@@ -40,6 +41,7 @@ fn big_transition() -> crate::notify::message::Message {
         homes: Default::default(),
         skip_ends: None,
         stopped: Default::default(),
+        counts: Default::default(),
     };
     transition_message(&decision, &[&step], None)
 }

@@ -38,6 +38,8 @@ fn res(id: &str, kind: ResourceKind, state: &str, schedule: &str, group: Option<
         cluster: None,
         hibernation: false,
         instance_type: None,
+        desired: None,
+        running: None,
     }
 }
 
@@ -447,6 +449,7 @@ fn resources_are_filtered_by_the_tag_keys_in_use() {
     assert_eq!(report.at.to_rfc3339(), "2026-11-23T00:05:00+00:00");
 }
 
+mod ecs;
 mod failures;
 mod gaps;
 mod reach;
