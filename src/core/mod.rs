@@ -1,4 +1,4 @@
-//! The functional core: config model and validation, schedule events, planner, plan report, timeline and its SVG chart, savings, holiday calendars, action events, inert text per chat markup and clipping to chat size limits. Pure: no AWS, no clock, no env, no I/O.
+//! The functional core: config model and validation, schedule events, planner, plan report, timeline and its SVG chart, savings, holiday calendars, action events, EMF metrics, inert text per chat markup and clipping to chat size limits. Pure: no AWS, no clock, no env, no I/O.
 
 pub mod chart;
 pub mod clip;
@@ -8,6 +8,7 @@ pub mod events;
 pub mod holidays;
 pub mod inert;
 pub mod inventory;
+pub mod metrics;
 pub mod plan;
 pub mod planner;
 pub mod savings;

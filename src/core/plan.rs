@@ -7,6 +7,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::core::config::{Action, Problem, ResourceKind};
+use crate::core::metrics::Tally;
 use crate::core::schedule::EventKey;
 
 /// A resource named in a step or notice.
@@ -206,6 +207,9 @@ pub struct Decision {
     /// ECS services' desired counts to remember (resource key -> count above 0).
     #[serde(skip)]
     pub counts: BTreeMap<String, u32>,
+    /// The schedule's resources at the end of planning: managed, running, stopped (metrics).
+    #[serde(skip)]
+    pub tally: Tally,
 }
 
 /// The result of planning (or running) one tick: the stable JSON of SPEC section 5.

@@ -434,6 +434,7 @@ mod tests {
             skip_ends: None,
             stopped: Default::default(),
             counts: Default::default(),
+            tally: Default::default(),
         };
         let steps = [
             step(
@@ -479,6 +480,7 @@ mod tests {
             skip_ends: None,
             stopped: Default::default(),
             counts: Default::default(),
+            tally: Default::default(),
         };
         let skipped = crate::core::plan::Skipped {
             schedule: "dev".into(),

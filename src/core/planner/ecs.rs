@@ -67,10 +67,15 @@ pub(super) fn apply(
     warnings
 }
 
-/// The count a start restores: the tag written at stop, else the count the state table
-/// remembers.
+/// The count a start restores: the one the state table remembers (only the scheduler
+/// writes it), else the tag written at stop (people can see, and edit, that one).
 fn restore(r: &Resource, state: &ScheduleState) -> Option<u32> {
-    saved_count(r).or_else(|| state.counts.get(&r.key()).copied().filter(|n| *n > 0))
+    state
+        .counts
+        .get(&r.key())
+        .copied()
+        .filter(|n| *n > 0)
+        .or_else(|| saved_count(r))
 }
 
 fn unsaved(schedule: &str, r: &Resource) -> Problem {

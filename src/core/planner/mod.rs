@@ -8,6 +8,7 @@ use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::core::config::{Action, Config, Problem, ResourceKind, Schedule};
+use crate::core::metrics::Tally;
 use crate::core::plan::{Decision, Notice, Reason, Report, ResourceRef, Skipped, Step, StepStatus};
 use crate::core::schedule::{latest_event, EventKey};
 pub use crate::core::tags::Tags;
@@ -474,6 +475,7 @@ fn plan_schedule(
             skip_ends: verdict.transition.and_then(|a| scope.ends(&members, a)),
             stopped: wake::kept(&members, state, &woken, inputs.gaps),
             counts: ecs::remembered(&members, state, inputs.gaps),
+            tally: Tally::of(members.iter().map(|(_, _, c)| *c)),
         },
     }
 }
@@ -604,6 +606,16 @@ impl Transition<'_, '_> {
                 );
                 self.error(r, &format!("state#{}", r.state), message);
                 false
+            }
+            // An ECS service that never reaches its count (a crash-looping task, no
+            // capacity) is still scaled to 0 at the stop: waiting would keep it launching
+            // tasks all night and hold back the groups behind it.
+            Condition::Busy
+                if self.action == Action::Stop
+                    && r.kind == ResourceKind::Ecs
+                    && r.desired.unwrap_or(0) > 0 =>
+            {
+                true
             }
             Condition::Busy => {
                 let since = self

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{condition, resource_key, target_reached, Resource, ScheduleState, TagKeys};
+use super::{condition_of, resource_key, target_reached, Resource, ScheduleState, TagKeys};
 use crate::core::config::Action;
 use crate::core::plan::{Reached, Report, StepStatus};
 
@@ -63,7 +63,7 @@ pub fn reached(
         .into_iter()
         .filter_map(|(schedule, group, action, key)| {
             let r = by_key.get(&key)?;
-            target_reached(condition(r.kind, &r.state), action).then(|| Reached {
+            target_reached(condition_of(r), action).then(|| Reached {
                 schedule,
                 group,
                 action,
@@ -82,6 +82,28 @@ mod tests {
         serde_json::from_value(json!({"id": id, "kind": kind, "state": state,
             "tags": {"ScheduleName": "dev", "ScheduleGroupName": group}}))
         .expect("resource")
+    }
+
+    #[test]
+    fn an_ecs_service_arrives_by_its_task_counts_not_its_active_status() {
+        let report: Report = serde_json::from_value(json!({
+            "at": "2026-11-23T18:01:00Z", "notices": [], "errors": [],
+            "steps": [{"schedule": "dev", "group": "API", "action": "stop", "status": "done",
+                       "waiting_on": [], "resources": [{"id": "dev/api", "kind": "ecs"}]}],
+            "schedules": [{"schedule": "dev", "event": null, "desired": "stop",
+                           "transition": "stop", "reason": "boundary", "complete": false}]
+        }))
+        .expect("report");
+        let service = |desired: u32, running: u32| -> Resource {
+            serde_json::from_value(json!({"id": "dev/api", "kind": "ecs", "state": "ACTIVE",
+                "desired": desired, "running": running,
+                "tags": {"ScheduleName": "dev", "ScheduleGroupName": "API"}}))
+            .expect("service")
+        };
+        let tags = TagKeys::default();
+        let arrived = |r: Resource| reached(&report, &[r], &HashMap::new(), &tags).len();
+        assert_eq!(arrived(service(0, 2)), 0, "still draining: not stopped yet");
+        assert_eq!(arrived(service(0, 0)), 1, "0 of 0 tasks: stopped");
     }
 
     #[test]

@@ -42,6 +42,7 @@ fn big_transition() -> crate::notify::message::Message {
         skip_ends: None,
         stopped: Default::default(),
         counts: Default::default(),
+        tally: Default::default(),
     };
     transition_message(&decision, &[&step], None)
 }

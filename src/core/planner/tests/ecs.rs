@@ -148,12 +148,12 @@ fn stop_saves_the_count_and_start_restores_it_after_the_db() {
             false,
         ),
         (
-            "start: the tag wins over the state table",
+            "start: the state table (written by offhours only) wins over the tag people can edit",
             vec![db("available"), service(0, 0, Some("2"))],
             &remembered,
             MON_0905,
             vec!["API:start:ready"],
-            Some(2),
+            Some(4),
             false,
         ),
         (
@@ -186,6 +186,15 @@ fn stop_saves_the_count_and_start_restores_it_after_the_db() {
         (
             "stop: the service first, its count saved; the DB waits",
             vec![db("available"), service(3, 3, None)],
+            &none,
+            MON_1805,
+            vec!["API:stop:ready", "DB:stop:blocked[API]"],
+            Some(3),
+            false,
+        ),
+        (
+            "stop: a service that never reaches its count (crash loop) is scaled to 0 anyway",
+            vec![db("available"), service(3, 1, None)],
             &none,
             MON_1805,
             vec!["API:stop:ready", "DB:stop:blocked[API]"],
