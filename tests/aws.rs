@@ -458,6 +458,8 @@ exceptions:
         secrets,
     )
     .expect("handler");
+    let metrics = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let handler = handler.with_metrics(offhours::app::lambda::MetricsOut::Buffer(metrics.clone()));
     // WHEN EventBridge delivers an event dated a year ahead (at that instant the schedule
     // would be stopped by the exception)
     let event = serde_json::json!({
@@ -478,6 +480,21 @@ exceptions:
     assert_eq!(out["steps"][0]["status"], "done");
     let states = w.states().await;
     assert!(ids.iter().all(|id| states[id] == "running"), "{states:?}");
+    // AND the tick wrote its CloudWatch EMF lines: one for schedule dev, one for the tick
+    let lines: Vec<serde_json::Value> = metrics
+        .lock()
+        .expect("metrics")
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("EMF line is JSON"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["Schedule"], "dev");
+    assert_eq!(lines[0]["Actions"], 2, "both instances started");
+    assert_eq!(
+        lines[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "offhours"
+    );
+    assert!(lines[1]["TickDuration"].is_u64(), "{}", lines[1]);
 
     // WHEN a JANDI outgoing webhook with the right token asks for `start dev` via the Function URL
     let url_event = |token: &str| {

@@ -1538,3 +1538,68 @@ fn the_permissions_tables_match_the_rendered_roles() {
         );
     }
 }
+
+#[test]
+fn the_failures_alarm_and_the_dashboard_read_the_metrics_the_binary_writes() {
+    let template = load_template();
+    let t = Evaluator::new(
+        &template,
+        &params(&[(
+            "AlarmTopicArn",
+            "arn:aws:sns:ap-northeast-2:123456789012:ops",
+        )]),
+    )
+    .render();
+    let res = &t["Resources"];
+    let alarm = &res["ActionFailuresAlarm"]["Properties"];
+    assert_eq!(alarm["Namespace"], offhours::core::metrics::NAMESPACE);
+    assert_eq!(alarm["MetricName"], "Failures");
+    assert_eq!(alarm["Statistic"], "Sum");
+    assert!(
+        alarm.get("Dimensions").is_none(),
+        "the per-tick Failures line has no dimension"
+    );
+    assert_eq!(
+        alarm["AlarmActions"],
+        json!(["arn:aws:sns:ap-northeast-2:123456789012:ops"])
+    );
+
+    // The EMF lines of a tick name the same namespace and metrics.
+    let report: offhours::core::plan::Report = serde_json::from_value(json!({
+        "at": "2026-11-23T09:05:00+09:00", "steps": [], "notices": [], "errors": [],
+        "schedules": [{"schedule": "dev", "event": null, "desired": "start", "transition": null, "reason": "applied", "complete": true}]
+    }))
+    .expect("report");
+    let facts = offhours::core::metrics::TickFacts {
+        timestamp_ms: 0,
+        duration_ms: 1,
+    };
+    let written: BTreeSet<String> = offhours::core::metrics::emf_lines(&report, facts)
+        .iter()
+        .flat_map(|l| {
+            let v: Value = serde_json::from_str(l).expect("EMF");
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .expect("metrics")
+                .iter()
+                .filter_map(|m| m["Name"].as_str().map(String::from))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let body =
+        template["Resources"]["OffhoursDashboard"]["Properties"]["DashboardBody"].to_string();
+    for name in [
+        "ResourcesRunning",
+        "ResourcesStopped",
+        "Actions",
+        "Failures",
+        "Errors",
+        "TickDuration",
+    ] {
+        assert!(
+            written.contains(name),
+            "the binary writes {name}: {written:?}"
+        );
+        assert!(body.contains(name), "the dashboard shows {name}");
+    }
+}

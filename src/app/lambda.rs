@@ -16,6 +16,7 @@ use crate::aws::events::Events;
 use crate::aws::executor::Options;
 use crate::aws::store::{AwsCommandStore, Store};
 use crate::chat::{ChatSecrets, FollowUp};
+use crate::core::metrics::{emf_lines, TickFacts};
 use crate::error::{Error, Result};
 use crate::notify::{Notifier, NotifySettings};
 use crate::ports::Settings;
@@ -51,6 +52,35 @@ pub fn classify(event: &Value) -> Invocation {
     Invocation::Unknown
 }
 
+/// Where a tick's CloudWatch EMF lines go: the function's stdout (its log group), or a
+/// buffer a test reads.
+#[derive(Clone, Default)]
+pub enum MetricsOut {
+    #[default]
+    Stdout,
+    Buffer(Arc<std::sync::Mutex<Vec<String>>>),
+}
+
+impl MetricsOut {
+    fn write(&self, lines: Vec<String>) {
+        match self {
+            MetricsOut::Stdout => {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                for line in lines {
+                    // A log line that cannot be written loses one data point, never the tick.
+                    let _ = writeln!(out, "{line}");
+                }
+                let _ = out.flush();
+            }
+            MetricsOut::Buffer(buffer) => match buffer.lock() {
+                Ok(mut b) => b.extend(lines),
+                Err(poisoned) => poisoned.into_inner().extend(lines),
+            },
+        }
+    }
+}
+
 /// Everything built once per cold start.
 pub struct Handler {
     store: Store,
@@ -61,6 +91,7 @@ pub struct Handler {
     settings: Settings,
     options: Options,
     events: Option<Events>,
+    metrics: MetricsOut,
 }
 
 impl Handler {
@@ -84,7 +115,14 @@ impl Handler {
             settings,
             options,
             events: None,
+            metrics: MetricsOut::Stdout,
         })
+    }
+
+    /// Writes each tick's EMF metric lines to `out` instead of stdout.
+    pub fn with_metrics(mut self, out: MetricsOut) -> Self {
+        self.metrics = out;
+        self
     }
 
     /// Publishes action events to `bus` (env `EVENT_BUS`; `None`: no events). Looks up
@@ -126,9 +164,16 @@ impl Handler {
                     options: &options,
                     events: self.events.as_ref(),
                 };
+                let started = std::time::Instant::now();
                 let ticked = tick.run(now).await;
                 match ticked {
                     Ok(report) => {
+                        let facts = TickFacts {
+                            timestamp_ms: now.timestamp_millis(),
+                            duration_ms: u64::try_from(started.elapsed().as_millis())
+                                .unwrap_or(u64::MAX),
+                        };
+                        self.metrics.write(emf_lines(&report, facts));
                         let value = serde_json::to_value(&report)?;
                         tracing::info!(report = %value, "tick done");
                         Ok(value)
