@@ -44,6 +44,7 @@ impl<S: SchedulerStore, C: Cloud> Tick<'_, S, C> {
         if self.options.dry_run {
             let config = validate(&self.store.load_config().await?, &self.settings.defaults);
             let states = self.store.load_states_of(&schedule_names(&config)).await?;
+            self.cloud.scope(&config);
             return execute(
                 self.cloud,
                 &self.inputs(now, &config, &states),
@@ -105,6 +106,7 @@ impl<S: SchedulerStore, C: Cloud> Tick<'_, S, C> {
         let config = validate(&store.load_config().await?, &self.settings.defaults);
         let states = store.load_states_of(&schedule_names(&config)).await?;
         let inputs = self.inputs(now, &config, &states);
+        self.cloud.scope(&config);
         let mut report = execute(self.cloud, &inputs, self.options, lease).await?;
         if report.lease_lost {
             // The tick that holds the lease now does the bookkeeping; writing it here too

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use aws_config::{Region, SdkConfig};
 
 use super::ecs;
-use crate::core::config::{Action, ResourceKind};
+use crate::core::config::{Action, Config, ResourceKind};
 use crate::core::plan::ResourceRef;
 use crate::core::planner::Gap;
 use crate::core::planner::{Resource, Tags};
@@ -33,6 +33,9 @@ struct RegionClients {
 pub struct AwsCloud {
     regions: Vec<RegionClients>,
     schedule_tag: String,
+    /// False when no schedule has an ECS group: the ECS listing (one ListClusters per
+    /// region, and ListServices/DescribeServices per cluster) is skipped.
+    list_ecs: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn tag_map<'a>(pairs: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>) -> Tags {
@@ -95,6 +98,7 @@ impl AwsCloud {
             })
             .collect();
         Self {
+            list_ecs: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
             regions,
             schedule_tag: settings.tags.schedule.clone(),
         }
@@ -402,7 +406,13 @@ impl AwsCloud {
             self.observe_ec2(region),
             self.observe_rds(region),
             self.observe_aurora(region),
-            ecs::observe(&region.ecs, &region.name, &self.schedule_tag),
+            async {
+                if self.list_ecs.load(std::sync::atomic::Ordering::Relaxed) {
+                    ecs::observe(&region.ecs, &region.name, &self.schedule_tag).await
+                } else {
+                    Ok(Vec::new())
+                }
+            },
         );
         let results = [
             ("ec2", ec2),
@@ -429,6 +439,15 @@ impl AwsCloud {
 }
 
 impl Cloud for AwsCloud {
+    fn scope(&self, config: &Config) {
+        let ecs = config
+            .schedules
+            .iter()
+            .any(|s| s.groups.iter().any(|g| g.kind == ResourceKind::Ecs));
+        self.list_ecs
+            .store(ecs, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Every region's resources; fails only when nothing at all could be observed.
     async fn observe(&self) -> Result<Vec<Resource>> {
         let seen = self.observe_all().await?;

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use chrono::TimeDelta;
 
-use crate::core::config::{Action, Defaults, Item, RawConfig};
+use crate::core::config::{Action, Config, Defaults, Item, RawConfig};
 use crate::core::events::ActionEvent;
 use crate::core::plan::ResourceRef;
 use crate::core::planner::{Gap, Resource, ScheduleState, TagKeys};
@@ -101,6 +101,10 @@ pub trait Cloud: Sync {
     fn start(&self, resources: &[ResourceRef]) -> impl Future<Output = Vec<Outcome>> + Send;
     /// Stops `resources`; one outcome per resource, in the same order.
     fn stop(&self, resources: &[ResourceRef]) -> impl Future<Output = Vec<Outcome>> + Send;
+    /// Tells the cloud what the tick's config can schedule, so that it need not list what
+    /// no schedule could use (ECS services without an ECS group). A cloud that lists
+    /// everything keeps the default.
+    fn scope(&self, _config: &Config) {}
 }
 
 /// Where action events go (Amazon EventBridge in production, a fake in tests).
