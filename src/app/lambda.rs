@@ -140,6 +140,47 @@ impl Handler {
         self.handle_until(event, None).await
     }
 
+    /// One tick for an EventBridge event dated `at`; writes its EMF metric lines.
+    async fn scheduled(&self, at: DateTime<Utc>, deadline: Option<DateTime<Utc>>) -> Result<Value> {
+        let now = Utc::now();
+        check_event_time(at, now);
+        let options = Options {
+            max_wait: wait_budget(self.options.max_wait, now, deadline),
+            deadline: deadline.map(|d| finish_by(now, d)),
+            ..self.options.clone()
+        };
+        let tick = Tick {
+            store: &self.store,
+            cloud: &self.cloud,
+            notifier: &self.notifier,
+            settings: &self.settings,
+            options: &options,
+            events: self.events.as_ref(),
+        };
+        let started = std::time::Instant::now();
+        let ticked = tick.run(now).await;
+        match ticked {
+            Ok(report) => {
+                let facts = TickFacts {
+                    timestamp_ms: now.timestamp_millis(),
+                    duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                };
+                self.metrics.write(emf_lines(&report, facts));
+                let value = serde_json::to_value(&report)?;
+                tracing::info!(report = %value, "tick done");
+                Ok(value)
+            }
+            Err(Error::LeaseHeld { until }) => {
+                tracing::info!(%until, "another tick holds the lease; skipped");
+                Ok(json!({"skipped": format!("another invocation holds the lease until {until}")}))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "tick failed");
+                Err(e)
+            }
+        }
+    }
+
     /// Handles one invocation that must end by `deadline` (the Lambda's): a tick's wait
     /// budget ends early enough to report, notify and save state before it.
     pub async fn handle_until(
@@ -148,48 +189,7 @@ impl Handler {
         deadline: Option<DateTime<Utc>>,
     ) -> Result<Value> {
         match classify(&event) {
-            Invocation::Scheduled { at } => {
-                let now = Utc::now();
-                check_event_time(at, now);
-                let options = Options {
-                    max_wait: wait_budget(self.options.max_wait, now, deadline),
-                    deadline: deadline.map(|d| finish_by(now, d)),
-                    ..self.options.clone()
-                };
-                let tick = Tick {
-                    store: &self.store,
-                    cloud: &self.cloud,
-                    notifier: &self.notifier,
-                    settings: &self.settings,
-                    options: &options,
-                    events: self.events.as_ref(),
-                };
-                let started = std::time::Instant::now();
-                let ticked = tick.run(now).await;
-                match ticked {
-                    Ok(report) => {
-                        let facts = TickFacts {
-                            timestamp_ms: now.timestamp_millis(),
-                            duration_ms: u64::try_from(started.elapsed().as_millis())
-                                .unwrap_or(u64::MAX),
-                        };
-                        self.metrics.write(emf_lines(&report, facts));
-                        let value = serde_json::to_value(&report)?;
-                        tracing::info!(report = %value, "tick done");
-                        Ok(value)
-                    }
-                    Err(Error::LeaseHeld { until }) => {
-                        tracing::info!(%until, "another tick holds the lease; skipped");
-                        Ok(
-                            json!({"skipped": format!("another invocation holds the lease until {until}")}),
-                        )
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "tick failed");
-                        Err(e)
-                    }
-                }
-            }
+            Invocation::Scheduled { at } => self.scheduled(at, deadline).await,
             Invocation::FunctionUrl => {
                 let request: LambdaFunctionUrlRequest = match serde_json::from_value(event) {
                     Ok(request) => request,

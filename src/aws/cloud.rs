@@ -461,7 +461,9 @@ impl Cloud for AwsCloud {
         for region in &self.regions {
             self.observe_region(region, &mut seen).await;
         }
-        let listings = self.regions.len() * 4;
+        // EC2, RDS instances and Aurora clusters, plus ECS services when they are listed.
+        let per_region = 3 + usize::from(self.list_ecs.load(std::sync::atomic::Ordering::Relaxed));
+        let listings = self.regions.len() * per_region;
         if listings > 0 && seen.gaps.len() == listings {
             let g = &seen.gaps[0];
             return Err(Error::Aws {
