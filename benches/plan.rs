@@ -49,6 +49,7 @@ fn fleet() -> Vec<Resource> {
                 ]
                 .into_iter()
                 .collect(),
+                account: None,
                 region: None,
                 engine: None,
                 reason: None,

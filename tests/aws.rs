@@ -121,6 +121,7 @@ fn ec2_ref(id: &str) -> ResourceRef {
     ResourceRef {
         id: id.to_string(),
         kind: ResourceKind::Ec2,
+        account: None,
         region: Some("us-east-1".into()),
         name: None,
         engine: None,
@@ -247,6 +248,7 @@ async fn failed_start_holds_back_only_its_dependents() {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        account: None,
         region: Some("us-east-1".into()),
         engine: None,
         reason: None,

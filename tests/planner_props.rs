@@ -114,6 +114,7 @@ fn fleet(case: &Case) -> Vec<Resource> {
                 kind,
                 state: states[state % states.len()].into(),
                 tags: tags.into_iter().collect(),
+                account: None,
                 region: None,
                 engine: None,
                 reason: None,

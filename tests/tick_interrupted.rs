@@ -68,6 +68,7 @@ impl Cloud for OneInstance {
             kind: ResourceKind::Ec2,
             state: state.into(),
             tags: [("ScheduleName", "dev")].into_iter().collect(),
+            account: None,
             region: Some("ap-northeast-2".into()),
             engine: None,
             reason: None,

@@ -7,7 +7,7 @@ use crate::core::config::Defaults;
 use crate::core::planner::TagKeys;
 use crate::error::{Error, Result};
 use crate::notify::{DeliveryPolicy, NotifySettings, WebhookFormat};
-use crate::ports::Settings;
+use crate::ports::{Account, Settings};
 
 /// A whole number from env `name`, or `default` when unset.
 fn number<T: std::str::FromStr>(text: &str, name: &str, unit: &str) -> Result<T> {
@@ -66,6 +66,8 @@ impl Settings {
             .filter(|r| !r.is_empty())
             .map(String::from)
             .collect();
+        let role_name = var("SPOKE_ROLE_NAME", "offhours-spoke");
+        let accounts = accounts(&var("ACCOUNTS", ""), &role_name)?;
         Ok(Self {
             defaults: Defaults {
                 timezone,
@@ -84,6 +86,10 @@ impl Settings {
             state_table: var("STATE_TABLE", "SchedulerState"),
             max_wait_seconds,
             regions,
+            accounts,
+            spoke_external_id: get("SPOKE_EXTERNAL_ID")
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
             aws_call_timeout_seconds: call.max(1),
             aws_connect_timeout_seconds: connect.max(1),
         })
@@ -93,6 +99,63 @@ impl Settings {
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
+}
+
+/// Env `ACCOUNTS`: a comma list of `self`, 12-digit account ids (the role `role_name`
+/// in that account is assumed) and full role ARNs; empty means `self` only. A repeated
+/// account is an error: its resources would be seen twice.
+fn accounts(text: &str, role_name: &str) -> Result<Vec<Account>> {
+    let mut out: Vec<Account> = Vec::new();
+    let bad = |entry: &str, why: &str| {
+        Error::invalid(
+            "environment",
+            "ACCOUNTS",
+            format!("'{entry}' is not {why}"),
+        )
+    };
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let account = if entry == "self" {
+            Account::Own
+        } else if is_account_id(entry) {
+            Account::Role {
+                account: entry.to_string(),
+                role: format!("arn:aws:iam::{entry}:role/{role_name}"),
+            }
+        } else {
+            // arn:<partition>:iam::<account>:role/<path/name>
+            let parts: Vec<&str> = entry.splitn(6, ':').collect();
+            match parts.as_slice() {
+                ["arn", _, "iam", "", id, rest]
+                    if is_account_id(id) && rest.starts_with("role/") && rest.len() > 5 =>
+                {
+                    Account::Role {
+                        account: (*id).to_string(),
+                        role: entry.to_string(),
+                    }
+                }
+                _ => {
+                    return Err(bad(
+                        entry,
+                        "`self`, a 12-digit account id or an IAM role ARN",
+                    ))
+                }
+            }
+        };
+        let twice = out.iter().any(|a| match (a, &account) {
+            (Account::Own, Account::Own) => true,
+            (Account::Role { account: x, .. }, Account::Role { account: y, .. }) => x == y,
+            _ => false,
+        });
+        if twice {
+            return Err(bad(entry, "listed once (its account appears twice)"));
+        }
+        out.push(account);
+    }
+    Ok(out)
+}
+
+fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The AWS SDK settings every client is built from: the standard environment (region,

@@ -1,16 +1,17 @@
-//! EC2 instances, RDS instances, Aurora clusters and ECS services per region: the `Cloud` port implemented on the AWS SDK.
+//! EC2 instances, RDS instances, Aurora clusters and ECS services per account and region: the `Cloud` port implemented on the AWS SDK.
 
 use std::collections::{BTreeMap, HashMap};
 
 use aws_config::{Region, SdkConfig};
 
+use super::accounts::{AssumedRole, OwnAccount};
 use super::ecs;
 use crate::core::config::{Action, Config, ResourceKind};
 use crate::core::plan::ResourceRef;
 use crate::core::planner::Gap;
 use crate::core::planner::{Resource, Tags};
 use crate::error::{Error, Result};
-use crate::ports::{ActionError, Cloud, Observation, Outcome, Settings};
+use crate::ports::{Account, ActionError, Cloud, Observation, Outcome, Settings};
 
 /// Most instance ids in one StartInstances/StopInstances call.
 pub const EC2_BATCH: usize = 1000;
@@ -19,19 +20,28 @@ const EC2_PAGE: i32 = 1000;
 /// DescribeDBInstances / DescribeDBClusters page size (the API maximum).
 const RDS_PAGE: i32 = 100;
 
-/// The SDK clients of one region.
+/// At most this many account-region places are observed at once.
+const PLACES_AT_ONCE: usize = 4;
+
+/// The SDK clients of one region of one account.
 #[derive(Debug, Clone)]
 struct RegionClients {
     name: String,
+    /// Another account's role (`None`: the function's own account).
+    role: Option<AssumedRole>,
     ec2: aws_sdk_ec2::Client,
     rds: aws_sdk_rds::Client,
     ecs: aws_sdk_ecs::Client,
 }
 
-/// EC2 instances, RDS instances, Aurora clusters and ECS services in one or more regions.
+/// EC2 instances, RDS instances, Aurora clusters and ECS services in one or more regions
+/// of one or more accounts.
 #[derive(Debug, Clone)]
 pub struct AwsCloud {
     regions: Vec<RegionClients>,
+    /// Set when offhours manages several accounts: resources then carry their account,
+    /// the own account's looked up once through STS.
+    own: Option<OwnAccount>,
     schedule_tag: String,
     /// False when no schedule has an ECS group: the ECS listing (one ListClusters per
     /// region, and ListServices/DescribeServices per cluster) is skipped.
@@ -65,9 +75,26 @@ fn names_an_instance(code: &str) -> bool {
     )
 }
 
+impl RegionClients {
+    fn new(config: &SdkConfig, name: &str, role: Option<AssumedRole>) -> Self {
+        let region = Region::new(name.to_string());
+        let ec2 = aws_sdk_ec2::config::Builder::from(config).region(region.clone());
+        let rds = aws_sdk_rds::config::Builder::from(config).region(region.clone());
+        let ecs = aws_sdk_ecs::config::Builder::from(config).region(region);
+        Self {
+            name: name.to_string(),
+            role,
+            ec2: aws_sdk_ec2::Client::from_conf(ec2.build()),
+            rds: aws_sdk_rds::Client::from_conf(rds.build()),
+            ecs: aws_sdk_ecs::Client::from_conf(ecs.build()),
+        }
+    }
+}
+
 impl AwsCloud {
-    /// Clients for every region of `settings.regions` (the SDK's region when empty),
-    /// built once; endpoint and credentials come from `sdk`.
+    /// Clients for every account of `settings.accounts` (the own one when empty) and
+    /// region of `settings.regions` (the SDK's region when empty), built once; endpoint
+    /// and the hub's credentials come from `sdk`.
     pub fn new(sdk: &SdkConfig, settings: &Settings) -> Self {
         let names: Vec<String> = if settings.regions.is_empty() {
             vec![sdk
@@ -77,38 +104,54 @@ impl AwsCloud {
         } else {
             settings.regions.clone()
         };
-        let regions = names
-            .into_iter()
-            .map(|name| {
-                let ec2 = aws_sdk_ec2::config::Builder::from(sdk)
-                    .region(Region::new(name.clone()))
-                    .build();
-                let rds = aws_sdk_rds::config::Builder::from(sdk)
-                    .region(Region::new(name.clone()))
-                    .build();
-                let ecs = aws_sdk_ecs::config::Builder::from(sdk)
-                    .region(Region::new(name.clone()))
-                    .build();
-                RegionClients {
-                    name,
-                    ec2: aws_sdk_ec2::Client::from_conf(ec2),
-                    rds: aws_sdk_rds::Client::from_conf(rds),
-                    ecs: aws_sdk_ecs::Client::from_conf(ecs),
+        let accounts = match settings.accounts.as_slice() {
+            [] => vec![Account::Own],
+            some => some.to_vec(),
+        };
+        let mut regions = Vec::new();
+        for account in &accounts {
+            let (role, config) = match account {
+                Account::Own => (None, sdk.clone()),
+                Account::Role { account, role } => {
+                    let role = AssumedRole::new(
+                        sdk,
+                        account,
+                        role,
+                        settings.spoke_external_id.clone(),
+                    );
+                    let config = role.sdk_config(sdk);
+                    (Some(role), config)
                 }
-            })
-            .collect();
+            };
+            for name in &names {
+                regions.push(RegionClients::new(&config, name, role.clone()));
+            }
+        }
         Self {
             list_ecs: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            own: (accounts != [Account::Own]).then(|| OwnAccount::new(sdk)),
             regions,
             schedule_tag: settings.tags.schedule.clone(),
         }
     }
 
-    fn region(&self, name: Option<&str>) -> Option<&RegionClients> {
-        match name {
-            Some(n) => self.regions.iter().find(|r| r.name == n),
-            None => self.regions.first(),
+    /// The account resources of `place` carry: a spoke's id, the own account's id when
+    /// offhours manages several (once known), else none.
+    fn account_of(&self, place: &RegionClients) -> Option<String> {
+        match (&place.role, &self.own) {
+            (Some(role), _) => Some(role.account().to_string()),
+            (None, Some(own)) => own.known().map(String::from),
+            (None, None) => None,
         }
+    }
+
+    /// The clients for a resource's account and region (the first region of its account
+    /// when it names none).
+    fn region(&self, account: Option<&str>, name: Option<&str>) -> Option<&RegionClients> {
+        self.regions
+            .iter()
+            .filter(|r| self.account_of(r).as_deref() == account)
+            .find(|r| name.is_none_or(|n| r.name == n))
     }
 
     async fn observe_ec2(&self, region: &RegionClients) -> Result<Vec<Resource>> {
@@ -146,6 +189,7 @@ impl AwsCloud {
                     kind: ResourceKind::Ec2,
                     state: state.into(),
                     tags: tag_map(instance.tags().iter().map(|t| (t.key(), t.value()))),
+                    account: None,
                     region: Some(region.name.clone()),
                     engine: None,
                     reason,
@@ -214,6 +258,7 @@ impl AwsCloud {
             kind,
             state: state?.into(),
             tags,
+            account: None,
             region: Some(region.name.clone()),
             engine: engine.map(String::from),
             reason: None,
@@ -341,59 +386,62 @@ impl AwsCloud {
     }
 
     async fn act(&self, action: Action, resources: &[ResourceRef]) -> Vec<Outcome> {
-        let mut errors: HashMap<(ResourceKind, String), ActionError> = HashMap::new();
-        // EC2: one batch per region, and per stop mode (hibernating instances apart: a
-        // StopInstances call hibernates all of its instances or none).
-        let mut ec2: BTreeMap<(Option<&str>, bool), Vec<String>> = BTreeMap::new();
+        let mut errors: HashMap<String, ActionError> = HashMap::new();
+        let unplaced = |r: &ResourceRef| ActionError {
+            operation: String::new(),
+            code: "RegionNotConfigured".into(),
+            message: match &r.account {
+                Some(a) => format!("region {:?} of account {a} is not configured", r.region),
+                None => format!("region {:?} is not configured", r.region),
+            },
+        };
+        // EC2: one batch per account, region and stop mode (hibernating instances apart:
+        // a StopInstances call hibernates all of its instances or none).
+        type Batch<'a> = (Option<&'a str>, Option<&'a str>, bool);
+        let mut ec2: BTreeMap<Batch<'_>, Vec<&ResourceRef>> = BTreeMap::new();
         for r in resources.iter().filter(|r| r.kind == ResourceKind::Ec2) {
             let hibernate = action == Action::Stop && r.hibernate;
-            ec2.entry((r.region.as_deref(), hibernate))
+            ec2.entry((r.account.as_deref(), r.region.as_deref(), hibernate))
                 .or_default()
-                .push(r.id.clone());
+                .push(r);
         }
-        for ((region_name, hibernate), ids) in ec2 {
-            match self.region(region_name) {
-                Some(region) => {
-                    let mode = (action, hibernate);
-                    for (id, e) in self.act_ec2(region, mode, ids).await {
-                        errors.insert((ResourceKind::Ec2, id), e);
-                    }
+        for ((account, region_name, hibernate), refs) in ec2 {
+            let Some(region) = self.region(account, region_name) else {
+                for r in refs {
+                    errors.insert(r.key(), unplaced(r));
                 }
-                None => {
-                    for id in ids {
-                        let e = ActionError {
-                            operation: String::new(),
-                            code: "RegionNotConfigured".into(),
-                            message: format!("region {region_name:?} is not configured"),
-                        };
-                        errors.insert((ResourceKind::Ec2, id), e);
-                    }
+                continue;
+            };
+            let ids = refs.iter().map(|r| r.id.clone()).collect();
+            let mut failed = self.act_ec2(region, (action, hibernate), ids).await;
+            for r in refs {
+                if let Some(e) = failed.remove(&r.id) {
+                    errors.insert(r.key(), e);
                 }
             }
         }
         // RDS instances, Aurora clusters and ECS services: one resource at a time.
         for r in resources.iter().filter(|r| r.kind != ResourceKind::Ec2) {
-            let result = match self.region(r.region.as_deref()) {
+            let result = match self.region(r.account.as_deref(), r.region.as_deref()) {
                 Some(region) if r.kind == ResourceKind::Ecs => match action {
                     Action::Start => ecs::start(&region.ecs, r).await,
                     Action::Stop => ecs::stop(&region.ecs, r).await,
                 },
                 Some(region) => self.act_rds(region, action, r.kind, &r.id).await,
-                None => Err(Error::invalid(
-                    format!("resource {}", r.id),
-                    "region",
-                    "region is not configured",
-                )),
+                None => {
+                    errors.insert(r.key(), unplaced(r));
+                    continue;
+                }
             };
             if let Err(e) = result {
-                errors.insert((r.kind, r.id.clone()), e.into());
+                errors.insert(r.key(), e.into());
             }
         }
         resources
             .iter()
             .map(|r| Outcome {
                 resource: r.clone(),
-                error: errors.remove(&(r.kind, r.id.clone())),
+                error: errors.remove(&r.key()),
             })
             .collect()
     }
@@ -401,7 +449,8 @@ impl AwsCloud {
 
 impl AwsCloud {
     /// One region's four listings, concurrently; a failed one becomes a gap.
-    async fn observe_region(&self, region: &RegionClients, seen: &mut Observation) {
+    async fn observe_region(&self, region: &RegionClients) -> Observation {
+        let mut seen = Observation::default();
         let (ec2, rds, aurora, services) = tokio::join!(
             self.observe_ec2(region),
             self.observe_rds(region),
@@ -420,21 +469,84 @@ impl AwsCloud {
             ("rds", aurora),
             ("ecs", services),
         ];
+        let account = self.account_of(region);
         for (service, result) in results {
             match result {
-                Ok(resources) => seen.resources.extend(resources),
+                Ok(resources) => seen.resources.extend(resources.into_iter().map(|r| Resource {
+                    account: account.clone(),
+                    ..r
+                })),
                 Err(e) => {
                     let e = ActionError::from(e);
-                    tracing::error!(region = %region.name, service, operation = %e.operation, code = %e.code, error = %e.message, "cannot observe");
+                    tracing::error!(account = account.as_deref().unwrap_or("own"), region = %region.name, service, operation = %e.operation, code = %e.code, error = %e.message, "cannot observe");
                     seen.gaps.push(Gap {
+                        account: account.clone(),
                         region: region.name.clone(),
                         service: service.to_string(),
                         operation: e.operation,
                         code: e.code,
+                        role: None,
                     });
                 }
             }
         }
+        seen
+    }
+
+    /// Enters every account before its regions are listed: each spoke role's credentials
+    /// (cached, one AssumeRole per lifetime) and the own account's id when offhours
+    /// manages several. An account that cannot be entered is one gap covering all of it.
+    async fn enter_accounts(&self) -> Vec<Gap> {
+        let mut gaps = Vec::new();
+        if let Some(own) = &self.own {
+            if self.regions.iter().any(|r| r.role.is_none()) {
+                if let Err(e) = own.id().await {
+                    let e = ActionError::from(e);
+                    tracing::error!(operation = %e.operation, code = %e.code, error = %e.message, "cannot tell the own account's id; its resources are not observed");
+                    gaps.push(Gap {
+                        account: None,
+                        region: "*".into(),
+                        service: "sts".into(),
+                        operation: e.operation,
+                        code: e.code,
+                        role: None,
+                    });
+                }
+            }
+        }
+        let mut roles: Vec<&AssumedRole> = Vec::new();
+        for role in self.regions.iter().filter_map(|r| r.role.as_ref()) {
+            if !roles.iter().any(|known| known.account() == role.account()) {
+                roles.push(role);
+            }
+        }
+        for role in roles {
+            if let Err(e) = role.credentials().await {
+                let e = ActionError::from(e);
+                tracing::error!(account = role.account(), role = role.role(), code = %e.code, error = %e.message, "cannot assume the spoke role; the account is not observed");
+                gaps.push(Gap {
+                    account: Some(role.account().to_string()),
+                    region: "*".into(),
+                    service: "sts".into(),
+                    operation: e.operation,
+                    code: e.code,
+                    role: Some(role.role().to_string()),
+                });
+            }
+        }
+        gaps
+    }
+
+    /// Whether `place` is inside an account that could not be entered this tick.
+    fn shut_out(&self, place: &RegionClients, gaps: &[Gap]) -> bool {
+        gaps.iter().any(|g| {
+            g.region == "*"
+                && match (&g.account, &place.role) {
+                    (Some(account), Some(role)) => account == role.account(),
+                    (None, None) => true,
+                    _ => false,
+                }
+        })
     }
 }
 
@@ -454,23 +566,52 @@ impl Cloud for AwsCloud {
         Ok(seen.resources)
     }
 
-    /// Regions one after the other, each region's services concurrently; a failure in
-    /// one region or service is a gap, everything else is observed.
+    /// Every account entered first; then its account-region places, at most
+    /// [`PLACES_AT_ONCE`] at a time, each place's services concurrently. A failure in one
+    /// account, region or service is a gap; everything else is observed.
     async fn observe_all(&self) -> Result<Observation> {
-        let mut seen = Observation::default();
-        for region in &self.regions {
-            self.observe_region(region, &mut seen).await;
+        let mut seen = Observation {
+            resources: Vec::new(),
+            gaps: self.enter_accounts().await,
+        };
+        let open: Vec<&RegionClients> = self
+            .regions
+            .iter()
+            .filter(|place| !self.shut_out(place, &seen.gaps))
+            .collect();
+        let mut observed = Vec::with_capacity(open.len());
+        let mut running = tokio::task::JoinSet::new();
+        for (i, place) in open.iter().enumerate() {
+            if running.len() >= PLACES_AT_ONCE {
+                observed.extend(running.join_next().await);
+            }
+            let (cloud, place) = (self.clone(), (*place).clone());
+            running.spawn(async move { (i, cloud.observe_region(&place).await) });
         }
+        while let Some(done) = running.join_next().await {
+            observed.push(done);
+        }
+        let mut observed = observed
+            .into_iter()
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::invalid("observation", "task", e.to_string()))?;
+        observed.sort_by_key(|(i, _)| *i);
         // EC2, RDS instances and Aurora clusters, plus ECS services when they are listed.
         let per_region = 3 + usize::from(self.list_ecs.load(std::sync::atomic::Ordering::Relaxed));
-        let listings = self.regions.len() * per_region;
-        if listings > 0 && seen.gaps.len() == listings {
+        let mut blind = self.regions.len() - open.len();
+        for (_, place) in observed {
+            blind += usize::from(place.gaps.len() == per_region);
+            seen.resources.extend(place.resources);
+            seen.gaps.extend(place.gaps);
+        }
+        if !self.regions.is_empty() && blind == self.regions.len() {
             let g = &seen.gaps[0];
             return Err(Error::Aws {
                 operation: "DescribeInstances",
                 code: g.code.clone(),
                 message: format!(
-                    "no region or service could be observed (first: region {}, {} {} {})",
+                    "no account, region or service could be observed (first: {}region {}, {} {} {})",
+                    g.account.as_ref().map(|a| format!("account {a}, ")).unwrap_or_default(),
                     g.region, g.service, g.operation, g.code
                 ),
                 source: None,

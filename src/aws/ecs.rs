@@ -104,6 +104,7 @@ fn resource(
         kind: ResourceKind::Ecs,
         state: s.status()?.into(),
         tags,
+        account: None,
         region: Some(region.to_string()),
         engine: None,
         reason: None,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::core::config::{Action, Config, Problem, ResourceKind};
 use crate::core::plan::{Failure, Report, ResourceRef, Step, StepStatus};
 use crate::core::planner::{
-    condition_of, plan, reached, resource_key, Condition, Inputs, Resource, TagKeys,
+    condition_of, plan, reached, Condition, Inputs, Resource, TagKeys,
 };
 use crate::error::{Error, Result};
 use crate::ports::{Cloud, Fence, Outcome};
@@ -280,7 +280,7 @@ fn failure_problems(steps: &[Step]) -> Vec<Problem> {
             let Some(r) = step.resources.iter().find(|r| r.id == f.id) else {
                 continue;
             };
-            let key = format!("{}#{}#{}", resource_key(r.kind, &r.id), f.operation, f.code);
+            let key = format!("{}#{}#{}", r.key(), f.operation, f.code);
             let message = format!(
                 "{} of {r} failed: {} {}: {}; retried at the next tick, and groups that depend on it wait",
                 step.action, f.operation, f.code, f.message

@@ -15,6 +15,9 @@ use crate::core::schedule::EventKey;
 pub struct ResourceRef {
     pub id: String,
     pub kind: ResourceKind,
+    /// The AWS account it lives in, when offhours manages several (env `ACCOUNTS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// EC2 Name tag, for people.
@@ -33,14 +36,49 @@ pub struct ResourceRef {
     pub desired: Option<u32>,
 }
 
+impl ResourceRef {
+    /// The key its bookkeeping is stored under (`ec2:i-0a1`; with an account,
+    /// `rds:111122223333/eu-west-1:db-1`).
+    pub fn key(&self) -> String {
+        resource_key(
+            self.kind,
+            self.account.as_deref(),
+            self.region.as_deref(),
+            &self.id,
+        )
+    }
+}
+
+/// The key a resource's bookkeeping is stored under: `kind:id` in the function's own
+/// account (as before accounts existed), `kind:account/region:id` in another one (RDS
+/// and ECS names are unique only within an account and region).
+pub fn resource_key(
+    kind: ResourceKind,
+    account: Option<&str>,
+    region: Option<&str>,
+    id: &str,
+) -> String {
+    match account {
+        Some(account) => format!("{kind}:{account}/{}:{id}", region.unwrap_or("")),
+        None => format!("{kind}:{id}"),
+    }
+}
+
 impl fmt::Display for ResourceRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mode = match (self.hibernate, self.desired) {
+        let hibernate = match (self.hibernate, self.desired) {
             (true, _) => ", hibernate".to_string(),
             (false, Some(1)) => ", 1 task".to_string(),
             (false, Some(n)) => format!(", {n} tasks"),
             (false, None) => String::new(),
         };
+        // Where it lives, when offhours manages several accounts.
+        let place = match (&self.account, &self.region) {
+            (Some(account), Some(region)) => format!(", {account} {region}"),
+            (Some(account), None) => format!(", {account}"),
+            (None, _) => String::new(),
+        };
+        let mode = format!("{hibernate}{place}");
         match (&self.name, &self.engine) {
             (Some(name), _) => write!(f, "{name} ({}, {}{mode})", self.id, self.kind),
             (None, Some(engine)) => write!(f, "{} ({}, {engine}{mode})", self.id, self.kind),

@@ -22,6 +22,7 @@ pub(crate) fn notice() -> Notice {
             ResourceRef {
                 id: "i-0a1".into(),
                 kind: ResourceKind::Ec2,
+                account: None,
                 region: None,
                 name: Some("api-1".into()),
                 engine: None,
@@ -31,6 +32,7 @@ pub(crate) fn notice() -> Notice {
             ResourceRef {
                 id: "dev-db".into(),
                 kind: ResourceKind::Rds,
+                account: None,
                 region: None,
                 name: None,
                 engine: Some("postgres".into()),

@@ -414,6 +414,7 @@ mod tests {
             resources: vec![ResourceRef {
                 id: format!("{group}-1"),
                 kind: ResourceKind::Ec2,
+                account: None,
                 region: None,
                 name: None,
                 engine: None,
@@ -488,6 +489,7 @@ mod tests {
             resource: ResourceRef {
                 id: "i-0a1".into(),
                 kind: ResourceKind::Ec2,
+                account: None,
                 region: None,
                 name: Some("alice-box".into()),
                 engine: None,

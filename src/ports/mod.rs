@@ -28,10 +28,23 @@ pub struct Settings {
     pub max_wait_seconds: u64,
     /// Regions handled in one tick; empty means the SDK's default region.
     pub regions: Vec<String>,
+    /// Accounts handled in one tick (env `ACCOUNTS`); empty means the function's own only.
+    pub accounts: Vec<Account>,
+    /// Env `SPOKE_EXTERNAL_ID`: the external id passed when assuming a spoke role.
+    pub spoke_external_id: Option<String>,
     /// Limit of one AWS call, its retries included (seconds).
     pub aws_call_timeout_seconds: u64,
     /// Limit of connecting to an AWS endpoint (seconds).
     pub aws_connect_timeout_seconds: u64,
+}
+
+/// One AWS account offhours observes and acts in (env `ACCOUNTS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Account {
+    /// The function's own account, with its own credentials (`self`).
+    Own,
+    /// Another account, entered by assuming `role` through STS.
+    Role { account: String, role: String },
 }
 
 /// Why a start or stop of one resource failed.

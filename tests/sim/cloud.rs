@@ -249,10 +249,12 @@ impl World {
                 };
                 if let Some(code) = code {
                     seen.gaps.push(Gap {
+                        account: None,
                         region: region.clone(),
                         service: service.into(),
                         operation: operation.into(),
                         code,
+                        role: None,
                     });
                     continue;
                 }
@@ -264,6 +266,7 @@ impl World {
                             kind: r.kind,
                             state: r.state.as_str().into(),
                             tags: r.tags.iter().collect(),
+                            account: None,
                             region: Some(region.clone()),
                             engine: (r.kind != ResourceKind::Ec2).then(|| "postgres".into()),
                             reason: r.reason.clone(),

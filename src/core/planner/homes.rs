@@ -1,4 +1,4 @@
-//! Where each group's members live (regions), remembered across ticks, so that a region that cannot be observed holds back only the groups that live there.
+//! Where each group's members live (regions, `account/region` in other accounts), remembered across ticks, so that a region that cannot be observed holds back only the groups that live there.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,7 +11,7 @@ pub(super) fn hidden(group: &Group, gaps: &[Gap], state: &ScheduleState) -> bool
     let known = state.homes.get(&group.name);
     gaps.iter()
         .filter(|gap| gap.hides(group.kind))
-        .any(|gap| known.is_none_or(|regions| regions.contains(&gap.region)))
+        .any(|gap| known.is_none_or(|places| places.iter().any(|p| gap.covers(p))))
 }
 
 /// Where each group's members are now: the regions observed this tick say it exactly; for
@@ -28,23 +28,19 @@ pub(super) fn next(
         let mut seen = BTreeSet::new();
         let mut placed = true;
         for (_, r, _) in members.iter().filter(|(g, _, _)| *g == i) {
-            match &r.region {
-                Some(region) => {
-                    seen.insert(region.clone());
+            match r.place() {
+                Some(place) => {
+                    seen.insert(place);
                 }
                 None => placed = false,
             }
         }
-        let unseen: Vec<&str> = gaps
-            .iter()
-            .filter(|gap| gap.hides(group.kind))
-            .map(|gap| gap.region.as_str())
-            .collect();
+        let unseen: Vec<&Gap> = gaps.iter().filter(|gap| gap.hides(group.kind)).collect();
         let regions = match old.homes.get(&group.name) {
             _ if unseen.is_empty() => seen,
             Some(before) => before
                 .iter()
-                .filter(|r| unseen.contains(&r.as_str()))
+                .filter(|p| unseen.iter().any(|gap| gap.covers(p)))
                 .cloned()
                 .chain(seen)
                 .collect(),

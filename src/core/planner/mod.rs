@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::config::{Action, Config, Problem, ResourceKind, Schedule};
 use crate::core::metrics::Tally;
+pub use crate::core::plan::resource_key;
 use crate::core::plan::{Decision, Notice, Reason, Report, ResourceRef, Skipped, Step, StepStatus};
 use crate::core::schedule::{latest_event, EventKey};
 pub use crate::core::tags::Tags;
@@ -44,6 +45,10 @@ pub struct Resource {
     pub state: CompactString,
     #[serde(default)]
     pub tags: Tags,
+    /// The AWS account it lives in, when offhours manages several (env `ACCOUNTS`);
+    /// inventory files may name it for offline previews.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,6 +81,7 @@ impl Resource {
         ResourceRef {
             id: self.id.to_string(),
             kind: self.kind,
+            account: self.account.clone(),
             region: self.region.clone(),
             name: self
                 .tags
@@ -99,21 +105,42 @@ impl Resource {
 
     /// The key this resource's bookkeeping is stored under (`ec2:i-0a1`).
     pub fn key(&self) -> String {
-        resource_key(self.kind, &self.id)
+        resource_key(
+            self.kind,
+            self.account.as_deref(),
+            self.region.as_deref(),
+            &self.id,
+        )
+    }
+
+    /// Where it lives, as homes and gaps name places: its region, prefixed by its
+    /// account when it has one (`111122223333/eu-west-1`).
+    pub fn place(&self) -> Option<String> {
+        let region = self.region.as_deref()?;
+        Some(place(self.account.as_deref(), region))
     }
 }
 
 /// A region and service whose resources could not be observed this tick (access denied,
-/// throttled beyond retries, unreachable). Its groups count as not in the target state.
+/// throttled beyond retries, unreachable), or a whole account that could not be entered
+/// (its role could not be assumed). Its groups count as not in the target state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Gap {
+    /// The account, when offhours manages several (absent: the function's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The region; `*` when the account could not be entered at all.
     pub region: String,
-    /// `ec2` (EC2 instances), `rds` (RDS instances and Aurora clusters) or `ecs` (services).
+    /// `ec2` (EC2 instances), `rds` (RDS instances and Aurora clusters), `ecs` (services),
+    /// or `sts` when the account could not be entered: nothing there is seen.
     pub service: String,
-    /// The API operation that failed (`DescribeInstances`).
+    /// The API operation that failed (`DescribeInstances`, `AssumeRole`).
     pub operation: String,
     /// AWS's error code, or the kind of failure when there was no answer.
     pub code: String,
+    /// For an account that could not be entered: the role offhours tried to assume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
 }
 
 impl Gap {
@@ -124,23 +151,43 @@ impl Gap {
             ResourceKind::Rds | ResourceKind::Aurora => "rds",
             ResourceKind::Ecs => "ecs",
         };
-        self.service == service
+        self.service == service || self.service == "sts"
+    }
+
+    /// Whether this gap covers the place `at` (a region, or `account/region`).
+    pub fn covers(&self, at: &str) -> bool {
+        match (&self.account, self.region.as_str()) {
+            (Some(account), "*") => at
+                .strip_prefix(account.as_str())
+                .is_some_and(|rest| rest.starts_with('/')),
+            (None, "*") => true,
+            (account, region) => at == place(account.as_deref(), region),
+        }
     }
 
     fn problem(&self) -> Problem {
-        Problem::new(
-            "*",
-            format!(
-                "region {}, service {}: {} failed with {}; resources there are not seen this tick: groups that could hold them count as not done (their dependents do not start, their dependencies do not stop), everything seen elsewhere proceeds",
+        let message = match (&self.account, &self.role) {
+            (Some(account), Some(role)) => format!(
+                "account {account}: {} of role {role} failed with {}; nothing in this account is seen or acted on this tick: groups that could hold its resources count as not done (their dependents do not start, their dependencies do not stop), every other account proceeds",
+                self.operation, self.code
+            ),
+            (account, _) => format!(
+                "{}region {}, service {}: {} failed with {}; resources there are not seen this tick: groups that could hold them count as not done (their dependents do not start, their dependencies do not stop), everything seen elsewhere proceeds",
+                account.as_ref().map(|a| format!("account {a}, ")).unwrap_or_default(),
                 self.region, self.service, self.operation, self.code
             ),
-        )
+        };
+        Problem::new("*", message)
     }
 }
 
-/// The key of a resource in the state table and in alert identities (`ec2:i-0a1`).
-pub fn resource_key(kind: ResourceKind, id: &str) -> String {
-    format!("{kind}:{id}")
+/// A place as homes and gaps name it: `region` in the function's own account,
+/// `account/region` in another.
+pub fn place(account: Option<&str>, region: &str) -> String {
+    match account {
+        Some(account) => format!("{account}/{region}"),
+        None => region.to_string(),
+    }
 }
 
 fn target_reached(c: Condition, action: Action) -> bool {

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{condition_of, resource_key, target_reached, Resource, ScheduleState, TagKeys};
+use super::{condition_of, target_reached, Resource, ScheduleState, TagKeys};
 use crate::core::config::Action;
 use crate::core::plan::{Reached, Report, StepStatus};
 
@@ -32,7 +32,7 @@ pub fn reached(
             if step.failures.iter().any(|f| f.id == r.id) {
                 continue;
             }
-            let key = resource_key(r.kind, &r.id);
+            let key = r.key();
             if seen.insert(key.clone()) {
                 candidates.push((step.schedule.clone(), step.group.clone(), step.action, key));
             }

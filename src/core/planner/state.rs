@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::resource_key;
 use crate::core::config::{Action, ResourceKind};
 use crate::core::plan::{Decision, Reason, Step, StepStatus};
 use crate::core::schedule::EventKey;
@@ -195,7 +194,7 @@ fn count_attempts(next: &mut ScheduleState, decision: &Decision, steps: &[&Step]
             }
             let entry = next
                 .attempts
-                .entry(resource_key(r.kind, &r.id))
+                .entry(r.key())
                 .or_insert(Attempts {
                     event: decision.event,
                     count: 0,
@@ -220,7 +219,7 @@ fn note_counts(next: &mut ScheduleState, decision: &Decision, steps: &[&Step]) {
             .filter(|r| !step.failures.iter().any(|f| f.id == r.id));
         for r in saved {
             if let Some(n) = r.desired {
-                next.counts.insert(resource_key(r.kind, &r.id), n);
+                next.counts.insert(r.key(), n);
             }
         }
     }
@@ -240,7 +239,7 @@ fn note_stops(next: &mut ScheduleState, decision: &Decision, steps: &[&Step], no
             .filter(|r| matches!(r.kind, ResourceKind::Rds | ResourceKind::Aurora))
             .filter(|r| !step.failures.iter().any(|f| f.id == r.id));
         for r in accepted {
-            let key = resource_key(r.kind, &r.id);
+            let key = r.key();
             match step.action {
                 Action::Stop => next.stopped.insert(key, now),
                 Action::Start => next.stopped.remove(&key),

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::skip::Scope;
-use super::{resource_key, Condition, Gap, Member, ScheduleState, Verdict};
+use super::{Condition, Gap, Member, ScheduleState, Verdict};
 use crate::core::config::{Action, Problem, ResourceKind};
 use crate::core::plan::{Reason, ResourceRef, Step, StepStatus};
 
@@ -103,7 +103,7 @@ pub(super) fn notices(
     ready
         .flat_map(|s| &s.resources)
         .filter_map(|r| {
-            let key = resource_key(r.kind, &r.id);
+            let key = r.key();
             let stopped = state.stopped.get(&key).filter(|_| woken.contains(&key))?;
             Some(notice(schedule, r, *stopped, now))
         })

@@ -20,6 +20,7 @@ fn resource(id: &str, kind: ResourceKind, tag: &str, instance_type: Option<&str>
         kind,
         state: "stopped".into(),
         tags: [("ScheduleName", tag)].into_iter().collect::<Tags>(),
+        account: None,
         region: Some("ap-northeast-2".into()),
         engine: None,
         reason: None,

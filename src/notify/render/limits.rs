@@ -21,6 +21,7 @@ fn big_transition() -> crate::notify::message::Message {
             .map(|i| ResourceRef {
                 id: format!("i-{i:017x}"),
                 kind: ResourceKind::Ec2,
+                account: None,
                 region: None,
                 name: Some(format!("api-server-{i:03}")),
                 engine: None,

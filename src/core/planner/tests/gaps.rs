@@ -15,10 +15,12 @@ fn placed(mut r: Resource, region: &str) -> Resource {
 
 fn gap(region: &str, service: &str) -> Gap {
     Gap {
+        account: None,
         region: region.into(),
         service: service.into(),
         operation: "Describe".into(),
         code: "RequestTimeout".into(),
+        role: None,
     }
 }
 

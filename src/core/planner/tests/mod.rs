@@ -32,6 +32,7 @@ fn res(id: &str, kind: ResourceKind, state: &str, schedule: &str, group: Option<
         kind,
         state: state.into(),
         tags: tags.into_iter().collect(),
+        account: None,
         region: None,
         engine: None,
         reason: None,
