@@ -233,7 +233,13 @@ fn operation(entry: &serde_json::Value) -> String {
                 .and_then(|(_, v)| v.as_str())
         })
         .unwrap_or_default();
-    let service = if auth.contains("/rds/") { "rds" } else { "ec2" };
+    let service = if auth.contains("/rds/") {
+        "rds"
+    } else if auth.contains("/sts/") {
+        "sts"
+    } else {
+        "ec2"
+    };
     format!("{service}:{action}")
 }
 
@@ -359,6 +365,47 @@ impl World {
         self.cloud = AwsCloud::new(&sdk, &self.settings);
     }
 
+    /// Manages the accounts `accounts` (env `ACCOUNTS`), straight to moto: settings and
+    /// cloud rebuilt (moto keeps the resources of every assumed account apart).
+    pub fn with_accounts(&mut self, accounts: &str) {
+        let accounts = accounts.to_string();
+        self.settings = Settings::from_lookup(|k| match k {
+            "TIMEZONE" => Some("UTC".into()),
+            "REGIONS" => Some("us-east-1".into()),
+            "ACCOUNTS" => Some(accounts.clone()),
+            _ => None,
+        })
+        .expect("settings");
+        self.cloud = AwsCloud::new(&self.sdk, &self.settings);
+    }
+
+    /// The SDK settings of `account` (its role assumed in moto, which needs no role to
+    /// exist): for creating and inspecting resources there.
+    pub async fn account_sdk(&self, account: &str) -> SdkConfig {
+        let sts = aws_sdk_sts::Client::new(&self.sdk);
+        let out = sts
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{account}:role/test-setup"))
+            .role_session_name("test-setup")
+            .send()
+            .await
+            .expect("assume role");
+        let c = out.credentials().expect("credentials");
+        let credentials = aws_sdk_sts::config::Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            None,
+            "test-setup",
+        );
+        self.sdk
+            .to_builder()
+            .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+                credentials,
+            ))
+            .build()
+    }
+
     /// A cloud straight to moto, whatever `cloud` goes through: for assertions that
     /// faults must not disturb.
     pub fn direct_cloud(&self) -> AwsCloud {
@@ -426,8 +473,19 @@ impl World {
         schedule: &str,
         group: Option<&str>,
     ) -> Vec<String> {
-        let sdk = self
-            .sdk
+        self.ec2_on(&self.sdk, region, count, schedule, group).await
+    }
+
+    /// Like [`World::ec2_in`], with the credentials (and so the account) of `sdk`.
+    pub async fn ec2_on(
+        &self,
+        sdk: &SdkConfig,
+        region: &str,
+        count: usize,
+        schedule: &str,
+        group: Option<&str>,
+    ) -> Vec<String> {
+        let sdk = sdk
             .to_builder()
             .region(Region::new(region.to_string()))
             .build();
@@ -468,7 +526,12 @@ impl World {
 
     /// Creates an RDS postgres instance tagged for `schedule`/`group`.
     pub async fn rds(&self, id: &str, schedule: &str, group: Option<&str>) {
-        let rds = aws_sdk_rds::Client::new(&self.sdk);
+        self.rds_on(&self.sdk, id, schedule, group).await
+    }
+
+    /// Like [`World::rds`], with the credentials (and so the account) of `sdk`.
+    pub async fn rds_on(&self, sdk: &SdkConfig, id: &str, schedule: &str, group: Option<&str>) {
+        let rds = aws_sdk_rds::Client::new(sdk);
         let mut req = rds
             .create_db_instance()
             .db_instance_identifier(id)
