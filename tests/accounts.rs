@@ -151,7 +151,9 @@ async fn a_refused_assume_role_is_one_error_and_every_other_account_proceeds() {
     let spoke = w.account_sdk(SPOKE).await;
     let reachable = w.ec2_on(&spoke, "us-east-1", 1, "dev", Some("APP")).await;
     let refusing = w.account_sdk(REFUSING).await;
-    let unreachable = w.ec2_on(&refusing, "us-east-1", 1, "dev", Some("APP")).await;
+    let unreachable = w
+        .ec2_on(&refusing, "us-east-1", 1, "dev", Some("APP"))
+        .await;
     w.with_accounts(&format!("self,{SPOKE},{REFUSING}"));
     let proxy = w.through_proxy().await;
     proxy.set_rules(vec![Rule::on(
@@ -194,7 +196,11 @@ async fn a_refused_assume_role_is_one_error_and_every_other_account_proceeds() {
     );
     // AND nothing was asked of the refusing account beyond the one refused AssumeRole
     // (and the SDK's retries of it)
-    let refused = proxy.calls().into_iter().filter(|c| c.rule.is_some()).count();
+    let refused = proxy
+        .calls()
+        .into_iter()
+        .filter(|c| c.rule.is_some())
+        .count();
     assert!((1..=3).contains(&refused), "{refused}");
 }
 

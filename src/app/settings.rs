@@ -107,11 +107,7 @@ impl Settings {
 fn accounts(text: &str, role_name: &str) -> Result<Vec<Account>> {
     let mut out: Vec<Account> = Vec::new();
     let bad = |entry: &str, why: &str| {
-        Error::invalid(
-            "environment",
-            "ACCOUNTS",
-            format!("'{entry}' is not {why}"),
-        )
+        Error::invalid("environment", "ACCOUNTS", format!("'{entry}' is not {why}"))
     };
     for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         let account = if entry == "self" {
@@ -337,6 +333,75 @@ impl NotifySettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accounts_are_self_ids_and_role_arns() {
+        let with = |accounts: &str, role: Option<&str>| {
+            let (accounts, role) = (accounts.to_string(), role.map(String::from));
+            Settings::from_lookup(move |k| match k {
+                "ACCOUNTS" => Some(accounts.clone()),
+                "SPOKE_ROLE_NAME" => role.clone(),
+                "SPOKE_EXTERNAL_ID" => Some(" ext-1 ".into()),
+                _ => None,
+            })
+        };
+        let role = |account: &str, arn: &str| Account::Role {
+            account: account.into(),
+            role: arn.into(),
+        };
+        let s = with("", None).expect("unset");
+        assert!(s.accounts.is_empty());
+        assert_eq!(s.spoke_external_id.as_deref(), Some("ext-1"));
+        let s = with(
+            " self, 111111111111 ,arn:aws-cn:iam::222222222222:role/team/scheduler",
+            None,
+        )
+        .expect("three");
+        assert_eq!(
+            s.accounts,
+            [
+                Account::Own,
+                role(
+                    "111111111111",
+                    "arn:aws:iam::111111111111:role/offhours-spoke"
+                ),
+                role(
+                    "222222222222",
+                    "arn:aws-cn:iam::222222222222:role/team/scheduler"
+                ),
+            ]
+        );
+        let s = with("111111111111", Some("night-shift")).expect("named role");
+        assert_eq!(
+            s.accounts,
+            [role(
+                "111111111111",
+                "arn:aws:iam::111111111111:role/night-shift"
+            )]
+        );
+        for (bad, why) in [
+            (
+                "11111111111",
+                "'11111111111' is not `self`, a 12-digit account id or an IAM role ARN",
+            ),
+            (
+                "arn:aws:iam::111111111111:user/bob",
+                "is not `self`, a 12-digit",
+            ),
+            (
+                "arn:aws:iam::111111111111:role/",
+                "is not `self`, a 12-digit",
+            ),
+            ("self,self", "'self' is not listed once"),
+            (
+                "111111111111,arn:aws:iam::111111111111:role/x",
+                "'arn:aws:iam::111111111111:role/x' is not listed once",
+            ),
+        ] {
+            let e = with(bad, None).expect_err(bad).to_string();
+            assert!(e.contains("ACCOUNTS") && e.contains(why), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn defaults_and_overrides() {

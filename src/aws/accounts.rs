@@ -110,8 +110,11 @@ impl AssumedRole {
 /// Whether `c` has more than [`RENEW_BEFORE`] left at `now` (credentials without an
 /// expiry never expire).
 fn fresh(c: &Credentials, now: SystemTime) -> bool {
-    c.expiry()
-        .is_none_or(|expiry| expiry.duration_since(now).is_ok_and(|left| left > RENEW_BEFORE))
+    c.expiry().is_none_or(|expiry| {
+        expiry
+            .duration_since(now)
+            .is_ok_and(|left| left > RENEW_BEFORE)
+    })
 }
 
 impl ProvideCredentials for AssumedRole {

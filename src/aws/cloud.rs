@@ -113,12 +113,8 @@ impl AwsCloud {
             let (role, config) = match account {
                 Account::Own => (None, sdk.clone()),
                 Account::Role { account, role } => {
-                    let role = AssumedRole::new(
-                        sdk,
-                        account,
-                        role,
-                        settings.spoke_external_id.clone(),
-                    );
+                    let role =
+                        AssumedRole::new(sdk, account, role, settings.spoke_external_id.clone());
                     let config = role.sdk_config(sdk);
                     (Some(role), config)
                 }
@@ -472,10 +468,12 @@ impl AwsCloud {
         let account = self.account_of(region);
         for (service, result) in results {
             match result {
-                Ok(resources) => seen.resources.extend(resources.into_iter().map(|r| Resource {
-                    account: account.clone(),
-                    ..r
-                })),
+                Ok(resources) => seen
+                    .resources
+                    .extend(resources.into_iter().map(|r| Resource {
+                        account: account.clone(),
+                        ..r
+                    })),
                 Err(e) => {
                     let e = ActionError::from(e);
                     tracing::error!(account = account.as_deref().unwrap_or("own"), region = %region.name, service, operation = %e.operation, code = %e.code, error = %e.message, "cannot observe");

@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use crate::core::config::{Action, Config, Problem, ResourceKind};
 use crate::core::plan::{Failure, Report, ResourceRef, Step, StepStatus};
-use crate::core::planner::{
-    condition_of, plan, reached, Condition, Inputs, Resource, TagKeys,
-};
+use crate::core::planner::{condition_of, plan, reached, Condition, Inputs, Resource, TagKeys};
 use crate::error::{Error, Result};
 use crate::ports::{Cloud, Fence, Outcome};
 

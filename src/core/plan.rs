@@ -410,3 +410,34 @@ fn write_steps(f: &mut fmt::Formatter<'_>, steps: &[Step]) -> fmt::Result {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resource_of_another_account_names_its_account_and_region() {
+        let mut r = ResourceRef {
+            id: "db-1".into(),
+            kind: ResourceKind::Rds,
+            account: None,
+            region: Some("eu-west-1".into()),
+            name: None,
+            engine: Some("postgres".into()),
+            hibernate: false,
+            desired: None,
+        };
+        // The own account (or a deployment of one account): as before accounts existed.
+        assert_eq!(r.to_string(), "db-1 (rds, postgres)");
+        assert_eq!(r.key(), "rds:db-1");
+        r.account = Some("111122223333".into());
+        assert_eq!(
+            r.to_string(),
+            "db-1 (rds, postgres, 111122223333 eu-west-1)"
+        );
+        // The same name in another account or region is another resource.
+        assert_eq!(r.key(), "rds:111122223333/eu-west-1:db-1");
+        r.region = Some("us-east-1".into());
+        assert_ne!(r.key(), "rds:111122223333/eu-west-1:db-1");
+    }
+}

@@ -192,13 +192,10 @@ fn count_attempts(next: &mut ScheduleState, decision: &Decision, steps: &[&Step]
             if step.failures.iter().any(|f| f.id == r.id) {
                 continue;
             }
-            let entry = next
-                .attempts
-                .entry(r.key())
-                .or_insert(Attempts {
-                    event: decision.event,
-                    count: 0,
-                });
+            let entry = next.attempts.entry(r.key()).or_insert(Attempts {
+                event: decision.event,
+                count: 0,
+            });
             entry.count += 1;
         }
     }

@@ -187,3 +187,112 @@ fn homes_are_exact_where_observed_and_kept_where_not() {
     );
     assert_eq!(next.homes, clear.schedules[0].homes);
 }
+
+/// A gap of the spoke account `account`: one region, or `*` (its role was refused).
+fn spoke_gap(account: &str, region: &str, service: &str) -> Gap {
+    Gap {
+        account: Some(account.into()),
+        role: (region == "*").then(|| format!("arn:aws:iam::{account}:role/offhours-spoke")),
+        ..gap(region, service)
+    }
+}
+
+#[test]
+fn a_refused_account_holds_back_only_groups_that_live_in_it() {
+    // DB lives in account 111 (Seoul); API, CACHE and BATCH in account 222 (Seoul).
+    let mut resources = seoul("available", "stopped", "stopped", "stopped");
+    for r in &mut resources {
+        let account = if r.kind == ResourceKind::Rds {
+            "111111111111"
+        } else {
+            "222222222222"
+        };
+        r.account = Some(account.into());
+    }
+    let clear = plan_with(&resources, &[], ScheduleState::default(), MON_0905);
+    let h = &clear.schedules[0].homes;
+    assert_eq!(
+        h["DB"],
+        BTreeSet::from(["111111111111/ap-northeast-2".to_string()])
+    );
+    assert_eq!(
+        h["API"],
+        BTreeSet::from(["222222222222/ap-northeast-2".to_string()])
+    );
+    let known = clear.schedules[0].homes.clone();
+    let state = || ScheduleState {
+        homes: known.clone(),
+        ..ScheduleState::default()
+    };
+    let cases: Vec<(&str, Gap, Vec<&str>)> = vec![
+        (
+            "account 333 refused: lives nowhere here, holds nothing",
+            spoke_gap("333333333333", "*", "sts"),
+            vec![
+                "API:start:ready",
+                "CACHE:start:ready",
+                "BATCH:start:blocked[API,CACHE]",
+            ],
+        ),
+        (
+            "account 111 refused (the DB's): its dependents wait, whatever the service",
+            spoke_gap("111111111111", "*", "sts"),
+            vec![
+                "API:start:blocked[DB]",
+                "CACHE:start:blocked[DB]",
+                "BATCH:start:blocked[API,CACHE]",
+            ],
+        ),
+        (
+            "account 222's RDS unseen in Seoul: the DB lives in 111, nothing waits",
+            spoke_gap("222222222222", SEOUL, "rds"),
+            vec![
+                "API:start:ready",
+                "CACHE:start:ready",
+                "BATCH:start:blocked[API,CACHE]",
+            ],
+        ),
+        (
+            "the own account's RDS unseen in Seoul: not where the DB lives",
+            gap(SEOUL, "rds"),
+            vec![
+                "API:start:ready",
+                "CACHE:start:ready",
+                "BATCH:start:blocked[API,CACHE]",
+            ],
+        ),
+    ];
+    for (name, g, want) in cases {
+        // The DB seen up (when its account is readable), the rest down.
+        let seen: Vec<Resource> = resources
+            .iter()
+            .filter(|r| !(g.region == "*" && r.account == g.account))
+            .cloned()
+            .collect();
+        let report = plan_with(&seen, &[g.clone()], state(), MON_0905);
+        assert_eq!(steps(&report), want, "{name}");
+        // The refused account's homes are kept for the next tick, not forgotten.
+        if g.region == "*" {
+            assert_eq!(report.schedules[0].homes, known, "{name}");
+        }
+    }
+}
+
+#[test]
+fn a_refused_account_is_one_error_naming_the_account_and_the_role() {
+    let resources = seoul("available", "running", "running", "running");
+    let report = plan_with(
+        &resources,
+        &[spoke_gap("222222222222", "*", "sts")],
+        ScheduleState::default(),
+        MON_0905,
+    );
+    let errors: Vec<&str> = report.errors.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].starts_with(
+            "account 222222222222: Describe of role arn:aws:iam::222222222222:role/offhours-spoke failed with RequestTimeout; nothing in this account is seen"
+        ),
+        "{errors:?}"
+    );
+}
