@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Lints the SAM template offline: cfn-lint, then `sam validate` (the SAM translator) and
-# `sam validate --lint`. Exits non-zero on the first failure. Needs no AWS credentials and
+# `sam validate --lint`; without an argument also the spoke role (infra/spoke.yaml, plain
+# CloudFormation: cfn-lint only). Exits non-zero on the first failure. Needs no AWS credentials and
 # no network once .venv/ exists: a region is set only because the translator insists on one.
 #
 #   scripts/check-template.sh [TEMPLATE]      (default: template.yaml at the repo root)
@@ -24,5 +25,10 @@ sam validate --template "$template"
 
 echo "== sam validate --lint"
 sam validate --lint --template "$template"
+
+if [ -z "${1:-}" ]; then
+  echo "== cfn-lint infra/spoke.yaml (the member-account role)"
+  cfn-lint -- "$root/infra/spoke.yaml"
+fi
 
 echo "check-template: $template is valid"

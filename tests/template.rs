@@ -646,6 +646,21 @@ fn check_iam(t: &Value, tag_key: &str, regions: &[&str], table_arns: &BTreeSet<S
                 s.resources
             );
         }
+        // STS: AssumeRole on the spoke roles only (named, in any account).
+        if s.actions.iter().any(|a| a.starts_with("sts:")) {
+            assert_eq!(s.actions, ["sts:AssumeRole"], "{}", s.origin);
+            assert!(
+                !s.resources.is_empty()
+                    && s.resources
+                        .iter()
+                        .all(|r| r.starts_with("arn:aws:iam::*:role/")
+                            && !r.ends_with('*')
+                            && !r.ends_with('/')),
+                "{}: sts on {:?}",
+                s.origin,
+                s.resources
+            );
+        }
         // Resource "*" only for the Describe calls that cannot be scoped.
         if s.resources.iter().any(|r| r == "*") {
             for a in &s.actions {
@@ -695,6 +710,12 @@ fn check_iam(t: &Value, tag_key: &str, regions: &[&str], table_arns: &BTreeSet<S
     for s in chat {
         for a in &s.actions {
             assert!(!is_start_stop(a), "chat function may {a} ({})", s.origin);
+            // (a spoke role may start and stop: the chat function never enters one)
+            assert!(
+                !a.starts_with("sts:"),
+                "chat function may {a} ({})",
+                s.origin
+            );
         }
     }
 }
@@ -757,6 +778,7 @@ const EVERY_OPTION: &[(&str, &str)] = &[
     ("SecretsKmsKeyArn", SECRETS_KEY),
     ("EbsKmsKeyArns", EBS_KEYS),
     ("EventBus", "ops-events"),
+    ("Accounts", "self,210987654321"),
 ];
 const SECRETS_KEY: &str = "arn:aws:kms:ap-northeast-2:123456789012:key/secrets-0001";
 const EBS_KEYS: &str = "arn:aws:kms:ap-northeast-2:123456789012:key/ebs-0001,arn:aws:kms:ap-northeast-2:123456789012:key/ebs-0002";
@@ -1602,4 +1624,156 @@ fn the_failures_alarm_and_the_dashboard_read_the_metrics_the_binary_writes() {
         );
         assert!(body.contains(name), "the dashboard shows {name}");
     }
+}
+
+// ------------------------------------------------------------------ several accounts
+
+fn load_spoke() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("infra/spoke.yaml");
+    let text = std::fs::read_to_string(&path).expect("infra/spoke.yaml");
+    let yaml: serde_norway::Value = serde_norway::from_str(&text).expect("spoke.yaml parses");
+    yaml_to_json(yaml)
+}
+
+/// The statements that touch EC2, RDS, ECS or Auto Scaling, by Sid: actions, resources
+/// and conditions (what a role may do to the fleet).
+fn cloud_statements(
+    statements: &[Statement],
+) -> BTreeMap<String, (Vec<String>, Vec<String>, Value)> {
+    statements
+        .iter()
+        .filter(|s| {
+            s.actions.iter().any(|a| {
+                ["ec2:", "rds:", "ecs:", "autoscaling:"]
+                    .iter()
+                    .any(|p| a.starts_with(p))
+            })
+        })
+        .map(|s| {
+            let sid = s.origin.rsplit('/').next().unwrap_or_default().to_string();
+            (
+                sid,
+                (s.actions.clone(), s.resources.clone(), s.condition.clone()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_spoke_role_trusts_only_the_hub_and_grants_what_the_hub_scheduler_holds() {
+    let hub = load_template();
+    let spoke = load_spoke();
+    let hub_role = format!("arn:aws:iam::{ACCOUNT}:role/offhours-SchedulerRole-1ABC");
+    for (tag, regions, external) in [
+        ("ScheduleName", "", ""),
+        ("Sched", "eu-central-1,eu-west-1", "ext-0042"),
+    ] {
+        // GIVEN both templates evaluated with the same tag key and regions
+        let h = Evaluator::new(
+            &hub,
+            &params(&[
+                ("ScheduleTagKey", tag),
+                ("Regions", regions),
+                ("Accounts", "210987654321"),
+            ]),
+        )
+        .render();
+        let s = Evaluator::new(
+            &spoke,
+            &params(&[
+                ("HubRoleArn", &hub_role),
+                ("ScheduleTagKey", tag),
+                ("Regions", regions),
+                ("ExternalId", external),
+            ]),
+        )
+        .render();
+        let role = &s["Resources"]["SpokeRole"]["Properties"];
+        // THEN only the hub's scheduler role may assume the spoke role (with the external
+        // id when one is set), under the name the hub assumes by default
+        assert_eq!(role["RoleName"], "offhours-spoke");
+        assert_eq!(
+            role["RoleName"], h["Parameters"]["SpokeRoleName"]["Default"],
+            "the spoke's default name is the hub's default SPOKE_ROLE_NAME"
+        );
+        let trust = parse_document("SpokeRole/trust", &role["AssumeRolePolicyDocument"]);
+        assert_eq!(trust.len(), 1);
+        assert_eq!(trust[0].actions, ["sts:AssumeRole"]);
+        assert_eq!(trust[0].raw["Principal"], json!({"AWS": hub_role}));
+        if external.is_empty() {
+            assert!(trust[0].condition.is_null(), "{}", trust[0].condition);
+        } else {
+            assert_eq!(
+                trust[0].condition,
+                json!({"StringEquals": {"sts:ExternalId": external}})
+            );
+        }
+        // AND the spoke grants exactly the fleet actions the hub's scheduler holds, with the
+        // same resources and conditions (tag key, regions)
+        let hub_cloud = cloud_statements(&function_statements(&h)["SchedulerFunction"]);
+        let spoke_cloud = cloud_statements(&all_statements(&s));
+        assert!(!hub_cloud.is_empty());
+        assert_eq!(
+            spoke_cloud, hub_cloud,
+            "infra/spoke.yaml (left) vs template.yaml (right)"
+        );
+        // AND the hub's scheduler may assume roles of that name, and nothing else of STS
+        let assume: Vec<Statement> = function_statements(&h)["SchedulerFunction"]
+            .iter()
+            .filter(|st| st.actions.iter().any(|a| a.starts_with("sts:")))
+            .cloned()
+            .collect();
+        assert_eq!(assume.len(), 1);
+        assert_eq!(
+            assume[0].resources,
+            [
+                "arn:aws:iam::*:role/offhours-spoke",
+                "arn:aws:iam::*:role/*/offhours-spoke"
+            ]
+        );
+    }
+    // AND without Accounts the scheduler cannot assume any role
+    let h = Evaluator::new(&hub, &params(&[])).render();
+    assert!(function_statements(&h)["SchedulerFunction"]
+        .iter()
+        .all(|st| st.actions.iter().all(|a| !a.starts_with("sts:"))));
+}
+
+#[test]
+fn only_the_scheduler_reads_the_accounts() {
+    let template = load_template();
+    let t = Evaluator::new(
+        &template,
+        &params(&[
+            ("Accounts", "self,210987654321"),
+            ("SpokeRoleName", "night-shift"),
+            ("SpokeExternalId", "ext-0042"),
+        ]),
+    )
+    .render();
+    let globals = t["Globals"]["Function"]["Environment"]["Variables"].clone();
+    let settings = |id: &str| {
+        let mut env: Map<String, Value> = globals.as_object().unwrap().clone();
+        if let Some(own) = t["Resources"][id]["Properties"]["Environment"]["Variables"].as_object()
+        {
+            env.extend(own.clone());
+        }
+        Settings::from_lookup(|k| env.get(k).map(scalar)).expect("settings")
+    };
+    let scheduler = settings("SchedulerFunction");
+    assert_eq!(
+        scheduler.accounts,
+        [
+            offhours::ports::Account::Own,
+            offhours::ports::Account::Role {
+                account: "210987654321".into(),
+                role: "arn:aws:iam::210987654321:role/night-shift".into(),
+            },
+        ]
+    );
+    assert_eq!(scheduler.spoke_external_id.as_deref(), Some("ext-0042"));
+    // (the chat function has no way into a spoke account: its status shows its own)
+    let chat = settings("ChatFunction");
+    assert!(chat.accounts.is_empty());
+    assert_eq!(chat.spoke_external_id, None);
 }
