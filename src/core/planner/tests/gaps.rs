@@ -269,7 +269,7 @@ fn a_refused_account_holds_back_only_groups_that_live_in_it() {
             .filter(|r| !(g.region == "*" && r.account == g.account))
             .cloned()
             .collect();
-        let report = plan_with(&seen, &[g.clone()], state(), MON_0905);
+        let report = plan_with(&seen, std::slice::from_ref(&g), state(), MON_0905);
         assert_eq!(steps(&report), want, "{name}");
         // The refused account's homes are kept for the next tick, not forgotten.
         if g.region == "*" {
