@@ -74,7 +74,8 @@ pub struct Detail {
     /// The resource id (`i-0a1`, a DB instance or cluster identifier).
     pub resource: String,
     pub kind: ResourceKind,
-    /// The AWS account the tick runs in, when it is known.
+    /// The resource's AWS account: its own when offhours manages several, else the
+    /// account the tick runs in, when it is known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -134,7 +135,7 @@ pub fn action_events(
             group: group.to_string(),
             resource: r.id.clone(),
             kind: r.kind,
-            account: origin.account.clone(),
+            account: r.account.clone().or_else(|| origin.account.clone()),
             region: r.region.clone().or_else(|| origin.region.clone()),
             action,
             time: time.clone(),
@@ -352,6 +353,22 @@ mod tests {
                 assert_eq!(e.detail.time, "2026-11-23T00:01:00Z", "{name}");
             }
         }
+    }
+
+    #[test]
+    fn a_resource_of_a_member_account_is_published_with_its_account() {
+        let mut r = report();
+        r.steps[0].resources[0].account = Some("444455556666".into());
+        let origin = Origin {
+            account: Some("123456789012".into()),
+            region: Some("us-east-1".into()),
+        };
+        let events = action_events(&r, &[], &origin, at("2026-11-23T00:01:00Z"));
+        assert_eq!(events[0].detail.resource, "dev-db");
+        assert_eq!(events[0].detail.account.as_deref(), Some("444455556666"));
+        assert!(events[1..]
+            .iter()
+            .all(|e| e.detail.account.as_deref() == Some("123456789012")));
     }
 
     #[test]
