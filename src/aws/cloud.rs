@@ -157,6 +157,9 @@ impl AwsCloud {
                     instance_type: instance.instance_type().map(|t| t.as_str().to_string()),
                     desired: None,
                     running: None,
+                    min: None,
+                    max: None,
+                    instances: None,
                 });
             }
         }
@@ -222,6 +225,9 @@ impl AwsCloud {
             instance_type: None,
             desired: None,
             running: None,
+            min: None,
+            max: None,
+            instances: None,
         })
     }
 

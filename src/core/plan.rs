@@ -28,18 +28,28 @@ pub struct ResourceRef {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hibernate: bool,
     /// For an ECS service: the `desiredCount` a start restores, or the one a stop saves
-    /// (in the tag `offhours:desired-count`) before it sets 0.
+    /// (in the tag `offhours:desired-count`) before it sets 0. For an Auto Scaling group:
+    /// the `DesiredCapacity` a start restores or a stop saves (with `min` and `max`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired: Option<u32>,
+    /// For an Auto Scaling group: the `MinSize` and `MaxSize` a start restores, or the ones
+    /// a stop saves (in the tag `offhours:saved-size`) before it sets all three to 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u32>,
 }
 
 impl fmt::Display for ResourceRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mode = match (self.hibernate, self.desired) {
-            (true, _) => ", hibernate".to_string(),
-            (false, Some(1)) => ", 1 task".to_string(),
-            (false, Some(n)) => format!(", {n} tasks"),
-            (false, None) => String::new(),
+        let mode = match (self.hibernate, self.desired, self.min, self.max) {
+            (true, ..) => ", hibernate".to_string(),
+            (false, Some(n), Some(min), Some(max)) => {
+                format!(", min {min}, max {max}, desired {n}")
+            }
+            (false, Some(1), ..) => ", 1 task".to_string(),
+            (false, Some(n), ..) => format!(", {n} tasks"),
+            (false, None, ..) => String::new(),
         };
         match (&self.name, &self.engine) {
             (Some(name), _) => write!(f, "{name} ({}, {}{mode})", self.id, self.kind),
@@ -207,6 +217,9 @@ pub struct Decision {
     /// ECS services' desired counts to remember (resource key -> count above 0).
     #[serde(skip)]
     pub counts: BTreeMap<String, u32>,
+    /// Auto Scaling groups' sizes to remember (resource key -> sizes, desired above 0).
+    #[serde(skip)]
+    pub sizes: BTreeMap<String, crate::core::planner::Sizes>,
     /// The schedule's resources at the end of planning: managed, running, stopped (metrics).
     #[serde(skip)]
     pub tally: Tally,

@@ -419,6 +419,8 @@ mod tests {
                 engine: None,
                 hibernate: false,
                 desired: None,
+                min: None,
+                max: None,
             }],
             failures,
         };
@@ -434,6 +436,7 @@ mod tests {
             skip_ends: None,
             stopped: Default::default(),
             counts: Default::default(),
+            sizes: Default::default(),
             tally: Default::default(),
         };
         let steps = [
@@ -480,6 +483,7 @@ mod tests {
             skip_ends: None,
             stopped: Default::default(),
             counts: Default::default(),
+            sizes: Default::default(),
             tally: Default::default(),
         };
         let skipped = crate::core::plan::Skipped {
@@ -493,6 +497,8 @@ mod tests {
                 engine: None,
                 hibernate: false,
                 desired: None,
+                min: None,
+                max: None,
             },
             until: "2026-11-28T00:00:00+09:00".parse().expect("instant"),
             skip_until: "2026-11-27".into(),
