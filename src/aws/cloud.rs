@@ -1,10 +1,10 @@
-//! EC2 instances, RDS instances, Aurora clusters and ECS services per region: the `Cloud` port implemented on the AWS SDK.
+//! EC2 instances, RDS instances, Aurora clusters, ECS services and Auto Scaling groups per region: the `Cloud` port implemented on the AWS SDK.
 
 use std::collections::{BTreeMap, HashMap};
 
 use aws_config::{Region, SdkConfig};
 
-use super::ecs;
+use super::{asg, ecs};
 use crate::core::config::{Action, Config, ResourceKind};
 use crate::core::plan::ResourceRef;
 use crate::core::planner::Gap;
@@ -26,9 +26,11 @@ struct RegionClients {
     ec2: aws_sdk_ec2::Client,
     rds: aws_sdk_rds::Client,
     ecs: aws_sdk_ecs::Client,
+    autoscaling: aws_sdk_autoscaling::Client,
 }
 
-/// EC2 instances, RDS instances, Aurora clusters and ECS services in one or more regions.
+/// EC2 instances, RDS instances, Aurora clusters, ECS services and Auto Scaling groups in
+/// one or more regions.
 #[derive(Debug, Clone)]
 pub struct AwsCloud {
     regions: Vec<RegionClients>,
@@ -36,6 +38,8 @@ pub struct AwsCloud {
     /// False when no schedule has an ECS group: the ECS listing (one ListClusters per
     /// region, and ListServices/DescribeServices per cluster) is skipped.
     list_ecs: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// False when no schedule has an ASG group: DescribeAutoScalingGroups is skipped.
+    list_asg: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn tag_map<'a>(pairs: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>) -> Tags {
@@ -89,16 +93,21 @@ impl AwsCloud {
                 let ecs = aws_sdk_ecs::config::Builder::from(sdk)
                     .region(Region::new(name.clone()))
                     .build();
+                let autoscaling = aws_sdk_autoscaling::config::Builder::from(sdk)
+                    .region(Region::new(name.clone()))
+                    .build();
                 RegionClients {
                     name,
                     ec2: aws_sdk_ec2::Client::from_conf(ec2),
                     rds: aws_sdk_rds::Client::from_conf(rds),
                     ecs: aws_sdk_ecs::Client::from_conf(ecs),
+                    autoscaling: aws_sdk_autoscaling::Client::from_conf(autoscaling),
                 }
             })
             .collect();
         Self {
             list_ecs: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            list_asg: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
             regions,
             schedule_tag: settings.tags.schedule.clone(),
         }
@@ -377,12 +386,17 @@ impl AwsCloud {
                 }
             }
         }
-        // RDS instances, Aurora clusters and ECS services: one resource at a time.
+        // RDS instances, Aurora clusters, ECS services and Auto Scaling groups: one
+        // resource at a time.
         for r in resources.iter().filter(|r| r.kind != ResourceKind::Ec2) {
             let result = match self.region(r.region.as_deref()) {
                 Some(region) if r.kind == ResourceKind::Ecs => match action {
                     Action::Start => ecs::start(&region.ecs, r).await,
                     Action::Stop => ecs::stop(&region.ecs, r).await,
+                },
+                Some(region) if r.kind == ResourceKind::Asg => match action {
+                    Action::Start => asg::start(&region.autoscaling, r).await,
+                    Action::Stop => asg::stop(&region.autoscaling, r).await,
                 },
                 Some(region) => self.act_rds(region, action, r.kind, &r.id).await,
                 None => Err(Error::invalid(
@@ -406,9 +420,10 @@ impl AwsCloud {
 }
 
 impl AwsCloud {
-    /// One region's four listings, concurrently; a failed one becomes a gap.
+    /// One region's listings (EC2, RDS, Aurora, and ECS and Auto Scaling when a schedule
+    /// uses them), concurrently; a failed one becomes a gap.
     async fn observe_region(&self, region: &RegionClients, seen: &mut Observation) {
-        let (ec2, rds, aurora, services) = tokio::join!(
+        let (ec2, rds, aurora, services, groups) = tokio::join!(
             self.observe_ec2(region),
             self.observe_rds(region),
             self.observe_aurora(region),
@@ -419,12 +434,20 @@ impl AwsCloud {
                     Ok(Vec::new())
                 }
             },
+            async {
+                if self.list_asg.load(std::sync::atomic::Ordering::Relaxed) {
+                    asg::observe(&region.autoscaling, &region.name, &self.schedule_tag).await
+                } else {
+                    Ok(Vec::new())
+                }
+            },
         );
         let results = [
             ("ec2", ec2),
             ("rds", rds),
             ("rds", aurora),
             ("ecs", services),
+            ("autoscaling", groups),
         ];
         for (service, result) in results {
             match result {
@@ -446,12 +469,15 @@ impl AwsCloud {
 
 impl Cloud for AwsCloud {
     fn scope(&self, config: &Config) {
-        let ecs = config
-            .schedules
-            .iter()
-            .any(|s| s.groups.iter().any(|g| g.kind == ResourceKind::Ecs));
-        self.list_ecs
-            .store(ecs, std::sync::atomic::Ordering::Relaxed);
+        let uses = |kind| {
+            config
+                .schedules
+                .iter()
+                .any(|s| s.groups.iter().any(|g| g.kind == kind))
+        };
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        self.list_ecs.store(uses(ResourceKind::Ecs), relaxed);
+        self.list_asg.store(uses(ResourceKind::Asg), relaxed);
     }
 
     /// Every region's resources; fails only when nothing at all could be observed.
@@ -467,8 +493,12 @@ impl Cloud for AwsCloud {
         for region in &self.regions {
             self.observe_region(region, &mut seen).await;
         }
-        // EC2, RDS instances and Aurora clusters, plus ECS services when they are listed.
-        let per_region = 3 + usize::from(self.list_ecs.load(std::sync::atomic::Ordering::Relaxed));
+        // EC2, RDS instances and Aurora clusters, plus ECS services and Auto Scaling groups
+        // when they are listed.
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        let per_region = 3
+            + usize::from(self.list_ecs.load(relaxed))
+            + usize::from(self.list_asg.load(relaxed));
         let listings = self.regions.len() * per_region;
         if listings > 0 && seen.gaps.len() == listings {
             let g = &seen.gaps[0];

@@ -233,7 +233,13 @@ fn operation(entry: &serde_json::Value) -> String {
                 .and_then(|(_, v)| v.as_str())
         })
         .unwrap_or_default();
-    let service = if auth.contains("/rds/") { "rds" } else { "ec2" };
+    let service = if auth.contains("/rds/") {
+        "rds"
+    } else if auth.contains("/autoscaling/") {
+        "autoscaling"
+    } else {
+        "ec2"
+    };
     format!("{service}:{action}")
 }
 
