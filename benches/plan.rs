@@ -58,6 +58,9 @@ fn fleet() -> Vec<Resource> {
                 instance_type: None,
                 desired: None,
                 running: None,
+                min: None,
+                max: None,
+                instances: None,
             });
         }
     }

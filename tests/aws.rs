@@ -127,6 +127,8 @@ fn ec2_ref(id: &str) -> ResourceRef {
         engine: None,
         hibernate: false,
         desired: None,
+        min: None,
+        max: None,
     }
 }
 
@@ -257,6 +259,9 @@ async fn failed_start_holds_back_only_its_dependents() {
         instance_type: None,
         desired: None,
         running: None,
+        min: None,
+        max: None,
+        instances: None,
     };
     let cloud = WithGhost {
         inner: &w.cloud,

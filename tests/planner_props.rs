@@ -123,6 +123,9 @@ fn fleet(case: &Case) -> Vec<Resource> {
                 instance_type: None,
                 desired: None,
                 running: None,
+                min: None,
+                max: None,
+                instances: None,
             }
         })
         .collect()

@@ -140,7 +140,7 @@ async fn auto_scaling_instances_are_never_started_or_stopped_one_by_one() {
     );
     // AND the report names the instance and the Auto Scaling group to tag instead
     let warning = format!(
-        "resource {web} (ec2) belongs to Auto Scaling group 'web-asg', which would replace it if it were stopped; it is left alone: tag the Auto Scaling group 'web-asg' ScheduleName=dev instead"
+        "resource {web} (ec2) belongs to Auto Scaling group 'web-asg', which would replace it if it were stopped; it is left alone: tag the Auto Scaling group 'web-asg' ScheduleName=dev instead (in a group with InstanceType ASG)"
     );
     assert!(
         stop.warnings.iter().any(|p| p.message == warning),

@@ -77,6 +77,9 @@ impl Cloud for OneInstance {
             instance_type: None,
             desired: None,
             running: None,
+            min: None,
+            max: None,
+            instances: None,
         }])
     }
     async fn start(&self, resources: &[ResourceRef]) -> Vec<Outcome> {

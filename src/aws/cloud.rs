@@ -1,11 +1,11 @@
-//! EC2 instances, RDS instances, Aurora clusters and ECS services per account and region: the `Cloud` port implemented on the AWS SDK.
+//! EC2 instances, RDS instances, Aurora clusters, ECS services and Auto Scaling groups per account and region: the `Cloud` port implemented on the AWS SDK.
 
 use std::collections::{BTreeMap, HashMap};
 
 use aws_config::{Region, SdkConfig};
 
 use super::accounts::{AssumedRole, OwnAccount};
-use super::ecs;
+use super::{asg, ecs};
 use crate::core::config::{Action, Config, ResourceKind};
 use crate::core::plan::ResourceRef;
 use crate::core::planner::Gap;
@@ -32,10 +32,11 @@ struct RegionClients {
     ec2: aws_sdk_ec2::Client,
     rds: aws_sdk_rds::Client,
     ecs: aws_sdk_ecs::Client,
+    autoscaling: aws_sdk_autoscaling::Client,
 }
 
-/// EC2 instances, RDS instances, Aurora clusters and ECS services in one or more regions
-/// of one or more accounts.
+/// EC2 instances, RDS instances, Aurora clusters, ECS services and Auto Scaling groups in
+/// one or more regions of one or more accounts.
 #[derive(Debug, Clone)]
 pub struct AwsCloud {
     regions: Vec<RegionClients>,
@@ -46,6 +47,8 @@ pub struct AwsCloud {
     /// False when no schedule has an ECS group: the ECS listing (one ListClusters per
     /// region, and ListServices/DescribeServices per cluster) is skipped.
     list_ecs: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// False when no schedule has an ASG group: DescribeAutoScalingGroups is skipped.
+    list_asg: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn tag_map<'a>(pairs: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>) -> Tags {
@@ -80,13 +83,15 @@ impl RegionClients {
         let region = Region::new(name.to_string());
         let ec2 = aws_sdk_ec2::config::Builder::from(config).region(region.clone());
         let rds = aws_sdk_rds::config::Builder::from(config).region(region.clone());
-        let ecs = aws_sdk_ecs::config::Builder::from(config).region(region);
+        let ecs = aws_sdk_ecs::config::Builder::from(config).region(region.clone());
+        let autoscaling = aws_sdk_autoscaling::config::Builder::from(config).region(region);
         Self {
             name: name.to_string(),
             role,
             ec2: aws_sdk_ec2::Client::from_conf(ec2.build()),
             rds: aws_sdk_rds::Client::from_conf(rds.build()),
             ecs: aws_sdk_ecs::Client::from_conf(ecs.build()),
+            autoscaling: aws_sdk_autoscaling::Client::from_conf(autoscaling.build()),
         }
     }
 }
@@ -126,6 +131,7 @@ impl AwsCloud {
         Self {
             list_ecs: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
             own: (accounts != [Account::Own]).then(|| OwnAccount::new(sdk)),
+            list_asg: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
             regions,
             schedule_tag: settings.tags.schedule.clone(),
         }
@@ -197,6 +203,9 @@ impl AwsCloud {
                     instance_type: instance.instance_type().map(|t| t.as_str().to_string()),
                     desired: None,
                     running: None,
+                    min: None,
+                    max: None,
+                    instances: None,
                 });
             }
         }
@@ -263,6 +272,9 @@ impl AwsCloud {
             instance_type: None,
             desired: None,
             running: None,
+            min: None,
+            max: None,
+            instances: None,
         })
     }
 
@@ -416,12 +428,17 @@ impl AwsCloud {
                 }
             }
         }
-        // RDS instances, Aurora clusters and ECS services: one resource at a time.
+        // RDS instances, Aurora clusters, ECS services and Auto Scaling groups: one
+        // resource at a time.
         for r in resources.iter().filter(|r| r.kind != ResourceKind::Ec2) {
             let result = match self.region(r.account.as_deref(), r.region.as_deref()) {
                 Some(region) if r.kind == ResourceKind::Ecs => match action {
                     Action::Start => ecs::start(&region.ecs, r).await,
                     Action::Stop => ecs::stop(&region.ecs, r).await,
+                },
+                Some(region) if r.kind == ResourceKind::Asg => match action {
+                    Action::Start => asg::start(&region.autoscaling, r).await,
+                    Action::Stop => asg::stop(&region.autoscaling, r).await,
                 },
                 Some(region) => self.act_rds(region, action, r.kind, &r.id).await,
                 None => {
@@ -444,10 +461,11 @@ impl AwsCloud {
 }
 
 impl AwsCloud {
-    /// One region's four listings, concurrently; a failed one becomes a gap.
+    /// One region's listings (EC2, RDS, Aurora, and ECS and Auto Scaling when a schedule
+    /// uses them), concurrently; a failed one becomes a gap.
     async fn observe_region(&self, region: &RegionClients) -> Observation {
         let mut seen = Observation::default();
-        let (ec2, rds, aurora, services) = tokio::join!(
+        let (ec2, rds, aurora, services, groups) = tokio::join!(
             self.observe_ec2(region),
             self.observe_rds(region),
             self.observe_aurora(region),
@@ -458,12 +476,20 @@ impl AwsCloud {
                     Ok(Vec::new())
                 }
             },
+            async {
+                if self.list_asg.load(std::sync::atomic::Ordering::Relaxed) {
+                    asg::observe(&region.autoscaling, &region.name, &self.schedule_tag).await
+                } else {
+                    Ok(Vec::new())
+                }
+            },
         );
         let results = [
             ("ec2", ec2),
             ("rds", rds),
             ("rds", aurora),
             ("ecs", services),
+            ("autoscaling", groups),
         ];
         let account = self.account_of(region);
         for (service, result) in results {
@@ -550,12 +576,15 @@ impl AwsCloud {
 
 impl Cloud for AwsCloud {
     fn scope(&self, config: &Config) {
-        let ecs = config
-            .schedules
-            .iter()
-            .any(|s| s.groups.iter().any(|g| g.kind == ResourceKind::Ecs));
-        self.list_ecs
-            .store(ecs, std::sync::atomic::Ordering::Relaxed);
+        let uses = |kind| {
+            config
+                .schedules
+                .iter()
+                .any(|s| s.groups.iter().any(|g| g.kind == kind))
+        };
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        self.list_ecs.store(uses(ResourceKind::Ecs), relaxed);
+        self.list_asg.store(uses(ResourceKind::Asg), relaxed);
     }
 
     /// Every region's resources; fails only when nothing at all could be observed.
@@ -594,8 +623,11 @@ impl Cloud for AwsCloud {
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| Error::invalid("observation", "task", e.to_string()))?;
         observed.sort_by_key(|(i, _)| *i);
-        // EC2, RDS instances and Aurora clusters, plus ECS services when they are listed.
-        let per_region = 3 + usize::from(self.list_ecs.load(std::sync::atomic::Ordering::Relaxed));
+        // EC2, RDS instances and Aurora clusters, plus ECS services and Auto Scaling groups
+        // when they are listed.
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        let per_region =
+            3 + usize::from(self.list_ecs.load(relaxed)) + usize::from(self.list_asg.load(relaxed));
         let mut blind = self.regions.len() - open.len();
         for (_, place) in observed {
             blind += usize::from(place.gaps.len() == per_region);

@@ -113,6 +113,9 @@ fn resource(
         instance_type: None,
         desired: count(s.desired_count()),
         running: count(s.running_count()),
+        min: None,
+        max: None,
+        instances: None,
     })
 }
 

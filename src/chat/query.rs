@@ -298,6 +298,40 @@ mod tests {
     }
 
     #[test]
+    fn status_shows_auto_scaling_groups_with_their_instances_and_sizes() {
+        // GIVEN an ASG group with one group up and one stopped by offhours, and an instance
+        // launched by the running group (it inherited the schedule tag)
+        let config = CONFIG.replace(
+            "exceptions:",
+            "  - {ScheduleName: dev, GroupName: WEB, InstanceType: ASG, Dependency: [DB]}\nexceptions:",
+        );
+        let c = crate::core::config::validate(
+            &crate::core::config::RawConfig::parse(&config, "test").expect("config"),
+            &settings().defaults,
+        );
+        let dev = c.schedule("dev").expect("dev");
+        let inventory = "resources:\n  - {id: web, kind: asg, state: active, min: 1, max: 4, desired: 2, running: 2, tags: {ScheduleName: dev, ScheduleGroupName: WEB}}\n  - {id: batch, kind: asg, state: active, min: 0, max: 0, desired: 0, running: 0, tags: {ScheduleName: dev, ScheduleGroupName: WEB, 'offhours:saved-size': 'min=1,max=2,desired=1'}}\n";
+        let resources = crate::core::inventory::parse_inventory(inventory, "test").expect("inv");
+        // WHEN someone asks for its status
+        let r = super::status(
+            dev,
+            &resources,
+            at("2026-11-23T12:00:00+09:00"),
+            &settings(),
+        );
+        // THEN the group is labelled ASG and each Auto Scaling group shows its instances
+        let web = r
+            .lines
+            .iter()
+            .find(|l| l.starts_with("WEB"))
+            .expect("WEB line");
+        assert_eq!(
+            web,
+            "WEB (ASG): web (asg) active, 2 of 2 instances in service (min 1, max 4), batch (asg) active, 0 of 0 instances in service (saved min=1,max=2,desired=1)"
+        );
+    }
+
+    #[test]
     fn status_lists_resources_skipped_until_a_date() {
         // GIVEN the API instance tagged to be left alone through Friday, the DB until Monday
         let inventory = INVENTORY

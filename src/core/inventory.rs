@@ -80,6 +80,24 @@ mod tests {
     }
 
     #[test]
+    fn inventory_takes_auto_scaling_groups_with_their_sizes() {
+        let yaml = "resources:\n  - {id: web, kind: asg, state: active, min: 1, max: 4, desired: 2, running: 1, instances: 2}\n  - {id: batch, kind: asg, state: active}\n";
+        let r = parse_inventory(yaml, "test").expect("parses");
+        assert_eq!(r[0].kind, ResourceKind::Asg);
+        assert_eq!(
+            (
+                r[0].min,
+                r[0].max,
+                r[0].desired,
+                r[0].running,
+                r[0].instances
+            ),
+            (Some(1), Some(4), Some(2), Some(1), Some(2))
+        );
+        assert_eq!((r[1].min, r[1].max, r[1].instances), (None, None, None));
+    }
+
+    #[test]
     fn inventory_errors_name_the_file() {
         let e = parse_inventory(
             "resources:\n  - {id: x, kind: lambda, state: on}\n",

@@ -31,9 +31,16 @@ pub struct ResourceRef {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hibernate: bool,
     /// For an ECS service: the `desiredCount` a start restores, or the one a stop saves
-    /// (in the tag `offhours:desired-count`) before it sets 0.
+    /// (in the tag `offhours:desired-count`) before it sets 0. For an Auto Scaling group:
+    /// the `DesiredCapacity` a start restores or a stop saves (with `min` and `max`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired: Option<u32>,
+    /// For an Auto Scaling group: the `MinSize` and `MaxSize` a start restores, or the ones
+    /// a stop saves (in the tag `offhours:saved-size`) before it sets all three to 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u32>,
 }
 
 impl ResourceRef {
@@ -66,11 +73,14 @@ pub fn resource_key(
 
 impl fmt::Display for ResourceRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let hibernate = match (self.hibernate, self.desired) {
-            (true, _) => ", hibernate".to_string(),
-            (false, Some(1)) => ", 1 task".to_string(),
-            (false, Some(n)) => format!(", {n} tasks"),
-            (false, None) => String::new(),
+        let hibernate = match (self.hibernate, self.desired, self.min, self.max) {
+            (true, ..) => ", hibernate".to_string(),
+            (false, Some(n), Some(min), Some(max)) => {
+                format!(", min {min}, max {max}, desired {n}")
+            }
+            (false, Some(1), ..) => ", 1 task".to_string(),
+            (false, Some(n), ..) => format!(", {n} tasks"),
+            (false, None, ..) => String::new(),
         };
         // Where it lives, when offhours manages several accounts.
         let place = match (&self.account, &self.region) {
@@ -245,6 +255,9 @@ pub struct Decision {
     /// ECS services' desired counts to remember (resource key -> count above 0).
     #[serde(skip)]
     pub counts: BTreeMap<String, u32>,
+    /// Auto Scaling groups' sizes to remember (resource key -> sizes, desired above 0).
+    #[serde(skip)]
+    pub sizes: BTreeMap<String, crate::core::planner::Sizes>,
     /// The schedule's resources at the end of planning: managed, running, stopped (metrics).
     #[serde(skip)]
     pub tally: Tally,
@@ -426,6 +439,8 @@ mod tests {
             engine: Some("postgres".into()),
             hibernate: false,
             desired: None,
+            min: None,
+            max: None,
         };
         // The own account (or a deployment of one account): as before accounts existed.
         assert_eq!(r.to_string(), "db-1 (rds, postgres)");

@@ -28,6 +28,8 @@ pub(crate) fn notice() -> Notice {
                 engine: None,
                 hibernate: false,
                 desired: None,
+                min: None,
+                max: None,
             },
             ResourceRef {
                 id: "dev-db".into(),
@@ -38,6 +40,8 @@ pub(crate) fn notice() -> Notice {
                 engine: Some("postgres".into()),
                 hibernate: false,
                 desired: None,
+                min: None,
+                max: None,
             },
         ],
         timezone: "Asia/Seoul".into(),

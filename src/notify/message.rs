@@ -420,6 +420,8 @@ mod tests {
                 engine: None,
                 hibernate: false,
                 desired: None,
+                min: None,
+                max: None,
             }],
             failures,
         };
@@ -435,6 +437,7 @@ mod tests {
             skip_ends: None,
             stopped: Default::default(),
             counts: Default::default(),
+            sizes: Default::default(),
             tally: Default::default(),
         };
         let steps = [
@@ -481,6 +484,7 @@ mod tests {
             skip_ends: None,
             stopped: Default::default(),
             counts: Default::default(),
+            sizes: Default::default(),
             tally: Default::default(),
         };
         let skipped = crate::core::plan::Skipped {
@@ -495,6 +499,8 @@ mod tests {
                 engine: None,
                 hibernate: false,
                 desired: None,
+                min: None,
+                max: None,
             },
             until: "2026-11-28T00:00:00+09:00".parse().expect("instant"),
             skip_until: "2026-11-27".into(),

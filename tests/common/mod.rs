@@ -237,6 +237,8 @@ fn operation(entry: &serde_json::Value) -> String {
         "rds"
     } else if auth.contains("/sts/") {
         "sts"
+    } else if auth.contains("/autoscaling/") {
+        "autoscaling"
     } else {
         "ec2"
     };

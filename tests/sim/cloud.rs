@@ -275,6 +275,9 @@ impl World {
                             instance_type: None,
                             desired: None,
                             running: None,
+                            min: None,
+                            max: None,
+                            instances: None,
                         });
                     }
                 }

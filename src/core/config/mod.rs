@@ -71,16 +71,20 @@ pub enum ResourceKind {
     Aurora,
     /// ECS services: stop saves `desiredCount` and sets it to 0, start restores it.
     Ecs,
+    /// Auto Scaling groups: stop saves MinSize, MaxSize and DesiredCapacity and sets all
+    /// three to 0, start restores them.
+    Asg,
 }
 
 impl ResourceKind {
-    /// Parses `EC2`, `RDS`, `AURORA`, `ECS` (any case).
+    /// Parses `EC2`, `RDS`, `AURORA`, `ECS`, `ASG` (any case).
     pub fn parse(s: &str) -> Option<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
             "ec2" => Some(Self::Ec2),
             "rds" => Some(Self::Rds),
             "aurora" => Some(Self::Aurora),
             "ecs" => Some(Self::Ecs),
+            "asg" => Some(Self::Asg),
             _ => None,
         }
     }
@@ -91,6 +95,7 @@ impl ResourceKind {
             Self::Rds => "rds",
             Self::Aurora => "aurora",
             Self::Ecs => "ecs",
+            Self::Asg => "asg",
         }
     }
 }

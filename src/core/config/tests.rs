@@ -103,6 +103,8 @@ fn instance_types_parse_in_any_case() {
         ("Aurora", Some(ResourceKind::Aurora)),
         ("ECS", Some(ResourceKind::Ecs)),
         (" ecs ", Some(ResourceKind::Ecs)),
+        ("ASG", Some(ResourceKind::Asg)),
+        ("asg", Some(ResourceKind::Asg)),
         ("Lambda", None),
     ];
     for (text, want) in cases {

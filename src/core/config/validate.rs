@@ -139,7 +139,7 @@ fn read_group(item: &Item, problems: &mut Problems) -> Option<GroupDraft> {
             if k.is_none() {
                 f.fail(
                     "InstanceType",
-                    format!("'{t}' is not EC2, RDS, AURORA or ECS"),
+                    format!("'{t}' is not EC2, RDS, AURORA, ECS or ASG"),
                 );
             }
             k

@@ -1,4 +1,4 @@
-//! Where a resource stands for the planner (up, down, busy, unknown, broken, gone), from the provider's own state string (and an ECS service's task counts).
+//! Where a resource stands for the planner (up, down, busy, unknown, broken, gone), from the provider's own state string (and the counts of an ECS service or an Auto Scaling group).
 
 use super::Resource;
 use crate::core::config::ResourceKind;
@@ -67,21 +67,30 @@ const RDS_BROKEN: &[&str] = &[
 
 /// Where `r` stands: its state string, and for an ECS service its task counts (up when
 /// every desired task runs and some are desired; down when none is desired or running;
-/// busy while the counts differ).
+/// busy while the counts differ). An Auto Scaling group is up when its InService
+/// instances equal its desired capacity (above 0), down when it has no instance at all
+/// (in any lifecycle state) and none is desired, busy in between.
 pub fn condition_of(r: &Resource) -> Condition {
     let c = condition(r.kind, &r.state);
-    if r.kind != ResourceKind::Ecs || c != Condition::Up {
+    if !matches!(r.kind, ResourceKind::Ecs | ResourceKind::Asg) || c != Condition::Up {
         return c;
     }
-    match (r.desired.unwrap_or(0), r.running.unwrap_or(0)) {
+    let (desired, running) = (r.desired.unwrap_or(0), r.running.unwrap_or(0));
+    // ECS reports no tasks outside runningCount here; an Auto Scaling group's instances
+    // count pending and terminating ones too.
+    let present = match r.kind {
+        ResourceKind::Asg => r.instances.unwrap_or(running).max(running),
+        _ => running,
+    };
+    match (desired, present) {
         (0, 0) => Condition::Down,
-        (desired, running) if desired == running => Condition::Up,
+        (desired, _) if desired > 0 && desired == running => Condition::Up,
         _ => Condition::Busy,
     }
 }
 
-/// Maps a provider state string to a condition (for an ECS service, `ACTIVE` is `Up`
-/// until [`condition_of`] looks at its task counts).
+/// Maps a provider state string to a condition (for an ECS service `ACTIVE`, for an Auto
+/// Scaling group `active`, is `Up` until [`condition_of`] looks at its counts).
 pub fn condition(kind: ResourceKind, state: &str) -> Condition {
     let state = state.trim().to_ascii_lowercase();
     let state = state.as_str();
@@ -105,6 +114,13 @@ pub fn condition(kind: ResourceKind, state: &str) -> Condition {
         ResourceKind::Ecs => match state {
             "active" => Condition::Up,
             "draining" | "inactive" => Condition::Gone,
+            _ => Condition::Unknown,
+        },
+        // DescribeAutoScalingGroups has a Status only while the group is deleted
+        // (`Delete in progress`); offhours calls a group without one `active`.
+        ResourceKind::Asg => match state {
+            "active" => Condition::Up,
+            s if s.starts_with("delete") => Condition::Gone,
             _ => Condition::Unknown,
         },
     }

@@ -15,7 +15,7 @@ pub struct Gap {
     /// The region; `*` when the account could not be entered at all.
     pub region: String,
     /// `ec2` (EC2 instances), `rds` (RDS instances and Aurora clusters), `ecs` (services),
-    /// or `sts` when the account could not be entered: nothing there is seen.
+    /// `autoscaling` (Auto Scaling groups), or `sts` when the account could not be entered: nothing there is seen.
     pub service: String,
     /// The API operation that failed (`DescribeInstances`, `AssumeRole`).
     pub operation: String,
@@ -33,6 +33,7 @@ impl Gap {
             ResourceKind::Ec2 => "ec2",
             ResourceKind::Rds | ResourceKind::Aurora => "rds",
             ResourceKind::Ecs => "ecs",
+            ResourceKind::Asg => "autoscaling",
         };
         self.service == service || self.service == "sts"
     }

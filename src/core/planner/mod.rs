@@ -26,7 +26,7 @@ mod skip;
 mod state;
 mod wake;
 
-pub use asg::{owner as asg_owner, ASG_TAG};
+pub use asg::{owner as asg_owner, saved_sizes, Sizes, ASG_TAG, SAVED_SIZE_TAG};
 pub use condition::{condition, condition_of, Condition};
 pub use ecs::{count_to_save, saved_count, DESIRED_COUNT_TAG};
 pub use gap::{place, Gap};
@@ -70,12 +70,22 @@ pub struct Resource {
     /// EC2 instance type or RDS DB instance class (`t3.large`, `db.t3.medium`), for prices.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub instance_type: Option<String>,
-    /// For an ECS service: its `desiredCount` (absent: 0).
+    /// For an ECS service its `desiredCount`, for an Auto Scaling group its
+    /// `DesiredCapacity` (absent: 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired: Option<u32>,
-    /// For an ECS service: its `runningCount` (absent: 0).
+    /// For an ECS service its `runningCount`, for an Auto Scaling group its `InService`
+    /// instances (absent: 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running: Option<u32>,
+    /// For an Auto Scaling group: `MinSize`, `MaxSize`, and its instances in any lifecycle
+    /// state (absent: 0; `instances` absent: as many as `running`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<u32>,
 }
 
 impl Resource {
@@ -93,14 +103,17 @@ impl Resource {
             engine: self.engine.clone(),
             hibernate: false,
             desired: None,
+            min: None,
+            max: None,
         }
     }
 
     /// Its state for people: the provider's state string, with an ECS service's task
-    /// counts (`ACTIVE, 1 of 3 tasks running`).
+    /// counts (`ACTIVE, 1 of 3 tasks running`) or an Auto Scaling group's instances.
     pub fn shown_state(&self) -> String {
         match self.kind {
             ResourceKind::Ecs => ecs::shown_state(self),
+            ResourceKind::Asg => asg::shown_state(self),
             _ => self.state.to_string(),
         }
     }
@@ -247,12 +260,13 @@ fn by_schedule<'a>(
         .collect();
     let mut members: Vec<Vec<&Resource>> = vec![Vec::new(); config.schedules.len()];
     let mut unmatched: BTreeMap<&str, usize> = BTreeMap::new();
+    let managed = asg::managed(resources, &tags.schedule);
     for r in resources {
         let Some(tag) = r.tags.get(&tags.schedule) else {
             continue;
         };
-        if let Some(w) = asg::guard(r, &tags.schedule, tag) {
-            warnings.push(w);
+        if let Some(group) = asg::owner(r) {
+            warnings.extend(asg::guard(r, group, (&tags.schedule, tag), &managed));
             continue;
         }
         if let Some(cluster) = &r.cluster {
@@ -430,6 +444,7 @@ fn plan_schedule(
     };
     warnings.extend(hibernate::apply(schedule, &members, &mut steps));
     warnings.extend(ecs::apply(&schedule.name, &members, &mut steps, state));
+    warnings.extend(asg::apply(&schedule.name, &members, &mut steps, state));
     let now = inputs.now;
     warnings.extend(wake::notices(&schedule.name, &steps, &woken, state, now));
     let busy = members
@@ -455,6 +470,7 @@ fn plan_schedule(
             skip_ends: verdict.transition.and_then(|a| scope.ends(&members, a)),
             stopped: wake::kept(&members, state, &woken, inputs.gaps),
             counts: ecs::remembered(&members, state, inputs.gaps),
+            sizes: asg::remembered(&members, state, inputs.gaps),
             tally: Tally::of(members.iter().map(|(_, _, c)| *c)),
         },
     }
@@ -587,12 +603,12 @@ impl Transition<'_, '_> {
                 self.error(r, &format!("state#{}", r.state), message);
                 false
             }
-            // An ECS service that never reaches its count (a crash-looping task, no
-            // capacity) is still scaled to 0 at the stop: waiting would keep it launching
-            // tasks all night and hold back the groups behind it.
+            // An ECS service or Auto Scaling group that never reaches its count (a
+            // crash-looping task, no capacity) is still scaled to 0 at the stop: waiting
+            // would keep it launching all night and hold back the groups behind it.
             Condition::Busy
                 if self.action == Action::Stop
-                    && r.kind == ResourceKind::Ecs
+                    && matches!(r.kind, ResourceKind::Ecs | ResourceKind::Asg)
                     && r.desired.unwrap_or(0) > 0 =>
             {
                 true

@@ -1,10 +1,11 @@
-//! The scheduler's memory of each schedule (state table): applied events, forced transitions, start attempts, busy resources, alerts, ECS desired counts; and how a tick updates it.
+//! The scheduler's memory of each schedule (state table): applied events, forced transitions, start attempts, busy resources, alerts, ECS desired counts, Auto Scaling group sizes; and how a tick updates it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::Sizes;
 use crate::core::config::{Action, ResourceKind};
 use crate::core::plan::{Decision, Reason, Step, StepStatus};
 use crate::core::schedule::EventKey;
@@ -78,6 +79,11 @@ pub struct ScheduleState {
     /// restores when the service lost its `offhours:desired-count` tag.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub counts: BTreeMap<String, u32>,
+    /// Auto Scaling groups' last sizes with a desired capacity above 0 (resource key ->
+    /// min/max/desired): what a start restores (it wins over the `offhours:saved-size` tag,
+    /// which people can edit). Items written before Auto Scaling groups have none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sizes: BTreeMap<String, Sizes>,
 }
 
 impl ScheduleState {
@@ -153,6 +159,7 @@ pub fn next_state(
     note_stops(&mut next, decision, &tick.steps, tick.now);
     next.homes = decision.homes.clone();
     note_counts(&mut next, decision, &tick.steps);
+    note_sizes(&mut next, decision, &tick.steps);
     next.busy = decision
         .busy
         .iter()
@@ -217,6 +224,27 @@ fn note_counts(next: &mut ScheduleState, decision: &Decision, steps: &[&Step]) {
         for r in saved {
             if let Some(n) = r.desired {
                 next.counts.insert(r.key(), n);
+            }
+        }
+    }
+}
+
+/// Keeps the Auto Scaling group sizes the planner saw, and the ones this tick's accepted
+/// stops saved (the final plan of a tick may already see those groups at 0).
+fn note_sizes(next: &mut ScheduleState, decision: &Decision, steps: &[&Step]) {
+    next.sizes = decision.sizes.clone();
+    for step in steps.iter().filter(|s| s.action == Action::Stop) {
+        if !matches!(step.status, StepStatus::Done | StepStatus::Failed) {
+            continue;
+        }
+        let saved = step
+            .resources
+            .iter()
+            .filter(|r| r.kind == ResourceKind::Asg)
+            .filter(|r| !step.failures.iter().any(|f| f.id == r.id));
+        for r in saved {
+            if let Some(sizes) = Sizes::of_ref(r) {
+                next.sizes.insert(r.key(), sizes);
             }
         }
     }

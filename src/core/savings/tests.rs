@@ -29,6 +29,9 @@ fn resource(id: &str, kind: ResourceKind, tag: &str, instance_type: Option<&str>
         instance_type: instance_type.map(String::from),
         desired: None,
         running: None,
+        min: None,
+        max: None,
+        instances: None,
     }
 }
 

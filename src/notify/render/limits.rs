@@ -27,6 +27,8 @@ fn big_transition() -> crate::notify::message::Message {
                 engine: None,
                 hibernate: false,
                 desired: None,
+                min: None,
+                max: None,
             })
             .collect(),
         failures: Vec::new(),
@@ -43,6 +45,7 @@ fn big_transition() -> crate::notify::message::Message {
         skip_ends: None,
         stopped: Default::default(),
         counts: Default::default(),
+        sizes: Default::default(),
         tally: Default::default(),
     };
     transition_message(&decision, &[&step], None)

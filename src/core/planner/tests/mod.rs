@@ -41,6 +41,9 @@ fn res(id: &str, kind: ResourceKind, state: &str, schedule: &str, group: Option<
         instance_type: None,
         desired: None,
         running: None,
+        min: None,
+        max: None,
+        instances: None,
     }
 }
 
@@ -450,6 +453,7 @@ fn resources_are_filtered_by_the_tag_keys_in_use() {
     assert_eq!(report.at.to_rfc3339(), "2026-11-23T00:05:00+00:00");
 }
 
+mod asg;
 mod ecs;
 mod failures;
 mod gaps;
