@@ -91,7 +91,13 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(DigestAt::parse(text), Ok(expected), "{text:?}");
         }
-        for bad in ["weekly on mondays", "funday 09:00", "mon 25:00", "mon 9", "09:00 mon"] {
+        for bad in [
+            "weekly on mondays",
+            "funday 09:00",
+            "mon 25:00",
+            "mon 9",
+            "09:00 mon",
+        ] {
             let e = DigestAt::parse(bad).expect_err(bad);
             assert!(e.contains("e.g. Mon 09:00"), "{bad}: {e}");
         }

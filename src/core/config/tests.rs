@@ -353,5 +353,9 @@ fn a_bad_digest_is_an_error_naming_item_and_field_but_the_schedule_still_runs() 
     assert_eq!(digest("typo"), None);
     assert_eq!(digest("on"), Some(DigestAt::default_at()));
     assert_eq!(digest("off"), None);
-    assert!(c.warnings.is_empty(), "Digest is a known field: {:?}", c.warnings);
+    assert!(
+        c.warnings.is_empty(),
+        "Digest is a known field: {:?}",
+        c.warnings
+    );
 }

@@ -50,7 +50,11 @@ fn read_schedule(
     let schedule_name = name.clone().unwrap_or(raw_name);
     // A bad Digest is an error, but only the digest is off: the schedule still runs.
     let digest = f.digest("Digest").unwrap_or_else(|e| {
-        let e = crate::error::Error::invalid(&f.label, "Digest", format!("{e}; no weekly digest is sent until it is fixed (the schedule itself runs)"));
+        let e = crate::error::Error::invalid(
+            &f.label,
+            "Digest",
+            format!("{e}; no weekly digest is sent until it is fixed (the schedule itself runs)"),
+        );
         problems.error(&schedule_name, e.to_string());
         None
     });
