@@ -104,6 +104,19 @@ impl AwsCloud {
         }
     }
 
+    /// The same cloud, the API calls of every region's clients counted by `calls`.
+    pub fn counting(mut self, calls: &crate::aws::calls::ApiCalls) -> Self {
+        for r in &mut self.regions {
+            let ec2 = r.ec2.config().to_builder().interceptor(calls.clone());
+            r.ec2 = aws_sdk_ec2::Client::from_conf(ec2.build());
+            let rds = r.rds.config().to_builder().interceptor(calls.clone());
+            r.rds = aws_sdk_rds::Client::from_conf(rds.build());
+            let ecs = r.ecs.config().to_builder().interceptor(calls.clone());
+            r.ecs = aws_sdk_ecs::Client::from_conf(ecs.build());
+        }
+        self
+    }
+
     fn region(&self, name: Option<&str>) -> Option<&RegionClients> {
         match name {
             Some(n) => self.regions.iter().find(|r| r.name == n),
