@@ -475,7 +475,10 @@ exceptions:
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/offhours"], "detail": {}
     });
     let before = chrono::Utc::now();
+    w.moto.start_recording().await;
     let out = handler.handle(event).await.expect("tick");
+    w.moto.stop_recording().await;
+    let requests = w.moto.recorded_operations().await;
     // THEN the tick ran at the wall clock, not at the event's time: today's start applies
     let at: chrono::DateTime<chrono::Utc> =
         out["at"].as_str().expect("at").parse().expect("RFC 3339");
@@ -502,6 +505,14 @@ exceptions:
         "offhours"
     );
     assert!(lines[1]["TickDuration"].is_u64(), "{}", lines[1]);
+    // AND its ApiCalls are the requests moto received during the tick (an acting tick:
+    // lease, config, states, observations, the starts, state, lease release)
+    assert!(requests.len() >= 10, "{requests:?}");
+    assert_eq!(
+        lines[1]["ApiCalls"].as_u64(),
+        Some(requests.len() as u64),
+        "{requests:?}"
+    );
 
     // WHEN a JANDI outgoing webhook with the right token asks for `start dev` via the Function URL
     let url_event = |token: &str| {

@@ -1595,6 +1595,7 @@ fn the_failures_alarm_and_the_dashboard_read_the_metrics_the_binary_writes() {
     let facts = offhours::core::metrics::TickFacts {
         timestamp_ms: 0,
         duration_ms: 1,
+        api_calls: 3,
     };
     let written: BTreeSet<String> = offhours::core::metrics::emf_lines(&report, facts)
         .iter()
@@ -1617,6 +1618,7 @@ fn the_failures_alarm_and_the_dashboard_read_the_metrics_the_binary_writes() {
         "Failures",
         "Errors",
         "TickDuration",
+        "ApiCalls",
     ] {
         assert!(
             written.contains(name),

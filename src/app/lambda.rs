@@ -11,6 +11,7 @@ use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 use crate::app::serve::handle_function_url;
 use crate::app::settings::Environment;
 use crate::app::tick::Tick;
+use crate::aws::calls::ApiCalls;
 use crate::aws::cloud::AwsCloud;
 use crate::aws::events::Events;
 use crate::aws::executor::Options;
@@ -92,6 +93,8 @@ pub struct Handler {
     options: Options,
     events: Option<Events>,
     metrics: MetricsOut,
+    /// Every AWS request the store, cloud and bus send (the per-tick `ApiCalls` metric).
+    calls: ApiCalls,
 }
 
 impl Handler {
@@ -106,9 +109,10 @@ impl Handler {
             max_wait: std::time::Duration::from_secs(settings.max_wait_seconds),
             ..Options::default()
         };
+        let calls = ApiCalls::default();
         Ok(Self {
-            store: Store::new(sdk, &settings),
-            cloud: AwsCloud::new(sdk, &settings),
+            store: Store::new(sdk, &settings).counting(&calls),
+            cloud: AwsCloud::new(sdk, &settings).counting(&calls),
             notifier: Notifier::new(notify)?,
             secrets,
             follow: FollowUp::slack()?,
@@ -116,6 +120,7 @@ impl Handler {
             options,
             events: None,
             metrics: MetricsOut::Stdout,
+            calls,
         })
     }
 
@@ -129,7 +134,11 @@ impl Handler {
     /// the account once, here at cold start.
     pub async fn with_events(mut self, sdk: &aws_config::SdkConfig, bus: Option<String>) -> Self {
         self.events = match bus {
-            Some(bus) => Some(Events::new(sdk, &bus).await),
+            Some(bus) => {
+                let mut events = Events::new(sdk, &bus).await;
+                events.bus = events.bus.counting(&self.calls);
+                Some(events)
+            }
             None => None,
         };
         self
@@ -158,12 +167,15 @@ impl Handler {
             events: self.events.as_ref(),
         };
         let started = std::time::Instant::now();
+        // One invocation at a time per Lambda environment: the difference is this tick's.
+        let calls_before = self.calls.count();
         let ticked = tick.run(now).await;
         match ticked {
             Ok(report) => {
                 let facts = TickFacts {
                     timestamp_ms: now.timestamp_millis(),
                     duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    api_calls: self.calls.count().saturating_sub(calls_before),
                 };
                 self.metrics.write(emf_lines(&report, facts));
                 let value = serde_json::to_value(&report)?;

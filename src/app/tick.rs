@@ -1,16 +1,18 @@
-//! One scheduler tick, shared by the Lambda and `offhours run`: lease, load, observe, execute, notify, save state.
+//! One scheduler tick, shared by the Lambda and `offhours run`: lease, load, observe, execute, notify (weekly digests included), save state.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::app::digest::Observed;
 use crate::aws::events::Events;
 use crate::aws::executor::{execute, Options};
 use crate::core::config::{validate, Action, Config, Problem};
+use crate::core::digest::Digest;
 use crate::core::plan::{Reason, Report};
 use crate::core::planner::{next_state, Inputs, ScheduleState, TickResult};
 use crate::error::{Error, Result};
-use crate::notify::{notify_tick, Delivery, MessageKind, Notifier, NotifyOutcome};
+use crate::notify::{notify_tick_with_digests, Delivery, MessageKind, Notifier, NotifyOutcome};
 use crate::ports::Settings;
 use crate::ports::{Cloud, Fence, NoFence, SchedulerStore};
 
@@ -44,9 +46,12 @@ impl<S: SchedulerStore, C: Cloud> Tick<'_, S, C> {
         if self.options.dry_run {
             let config = validate(&self.store.load_config().await?, &self.settings.defaults);
             let states = self.store.load_states_of(&schedule_names(&config)).await?;
-            self.cloud.scope(&config);
+            // The same wrapper as a real tick (one copy of the executor in the binary);
+            // a dry run sends nothing, so it keeps nothing.
+            let cloud = Observed::new(self.cloud, &Config::default(), self.settings, now);
+            cloud.scope(&config);
             return execute(
-                self.cloud,
+                &cloud,
                 &self.inputs(now, &config, &states),
                 self.options,
                 &NoFence,
@@ -106,8 +111,9 @@ impl<S: SchedulerStore, C: Cloud> Tick<'_, S, C> {
         let config = validate(&store.load_config().await?, &self.settings.defaults);
         let states = store.load_states_of(&schedule_names(&config)).await?;
         let inputs = self.inputs(now, &config, &states);
-        self.cloud.scope(&config);
-        let mut report = execute(self.cloud, &inputs, self.options, lease).await?;
+        let cloud = Observed::new(self.cloud, &config, self.settings, now);
+        cloud.scope(&config);
+        let mut report = execute(&cloud, &inputs, self.options, lease).await?;
         if report.lease_lost {
             // The tick that holds the lease now does the bookkeeping; writing it here too
             // could clear a flag it has not acted on or overwrite its state. What this
@@ -118,7 +124,8 @@ impl<S: SchedulerStore, C: Cloud> Tick<'_, S, C> {
             self.publish(&mut report, &[], now).await;
             return Ok(report);
         }
-        let bookkeeping = self.bookkeeping(&config, &report, &states, now);
+        let digests = cloud.digests(&config, self.settings, now);
+        let bookkeeping = self.bookkeeping(&config, &report, &states, &digests, now);
         let (problems, warned) = match self.before_deadline(bookkeeping).await {
             Some(done) => done,
             None => (vec![Problem::new("*", OUT_OF_TIME)], Vec::new()),
@@ -164,12 +171,15 @@ impl<S: SchedulerStore, C: Cloud> Tick<'_, S, C> {
         config: &Config,
         report: &Report,
         states: &HashMap<String, ScheduleState>,
+        digests: &[Digest],
         now: DateTime<Utc>,
     ) -> (Vec<Problem>, Vec<String>) {
         let store = self.store;
         // Chat after the work: a slow webhook cannot delay a start or stop, and delivery
-        // problems never fail the tick (notify_tick bounds its own time).
-        let notified = notify_tick(self.notifier, config, report, states, store).await;
+        // problems never fail the tick (notify_tick bounds its own time). Weekly digests
+        // due now go last, each once per schedule and week.
+        let notified =
+            notify_tick_with_digests(self.notifier, config, report, states, store, digests).await;
         tracing::info!(
             sent = notified.sent(),
             failed = notified.failed(),

@@ -137,6 +137,26 @@ impl AwsCloud {
         }
     }
 
+    /// The same cloud, the API calls of every account's and region's clients counted by
+    /// `calls` (a spoke role's AssumeRole, once an hour per account, is not counted).
+    pub fn counting(mut self, calls: &crate::aws::calls::ApiCalls) -> Self {
+        for r in &mut self.regions {
+            let ec2 = r.ec2.config().to_builder().interceptor(calls.clone());
+            r.ec2 = aws_sdk_ec2::Client::from_conf(ec2.build());
+            let rds = r.rds.config().to_builder().interceptor(calls.clone());
+            r.rds = aws_sdk_rds::Client::from_conf(rds.build());
+            let ecs = r.ecs.config().to_builder().interceptor(calls.clone());
+            r.ecs = aws_sdk_ecs::Client::from_conf(ecs.build());
+            let autoscaling = r
+                .autoscaling
+                .config()
+                .to_builder()
+                .interceptor(calls.clone());
+            r.autoscaling = aws_sdk_autoscaling::Client::from_conf(autoscaling.build());
+        }
+        self
+    }
+
     /// The account resources of `place` carry: a spoke's id, the own account's id when
     /// offhours manages several (once known), else none.
     fn account_of(&self, place: &RegionClients) -> Option<String> {

@@ -30,6 +30,15 @@ impl EventBus {
     }
 }
 
+impl EventBus {
+    /// The same bus, its API calls counted by `calls`.
+    pub fn counting(mut self, calls: &crate::aws::calls::ApiCalls) -> Self {
+        let config = self.client.config().to_builder().interceptor(calls.clone());
+        self.client = aws_sdk_eventbridge::Client::from_conf(config.build());
+        self
+    }
+}
+
 impl EventSink for EventBus {
     async fn put(&self, events: &[ActionEvent]) -> Result<Vec<Option<String>>> {
         let entries = events

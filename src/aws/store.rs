@@ -128,6 +128,13 @@ fn parse_states(items: Vec<Attributes>) -> HashMap<String, ScheduleState> {
 }
 
 impl Store {
+    /// The same store, its API calls counted by `calls`.
+    pub fn counting(mut self, calls: &crate::aws::calls::ApiCalls) -> Self {
+        let config = self.client.config().to_builder().interceptor(calls.clone());
+        self.client = Client::from_conf(config.build());
+        self
+    }
+
     /// A store for the tables named in `settings`, using the SDK config (region, endpoint, credentials).
     pub fn new(sdk: &aws_config::SdkConfig, settings: &Settings) -> Self {
         Self {

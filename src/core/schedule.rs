@@ -89,7 +89,7 @@ pub fn resolve_local(tz: Tz, local: NaiveDateTime) -> DateTime<Tz> {
 }
 
 /// The exception that sets `action` on `date`: the schedule's own beats a `*` one.
-fn exception_for(schedule: &Schedule, date: NaiveDate, action: Action) -> Option<&Exception> {
+pub fn exception_for(schedule: &Schedule, date: NaiveDate, action: Action) -> Option<&Exception> {
     let mut star = None;
     for e in &schedule.exceptions {
         if e.date == date && e.action == action {

@@ -1,17 +1,19 @@
-//! What a tick says, once: dedup keys, the messages a finished tick has to send (warnings, summaries, alerts and all-clears), and `notify_tick`, which delivers them and reports what was accepted.
+//! What a tick says, once: dedup keys, the messages a finished tick has to send (warnings, summaries, alerts and all-clears, weekly digests), and `notify_tick`, which delivers them and reports what was accepted.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use super::deliver::{Delivery, Notifier};
+use super::digest::{digest_key, digest_message};
 use super::message::{
     alert_message, failed, resolved_message, transition_message, warning_message, with_skipped,
     Message, MessageKind,
 };
 use super::render::{clip, WebhookFormat};
 use crate::core::config::{Config, Problem};
+use crate::core::digest::Digest;
 use crate::core::plan::{Decision, Notice, Reason, Report, Skipped, Step};
 use crate::core::planner::{ScheduleState, TickResult};
 use crate::core::schedule::EventKey;
@@ -246,13 +248,35 @@ pub async fn notify_tick(
     previous: &HashMap<String, ScheduleState>,
     dedup: &impl Dedup,
 ) -> NotifyOutcome {
+    notify_tick_with_digests(notifier, config, report, previous, dedup, &[]).await
+}
+
+/// [`notify_tick`], then the weekly `digests` due at this tick, each once (a once-marker
+/// per schedule and local date, written after its webhook accepted it; one that could
+/// not be delivered is tried again by the next tick while it is still due).
+pub async fn notify_tick_with_digests(
+    notifier: &Notifier,
+    config: &Config,
+    report: &Report,
+    previous: &HashMap<String, ScheduleState>,
+    dedup: &impl Dedup,
+    digests: &[Digest],
+) -> NotifyOutcome {
     let mut out = Destinations {
         notifier,
         down: HashSet::new(),
         outcome: NotifyOutcome::default(),
         until: std::time::Instant::now() + notifier.settings().tick_budget,
     };
-    let pending = pending_messages(notifier, config, report, previous, &mut out.outcome);
+    let mut pending = pending_messages(notifier, config, report, previous, &mut out.outcome);
+    pending.extend(digests.iter().map(|d| Pending {
+        url: notifier.destination(config, &d.schedule),
+        message: digest_message(d),
+        memory: Memory::Once {
+            key: digest_key(d),
+            warns: None,
+        },
+    }));
     for p in pending {
         if let Memory::Once { key, .. } = &p.memory {
             if p.url.is_some() {

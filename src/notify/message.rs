@@ -1,4 +1,4 @@
-//! What to say: chat messages built from a tick's report (warnings, transition summaries, alerts and all-clears), independent of any platform.
+//! What to say: chat messages built from a tick's report (warnings, transition summaries, alerts and all-clears), independent of any platform (the weekly digest's is in `digest`).
 
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -15,6 +15,8 @@ pub enum MessageKind {
     PreStopWarning,
     TransitionSummary,
     Alert,
+    /// The weekly digest of a schedule (field `Digest`).
+    WeeklyDigest,
 }
 
 impl MessageKind {
@@ -23,6 +25,7 @@ impl MessageKind {
             Self::PreStopWarning => "pre_stop_warning",
             Self::TransitionSummary => "transition_summary",
             Self::Alert => "alert",
+            Self::WeeklyDigest => "weekly_digest",
         }
     }
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use chrono_tz::Tz;
 
-use super::{parse_time, Days, Item};
+use super::{parse_time, Days, DigestAt, Item};
 use crate::error::Error;
 
 pub(super) const SCHEDULE_FIELDS: &[&str] = &[
@@ -23,6 +23,7 @@ pub(super) const SCHEDULE_FIELDS: &[&str] = &[
     "Enforced",
     "WarnMinutes",
     "WebhookUrl",
+    "Digest",
 ];
 pub(super) const GROUP_FIELDS: &[&str] = &[
     "ScheduleName",
@@ -171,6 +172,20 @@ impl<'a> Fields<'a> {
                 self.fail(field, e);
                 None
             }
+        }
+    }
+
+    /// A `Digest` value (a string, or a console BOOL); `Err` names what is wrong with it.
+    pub(super) fn digest(&self, field: &str) -> Result<Option<DigestAt>, String> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::Bool(true)) => Ok(Some(DigestAt::default_at())),
+            Some(Value::Bool(false)) => Ok(None),
+            Some(Value::String(s)) => DigestAt::parse(s),
+            Some(other) => Err(format!(
+                "expected on, off or a weekday and a time (e.g. Mon 09:00), got {}",
+                kind_of(other)
+            )),
         }
     }
 

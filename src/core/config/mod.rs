@@ -196,7 +196,7 @@ impl Days {
     }
 }
 
-fn day_from_name(name: &str) -> Option<Weekday> {
+pub(crate) fn day_from_name(name: &str) -> Option<Weekday> {
     Some(match name {
         "mon" | "monday" => Weekday::Mon,
         "tue" | "tues" | "tuesday" => Weekday::Tue,
@@ -273,6 +273,8 @@ pub struct Schedule {
     pub enforced: bool,
     pub warn_minutes: u32,
     pub webhook_url: Option<String>,
+    /// Field `Digest`: when the weekly digest is due (`None`: no digest).
+    pub digest: Option<DigestAt>,
     /// Accepted starts per resource and event before giving up (env `MAX_ATTEMPTS`).
     pub max_attempts: u32,
     /// Groups in start order (topological, then by name); stop order is the reverse.
@@ -348,10 +350,12 @@ impl Config {
     }
 }
 
+mod digest_at;
 mod fields;
 mod item;
 mod validate;
 
+pub use digest_at::DigestAt;
 pub use item::Item;
 
 pub use validate::validate;

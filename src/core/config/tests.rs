@@ -334,3 +334,30 @@ fn warn_minutes_shorter_than_the_tick_interval_is_a_warning() {
         }
     }
 }
+
+#[test]
+fn a_bad_digest_is_an_error_naming_item_and_field_but_the_schedule_still_runs() {
+    // GIVEN a schedule whose Digest is a typo, one with Digest on (a console BOOL), one off
+    let c = load(
+        "schedules:\n  - {ScheduleName: typo, TagValue: a, StartTime: '09:00', Digest: 'mondays 9am'}\n  - {ScheduleName: on, TagValue: b, Digest: true}\n  - {ScheduleName: off, TagValue: c}\n",
+    );
+    // THEN the typo is one error naming item and field, and every schedule is kept
+    assert_eq!(c.errors.len(), 1, "{:?}", c.errors);
+    assert_eq!(c.errors[0].schedule, "typo");
+    assert!(
+        c.errors[0]
+            .message
+            .starts_with("schedule 'typo': field Digest: 'mondays 9am' is not on, off"),
+        "{}",
+        c.errors[0].message
+    );
+    let digest = |name: &str| c.schedule(name).expect(name).digest;
+    assert_eq!(digest("typo"), None);
+    assert_eq!(digest("on"), Some(DigestAt::default_at()));
+    assert_eq!(digest("off"), None);
+    assert!(
+        c.warnings.is_empty(),
+        "Digest is a known field: {:?}",
+        c.warnings
+    );
+}

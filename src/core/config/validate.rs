@@ -48,6 +48,7 @@ fn read_schedule(
     let warn_minutes = f.minutes("WarnMinutes", defaults.warn_minutes);
     let webhook_url = f.string("WebhookUrl").filter(|s| !s.trim().is_empty());
     let schedule_name = name.clone().unwrap_or(raw_name);
+    let digest = read_digest(&f, &schedule_name, problems);
     for w in f.unknown_fields(SCHEDULE_FIELDS) {
         problems.warn(&schedule_name, w);
     }
@@ -80,10 +81,25 @@ fn read_schedule(
             enforced,
             warn_minutes,
             webhook_url,
+            digest,
             max_attempts: defaults.max_attempts.max(1),
             groups: Vec::new(),
             exceptions: Vec::new(),
         },
+    })
+}
+
+/// Field `Digest`. A bad value is an error, but only the digest is off: the schedule
+/// still runs.
+fn read_digest(f: &Fields<'_>, schedule_name: &str, problems: &mut Problems) -> Option<DigestAt> {
+    f.digest("Digest").unwrap_or_else(|e| {
+        let e = crate::error::Error::invalid(
+            &f.label,
+            "Digest",
+            format!("{e}; no weekly digest is sent until it is fixed (the schedule itself runs)"),
+        );
+        problems.error(schedule_name, e.to_string());
+        None
     })
 }
 

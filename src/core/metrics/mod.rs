@@ -1,4 +1,4 @@
-//! CloudWatch Embedded Metric Format (EMF) lines for one tick: per schedule the resources managed, running and stopped, actions and failures; per tick its duration, actions, failures and errors.
+//! CloudWatch Embedded Metric Format (EMF) lines for one tick: per schedule the resources managed, running and stopped, actions and failures; per tick its duration, AWS API calls, actions, failures and errors.
 //!
 //! Written to the scheduler's log, each line becomes metrics in namespace `offhours`
 //! without a PutMetricData call (CloudWatch extracts them from the log group), so
@@ -43,6 +43,8 @@ pub struct TickFacts {
     /// Milliseconds since the Unix epoch when the tick started.
     pub timestamp_ms: i64,
     pub duration_ms: u64,
+    /// HTTP requests sent to AWS during the tick (retries included).
+    pub api_calls: u64,
 }
 
 fn directive(dimensions: &[&str], metrics: &[(&str, &str)]) -> Value {
@@ -103,10 +105,12 @@ pub fn emf_lines(report: &Report, facts: TickFacts) -> Vec<String> {
     fields.insert("Failures".into(), failures_total.into());
     fields.insert("Errors".into(), report.errors.len().into());
     fields.insert("DryRun".into(), report.dry_run.into());
+    fields.insert("ApiCalls".into(), facts.api_calls.into());
     let tick = directive(
         &[],
         &[
             ("TickDuration", "Milliseconds"),
+            ("ApiCalls", "Count"),
             ("Actions", "Count"),
             ("Failures", "Count"),
             ("Errors", "Count"),

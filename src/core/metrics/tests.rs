@@ -68,6 +68,7 @@ fn a_planned_tick_gives_one_valid_emf_line_per_schedule_and_one_for_the_tick() {
         TickFacts {
             timestamp_ms: 1_795_000_000_000,
             duration_ms: 1234,
+            api_calls: 10,
         },
     );
     assert_eq!(lines.len(), 3);
@@ -90,6 +91,7 @@ fn a_planned_tick_gives_one_valid_emf_line_per_schedule_and_one_for_the_tick() {
     assert_eq!(check_emf(&lines[1])["Schedule"], "staging-us");
     let tick = check_emf(&lines[2]);
     assert_eq!(tick["TickDuration"], 1234);
+    assert_eq!(tick["ApiCalls"], 10);
     assert_eq!(
         tick["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
         json!([[]])
@@ -118,6 +120,7 @@ fn done_and_failed_steps_count_as_actions_and_their_failures_as_failures() {
         TickFacts {
             timestamp_ms: 0,
             duration_ms: 5,
+            api_calls: 0,
         },
     );
     let dev = check_emf(&lines[0]);

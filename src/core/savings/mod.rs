@@ -232,26 +232,7 @@ pub fn savings(inputs: &SavingsInputs<'_>) -> Savings {
     let mut schedules = Vec::new();
     let mut total = Totals::default();
     for (schedule, resources) in inputs.config.schedules.iter().zip(members) {
-        let (running, length) = running_hours(schedule, inputs.from, to);
-        let n = resources.len() as f64;
-        let avoided = (length - running).max(0.0);
-        let mut dollars = 0.0;
-        let mut unpriced = Vec::new();
-        for r in &resources {
-            match hourly_price(r, inputs) {
-                Ok(p) => dollars += p * avoided,
-                Err(what) => unpriced.push(what),
-            }
-        }
-        let s = ScheduleSavings {
-            schedule: schedule.name.clone(),
-            timezone: schedule.timezone.name().to_string(),
-            resources: resources.len(),
-            hours_running: round2(running * n),
-            hours_avoided: round2(avoided * n),
-            dollars_saved: round2(dollars),
-            unpriced,
-        };
+        let s = schedule_savings(schedule, &resources, inputs, to);
         total.resources += s.resources;
         total.hours_running += s.hours_running;
         total.hours_avoided += s.hours_avoided;
@@ -267,6 +248,36 @@ pub fn savings(inputs: &SavingsInputs<'_>) -> Savings {
         schedules,
         total,
         errors: inputs.config.errors.clone(),
+    }
+}
+
+/// What `schedule` saved with its `resources` (its members in `inputs.resources`) over the
+/// local dates `inputs.from..to`.
+pub fn schedule_savings(
+    schedule: &Schedule,
+    resources: &[&Resource],
+    inputs: &SavingsInputs<'_>,
+    to: NaiveDate,
+) -> ScheduleSavings {
+    let (running, length) = running_hours(schedule, inputs.from, to);
+    let n = resources.len() as f64;
+    let avoided = (length - running).max(0.0);
+    let mut dollars = 0.0;
+    let mut unpriced = Vec::new();
+    for r in resources {
+        match hourly_price(r, inputs) {
+            Ok(p) => dollars += p * avoided,
+            Err(what) => unpriced.push(what),
+        }
+    }
+    ScheduleSavings {
+        schedule: schedule.name.clone(),
+        timezone: schedule.timezone.name().to_string(),
+        resources: resources.len(),
+        hours_running: round2(running * n),
+        hours_avoided: round2(avoided * n),
+        dollars_saved: round2(dollars),
+        unpriced,
     }
 }
 
