@@ -82,12 +82,15 @@ pub async fn stop(client: &Client, r: &ResourceRef) -> Result<()> {
         .send()
         .await
         .map_err(|e| Error::aws("DescribeAutoScalingGroups", e))?;
-    let current = found.auto_scaling_groups().first().ok_or_else(|| Error::Aws {
-        operation: "DescribeAutoScalingGroups",
-        code: "ValidationError".into(),
-        message: format!("Auto Scaling group {} was not found", r.id),
-        source: None,
-    })?;
+    let current = found
+        .auto_scaling_groups()
+        .first()
+        .ok_or_else(|| Error::Aws {
+            operation: "DescribeAutoScalingGroups",
+            code: "ValidationError".into(),
+            message: format!("Auto Scaling group {} was not found", r.id),
+            source: None,
+        })?;
     let sizes = Sizes::to_save(
         current.min_size().unwrap_or(0).into(),
         current.max_size().unwrap_or(0).into(),

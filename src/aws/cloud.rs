@@ -496,9 +496,8 @@ impl Cloud for AwsCloud {
         // EC2, RDS instances and Aurora clusters, plus ECS services and Auto Scaling groups
         // when they are listed.
         let relaxed = std::sync::atomic::Ordering::Relaxed;
-        let per_region = 3
-            + usize::from(self.list_ecs.load(relaxed))
-            + usize::from(self.list_asg.load(relaxed));
+        let per_region =
+            3 + usize::from(self.list_ecs.load(relaxed)) + usize::from(self.list_asg.load(relaxed));
         let listings = self.regions.len() * per_region;
         if listings > 0 && seen.gaps.len() == listings {
             let g = &seen.gaps[0];

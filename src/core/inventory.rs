@@ -85,7 +85,13 @@ mod tests {
         let r = parse_inventory(yaml, "test").expect("parses");
         assert_eq!(r[0].kind, ResourceKind::Asg);
         assert_eq!(
-            (r[0].min, r[0].max, r[0].desired, r[0].running, r[0].instances),
+            (
+                r[0].min,
+                r[0].max,
+                r[0].desired,
+                r[0].running,
+                r[0].instances
+            ),
             (Some(1), Some(4), Some(2), Some(1), Some(2))
         );
         assert_eq!((r[1].min, r[1].max, r[1].instances), (None, None, None));

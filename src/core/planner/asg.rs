@@ -91,7 +91,11 @@ impl Sizes {
 impl fmt::Display for Sizes {
     /// The tag's value: `min=1,max=4,desired=2`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "min={},max={},desired={}", self.min, self.max, self.desired)
+        write!(
+            f,
+            "min={},max={},desired={}",
+            self.min, self.max, self.desired
+        )
     }
 }
 
@@ -106,11 +110,7 @@ pub fn shown_state(r: &Resource) -> String {
     let (desired, running) = (r.desired.unwrap_or(0), r.running.unwrap_or(0));
     let extra = match saved_sizes(r) {
         Some(s) if desired == 0 => format!(" (saved {s})"),
-        _ => format!(
-            " (min {}, max {})",
-            r.min.unwrap_or(0),
-            r.max.unwrap_or(0)
-        ),
+        _ => format!(" (min {}, max {})", r.min.unwrap_or(0), r.max.unwrap_or(0)),
     };
     format!(
         "{}, {running} of {desired} instances in service{extra}",

@@ -44,16 +44,72 @@ fn sized(min: u32, max: u32, desired: u32) -> Sizes {
 #[test]
 fn a_group_is_up_when_its_in_service_instances_match_the_desired_capacity() {
     // (case, status, (min, max, desired), InService, all instances, condition)
-    type Case = (&'static str, &'static str, (u32, u32, u32), u32, u32, Condition);
+    type Case = (
+        &'static str,
+        &'static str,
+        (u32, u32, u32),
+        u32,
+        u32,
+        Condition,
+    );
     let cases: Vec<Case> = vec![
-        ("every desired instance in service", "active", (1, 4, 2), 2, 2, Condition::Up),
-        ("scaled to zero, no instance left", "active", (0, 0, 0), 0, 0, Condition::Down),
-        ("desired 0 by hand, max kept", "active", (0, 4, 0), 0, 0, Condition::Down),
+        (
+            "every desired instance in service",
+            "active",
+            (1, 4, 2),
+            2,
+            2,
+            Condition::Up,
+        ),
+        (
+            "scaled to zero, no instance left",
+            "active",
+            (0, 0, 0),
+            0,
+            0,
+            Condition::Down,
+        ),
+        (
+            "desired 0 by hand, max kept",
+            "active",
+            (0, 4, 0),
+            0,
+            0,
+            Condition::Down,
+        ),
         ("launching", "active", (1, 4, 2), 1, 2, Condition::Busy),
-        ("restored, nothing launched yet", "active", (1, 4, 2), 0, 0, Condition::Busy),
-        ("instances still terminating", "active", (0, 0, 0), 0, 2, Condition::Busy),
-        ("being deleted", "Delete in progress", (0, 0, 0), 0, 0, Condition::Gone),
-        ("a status offhours does not know", "Updating", (1, 4, 2), 2, 2, Condition::Unknown),
+        (
+            "restored, nothing launched yet",
+            "active",
+            (1, 4, 2),
+            0,
+            0,
+            Condition::Busy,
+        ),
+        (
+            "instances still terminating",
+            "active",
+            (0, 0, 0),
+            0,
+            2,
+            Condition::Busy,
+        ),
+        (
+            "being deleted",
+            "Delete in progress",
+            (0, 0, 0),
+            0,
+            0,
+            Condition::Gone,
+        ),
+        (
+            "a status offhours does not know",
+            "Updating",
+            (1, 4, 2),
+            2,
+            2,
+            Condition::Unknown,
+        ),
     ];
     for (case, status, (min, max, desired), in_service, instances, want) in cases {
         let mut r = group((min, max, desired), in_service, instances, None);
@@ -275,10 +331,20 @@ fn sizes_saved_by_this_ticks_stop_are_remembered_though_the_final_plan_sees_zero
     // GIVEN the tick's stop step as run (1/4/2 saved) and a final plan that sees 0/0/0
     let c = config(DB_ASG);
     let none = HashMap::new();
-    let before = run(&c, &[db("available"), group((1, 4, 2), 2, 2, None)], &none, MON_1805);
+    let before = run(
+        &c,
+        &[db("available"), group((1, 4, 2), 2, 2, None)],
+        &none,
+        MON_1805,
+    );
     let mut stop = before.steps[0].clone();
     stop.status = StepStatus::Done;
-    let after = run(&c, &[db("available"), group((0, 0, 0), 0, 0, None)], &none, MON_1805);
+    let after = run(
+        &c,
+        &[db("available"), group((0, 0, 0), 0, 0, None)],
+        &none,
+        MON_1805,
+    );
     // WHEN the next state is computed
     let tick = TickResult {
         steps: vec![&stop],
@@ -347,7 +413,13 @@ fn instances_of_a_scheduled_group_are_left_to_it_without_a_warning() {
     let c = config(DB_ASG);
     // An instance the group launched: it inherited the schedule (and group) tag.
     let instance = |schedule: &str| {
-        let mut r = res("i-web1", ResourceKind::Ec2, "running", schedule, Some("WEB"));
+        let mut r = res(
+            "i-web1",
+            ResourceKind::Ec2,
+            "running",
+            schedule,
+            Some("WEB"),
+        );
         r.tags = r.tags.iter().chain([(ASG_TAG, "web")]).collect();
         r
     };
@@ -373,7 +445,10 @@ fn instances_of_a_scheduled_group_are_left_to_it_without_a_warning() {
         let r = run(&c, &fleet, &HashMap::new(), MON_1805);
         // THEN the instance is in no step
         assert!(
-            r.steps.iter().flat_map(|s| &s.resources).all(|x| x.id != "i-web1"),
+            r.steps
+                .iter()
+                .flat_map(|s| &s.resources)
+                .all(|x| x.id != "i-web1"),
             "{case}"
         );
         let said: Vec<&str> = r
@@ -383,7 +458,10 @@ fn instances_of_a_scheduled_group_are_left_to_it_without_a_warning() {
             .filter(|m| m.contains("i-web1"))
             .collect();
         match want {
-            Some(text) => assert!(said.len() == 1 && said[0].contains(text), "{case}: {said:?}"),
+            Some(text) => assert!(
+                said.len() == 1 && said[0].contains(text),
+                "{case}: {said:?}"
+            ),
             None => assert!(said.is_empty(), "{case}: {said:?}"),
         }
     }
