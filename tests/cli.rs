@@ -520,6 +520,65 @@ fn plan_keeps_a_box_tagged_skip_until_friday_up_and_says_so() {
 }
 
 #[test]
+fn plan_previews_an_auto_scaling_group_with_the_sizes_it_saves_and_restores() {
+    // GIVEN DB <- WEB (an ASG group) and an inventory with the group running 1/4/2 and one
+    // of its instances, which inherited the schedule tag
+    let config = temp_file(
+        "asg.yaml",
+        "schedules:\n  - {ScheduleName: dev, TagValue: dev, DaysActive: weekdays, StartTime: '09:00', StopTime: '18:00', Timezone: Asia/Seoul}\ngroups:\n  - {ScheduleName: dev, GroupName: DB, InstanceType: RDS}\n  - {ScheduleName: dev, GroupName: WEB, InstanceType: ASG, Dependency: [DB]}\n",
+    );
+    let running = "resources:\n  - {id: dev-db, kind: rds, state: available, tags: {ScheduleName: dev, ScheduleGroupName: DB}}\n  - {id: web, kind: asg, state: active, min: 1, max: 4, desired: 2, running: 2, tags: {ScheduleName: dev, ScheduleGroupName: WEB}}\n  - {id: i-web1, kind: ec2, state: running, tags: {ScheduleName: dev, 'aws:autoscaling:groupName': web}}\n";
+    let stopped = "resources:\n  - {id: dev-db, kind: rds, state: stopped, tags: {ScheduleName: dev, ScheduleGroupName: DB}}\n  - {id: web, kind: asg, state: active, min: 0, max: 0, desired: 0, running: 0, tags: {ScheduleName: dev, ScheduleGroupName: WEB, 'offhours:saved-size': 'min=1,max=4,desired=2'}}\n";
+    let plan = |inventory: &str, at: &str, format: &str| {
+        let inventory = temp_file(&format!("asg-{at}.yaml"), inventory);
+        offhours(&[
+            "plan",
+            "--config",
+            config.to_str().expect("utf-8 path"),
+            "--inventory",
+            inventory.to_str().expect("utf-8 path"),
+            "--at",
+            at,
+            "--format",
+            format,
+        ])
+    };
+    // WHEN the stop is planned THEN the group stops first with the sizes it saves, the DB
+    // waits, and its instance is in no step and no warning
+    let stop = json(&plan(running, "2026-11-23T18:05:00+09:00", "json"));
+    assert_eq!(
+        steps(&stop),
+        ["dev/WEB/stop/ready[]", "dev/DB/stop/blocked[WEB]"]
+    );
+    let web = &stop["steps"][0]["resources"][0];
+    assert_eq!(
+        (
+            &web["id"],
+            &web["kind"],
+            &web["min"],
+            &web["max"],
+            &web["desired"]
+        ),
+        (
+            &Value::from("web"),
+            &Value::from("asg"),
+            &Value::from(1),
+            &Value::from(4),
+            &Value::from(2)
+        )
+    );
+    assert!(stop.get("warnings").is_none(), "{}", stop["warnings"]);
+    // WHEN the start is planned on the stopped fleet THEN the DB starts, then the group
+    // with the sizes of its tag; the text report shows them
+    let text = plan(stopped, "2026-11-24T09:05:00+09:00", "text");
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    assert!(
+        text.contains("web (asg, min 1, max 4, desired 2)"),
+        "{text}"
+    );
+}
+
+#[test]
 fn savings_on_the_example_week_match_the_hand_count() {
     let out = offhours(&[
         "savings",

@@ -10,7 +10,7 @@ use std::process::Command;
 use offhours::ports::Settings;
 use serde_json::{json, Map, Value};
 
-const START_STOP: [&str; 8] = [
+const START_STOP: [&str; 10] = [
     "ec2:StartInstances",
     "ec2:StopInstances",
     "rds:StartDBInstance",
@@ -19,15 +19,18 @@ const START_STOP: [&str; 8] = [
     "rds:StopDBCluster",
     "ecs:UpdateService",
     "ecs:TagResource",
+    "autoscaling:UpdateAutoScalingGroup",
+    "autoscaling:CreateOrUpdateTags",
 ];
 /// The read calls that cannot be scoped to tagged resources (Resource "*").
-const DESCRIBE: [&str; 6] = [
+const DESCRIBE: [&str; 7] = [
     "ec2:DescribeInstances",
     "rds:DescribeDBInstances",
     "rds:DescribeDBClusters",
     "ecs:ListClusters",
     "ecs:ListServices",
     "ecs:DescribeServices",
+    "autoscaling:DescribeAutoScalingGroups",
 ];
 const REGION: &str = "ap-northeast-2";
 const ACCOUNT: &str = "123456789012";
@@ -519,10 +522,15 @@ fn is_start_stop(action: &str) -> bool {
     START_STOP.iter().any(|a| a.eq_ignore_ascii_case(action))
 }
 
-/// The condition on the schedule tag key: `StringLike {"aws:ResourceTag/<key>": "*"}`.
+/// The condition on the schedule tag key: `StringLike {"aws:ResourceTag/<key>": "*"}`, or
+/// for a statement of Auto Scaling actions only, the key Auto Scaling documents for them,
+/// `autoscaling:ResourceTag/<key>`.
 fn has_tag_condition(s: &Statement, tag_key: &str) -> bool {
-    let key = format!("aws:ResourceTag/{tag_key}");
-    s.condition["StringLike"][&key] == "*"
+    let global = format!("aws:ResourceTag/{tag_key}");
+    let auto_scaling = format!("autoscaling:ResourceTag/{tag_key}");
+    let only_auto_scaling = s.actions.iter().all(|a| a.starts_with("autoscaling:"));
+    s.condition["StringLike"][&global] == "*"
+        || (only_auto_scaling && s.condition["StringLike"][&auto_scaling] == "*")
 }
 
 /// The regions a statement is limited to by `aws:RequestedRegion`, if any.
@@ -550,7 +558,7 @@ fn check_iam(t: &Value, tag_key: &str, regions: &[&str], table_arns: &BTreeSet<S
             assert_eq!(s.effect, "Allow", "{}", s.origin);
             assert!(
                 has_tag_condition(s, tag_key),
-                "{}: start/stop without the aws:ResourceTag/{tag_key} condition: {}",
+                "{}: start/stop without the aws:ResourceTag/{tag_key} condition (for Auto Scaling, autoscaling:ResourceTag/{tag_key}): {}",
                 s.origin,
                 s.condition
             );
@@ -559,21 +567,25 @@ fn check_iam(t: &Value, tag_key: &str, regions: &[&str], table_arns: &BTreeSet<S
                     r.starts_with(&format!("arn:aws:ec2:*:{ACCOUNT}:instance/"))
                         || r.starts_with(&format!("arn:aws:rds:*:{ACCOUNT}:db:"))
                         || r.starts_with(&format!("arn:aws:rds:*:{ACCOUNT}:cluster:"))
-                        || r.starts_with(&format!("arn:aws:ecs:*:{ACCOUNT}:service/")),
+                        || r.starts_with(&format!("arn:aws:ecs:*:{ACCOUNT}:service/"))
+                        || r.starts_with(&format!(
+                            "arn:aws:autoscaling:*:{ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/"
+                        )),
                     "{}: start/stop on {r}",
                     s.origin
                 );
             }
         }
-        // EC2, RDS and ECS calls only in the configured regions.
-        if s.actions
-            .iter()
-            .any(|a| a.starts_with("ec2:") || a.starts_with("rds:") || a.starts_with("ecs:"))
-        {
+        // EC2, RDS, ECS and Auto Scaling calls only in the configured regions.
+        if s.actions.iter().any(|a| {
+            ["ec2:", "rds:", "ecs:", "autoscaling:"]
+                .iter()
+                .any(|p| a.starts_with(p))
+        }) {
             assert_eq!(
                 requested_regions(s).as_ref(),
                 Some(&regions),
-                "{}: EC2/RDS/ECS calls must be limited to the configured regions",
+                "{}: EC2/RDS/ECS/Auto Scaling calls must be limited to the configured regions",
                 s.origin
             );
         }
@@ -693,18 +705,25 @@ fn check_iam(t: &Value, tag_key: &str, regions: &[&str], table_arns: &BTreeSet<S
             "scheduler cannot {action}"
         );
     }
-    // The desired-count tag is the only tag the scheduler may write.
-    for s in scheduler
-        .iter()
-        .filter(|s| s.actions.iter().any(|a| a == "ecs:TagResource"))
-    {
-        assert_eq!(s.actions, ["ecs:TagResource"], "{}", s.origin);
-        assert_eq!(
-            strings(&s.condition["ForAllValues:StringEquals"]["aws:TagKeys"]),
-            ["offhours:desired-count"],
-            "{}: ecs:TagResource must be limited to the desired-count tag",
-            s.origin
-        );
+    // The desired-count tag (ECS) and the saved-size tag (Auto Scaling) are the only tags
+    // the scheduler may write.
+    let tagging = [
+        ("ecs:TagResource", "offhours:desired-count"),
+        ("autoscaling:CreateOrUpdateTags", "offhours:saved-size"),
+    ];
+    for (action, key) in tagging {
+        for s in scheduler
+            .iter()
+            .filter(|s| s.actions.iter().any(|a| a == action))
+        {
+            assert_eq!(s.actions, [action], "{}", s.origin);
+            assert_eq!(
+                strings(&s.condition["ForAllValues:StringEquals"]["aws:TagKeys"]),
+                [key],
+                "{}: {action} must be limited to the tag {key}",
+                s.origin
+            );
+        }
     }
     let chat = &by_function["ChatFunction"];
     for s in chat {
