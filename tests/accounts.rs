@@ -254,3 +254,103 @@ async fn a_quiet_tick_over_two_accounts_and_two_regions_costs_one_listing_set_pe
     assert_eq!(per_tick[0], expected);
     assert_eq!(per_tick[1], expected);
 }
+
+/// Weekdays 09:00-18:00 UTC, one group of ECS services.
+const SERVICES: &str = r#"
+schedules:
+  - {ScheduleName: dev, TagValue: dev, DaysActive: weekdays, StartTime: "09:00", StopTime: "18:00", WarnMinutes: 0}
+groups:
+  - {ScheduleName: dev, GroupName: API, InstanceType: ECS}
+"#;
+
+/// Cluster `dev` with service `api` of `desired` tasks in the account of `sdk`, tagged
+/// for schedule dev, group API.
+async fn service_in(sdk: &aws_config::SdkConfig, desired: i32) -> aws_sdk_ecs::Client {
+    let ecs = aws_sdk_ecs::Client::new(sdk);
+    ecs.create_cluster()
+        .cluster_name("dev")
+        .send()
+        .await
+        .expect("cluster");
+    let container = aws_sdk_ecs::types::ContainerDefinition::builder()
+        .name("app")
+        .image("nginx")
+        .memory(128)
+        .build();
+    ecs.register_task_definition()
+        .family("api")
+        .container_definitions(container)
+        .send()
+        .await
+        .expect("task definition");
+    let tag = |k: &str, v: &str| aws_sdk_ecs::types::Tag::builder().key(k).value(v).build();
+    ecs.create_service()
+        .cluster("dev")
+        .service_name("api")
+        .task_definition("api")
+        .desired_count(desired)
+        .tags(tag("ScheduleName", "dev"))
+        .tags(tag("ScheduleGroupName", "API"))
+        .send()
+        .await
+        .expect("service");
+    ecs
+}
+
+async fn desired_count(ecs: &aws_sdk_ecs::Client) -> i32 {
+    let out = ecs
+        .describe_services()
+        .cluster("dev")
+        .services("api")
+        .send()
+        .await
+        .expect("describe");
+    out.services()[0].desired_count()
+}
+
+#[tokio::test]
+async fn the_same_service_name_in_two_accounts_keeps_its_own_count() {
+    // GIVEN service dev/api at 3 tasks in the own account and at 2 in a spoke
+    let mut w = World::new().await;
+    w.import(SERVICES).await;
+    let own = service_in(&w.sdk, 3).await;
+    let spoke = service_in(&w.account_sdk(SPOKE).await, 2).await;
+    w.with_accounts(&format!("self,{SPOKE}"));
+
+    // WHEN the stop boundary passes THEN both scale to 0, each saving its own count
+    let stop = w.tick("2026-11-23T18:05:00Z").await;
+    assert_eq!(summary(&stop), ["API stop done"]);
+    let mut saved: Vec<String> = stop.steps[0]
+        .resources
+        .iter()
+        .map(|r| {
+            format!(
+                "{}@{}={:?}",
+                r.id,
+                r.account.as_deref().unwrap_or("?"),
+                r.desired
+            )
+        })
+        .collect();
+    saved.sort();
+    assert_eq!(
+        saved,
+        [
+            format!("dev/api@{SPOKE}=Some(2)"),
+            format!("dev/api@{OWN}=Some(3)")
+        ]
+    );
+    assert_eq!(
+        (desired_count(&own).await, desired_count(&spoke).await),
+        (0, 0)
+    );
+
+    // WHEN the start boundary passes THEN each gets back exactly its own count
+    let start = w.tick("2026-11-24T09:05:00Z").await;
+    assert_eq!(summary(&start), ["API start done"]);
+    assert_eq!(
+        (desired_count(&own).await, desired_count(&spoke).await),
+        (3, 2)
+    );
+    assert!(start.warnings.is_empty(), "{:?}", start.warnings);
+}

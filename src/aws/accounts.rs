@@ -94,7 +94,12 @@ impl AssumedRole {
                 source: None,
             });
         };
-        let expiry = SystemTime::try_from(*c.expiration()).ok();
+        // An expiry that does not convert is taken as the session length asked for, so
+        // the credentials are renewed in time rather than kept forever.
+        let expiry = SystemTime::try_from(*c.expiration()).ok().or_else(|| {
+            SystemTime::now()
+                .checked_add(Duration::from_secs(SESSION_SECONDS.unsigned_abs().into()))
+        });
         let credentials = Credentials::new(
             c.access_key_id(),
             c.secret_access_key(),

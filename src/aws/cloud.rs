@@ -660,9 +660,13 @@ impl Cloud for AwsCloud {
                 operation: "DescribeInstances",
                 code: g.code.clone(),
                 message: format!(
-                    "no account, region or service could be observed (first: {}region {}, {} {} {})",
+                    "no account, region or service could be observed (first: {}region {}, {} {}{} {})",
                     g.account.as_ref().map(|a| format!("account {a}, ")).unwrap_or_default(),
-                    g.region, g.service, g.operation, g.code
+                    g.region,
+                    g.service,
+                    g.operation,
+                    g.role.as_ref().map(|r| format!(" of role {r}")).unwrap_or_default(),
+                    g.code
                 ),
                 source: None,
             });

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::core::config::{Action, Config, Problem, ResourceKind};
+use crate::core::config::{Action, Config, Problem};
 use crate::core::plan::{Failure, Report, ResourceRef, Step, StepStatus};
 use crate::core::planner::{condition_of, plan, reached, Condition, Inputs, Resource, TagKeys};
 use crate::error::{Error, Result};
@@ -35,10 +35,11 @@ impl Default for Options {
     }
 }
 
-type Key = (ResourceKind, String);
+/// A resource's key (kind, account, region, id).
+type Key = String;
 
 fn key(r: &ResourceRef) -> Key {
-    (r.kind, r.id.clone())
+    r.key()
 }
 
 /// Steps acted on, merged per (schedule, group, action), in the order they were acted on.
@@ -71,6 +72,8 @@ impl Acted {
             if let Some(e) = o.error {
                 merged.failures.push(Failure {
                     id: o.resource.id.clone(),
+                    account: o.resource.account.clone(),
+                    region: o.resource.region.clone(),
                     message: e.message,
                     operation: e.operation,
                     code: e.code,
@@ -116,13 +119,11 @@ fn in_progress(
         }
         let c = condition_of(r);
         let still_old = |action: Action| {
-            let acted_ok = acted
-                .attempted
-                .contains(&((r.kind, r.id.to_string()), action))
+            let acted_ok = acted.attempted.contains(&(r.key(), action))
                 && !acted
                     .steps
                     .iter()
-                    .any(|s| s.failures.iter().any(|f| f.id == r.id));
+                    .any(|s| s.failures.iter().any(|f| f.is_for(&r.to_ref())));
             acted_ok
                 && matches!(
                     (c, action),
@@ -275,7 +276,7 @@ fn failure_problems(steps: &[Step]) -> Vec<Problem> {
     let mut out = Vec::new();
     for step in steps {
         for f in &step.failures {
-            let Some(r) = step.resources.iter().find(|r| r.id == f.id) else {
+            let Some(r) = step.resources.iter().find(|r| f.is_for(r)) else {
                 continue;
             };
             let key = format!("{}#{}#{}", r.key(), f.operation, f.code);
@@ -357,7 +358,9 @@ mod tests {
                     } else {
                         if let Some(res) = resources.iter_mut().find(|x| x.id == r.id) {
                             let (transient, done) = match (action, res.kind) {
-                                (Action::Start, ResourceKind::Ec2) => ("pending", "running"),
+                                (Action::Start, crate::core::config::ResourceKind::Ec2) => {
+                                    ("pending", "running")
+                                }
                                 (Action::Start, _) => ("starting", "available"),
                                 (Action::Stop, _) => ("stopping", "stopped"),
                             };

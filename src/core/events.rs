@@ -150,7 +150,7 @@ pub fn action_events(
         .filter(|s| matches!(s.status, StepStatus::Done | StepStatus::Failed));
     for step in acted {
         for r in &step.resources {
-            let failure = step.failures.iter().find(|f| f.id == r.id);
+            let failure = step.failures.iter().find(|f| f.is_for(r));
             let kind = match failure {
                 Some(_) => DetailType::ActionFailed,
                 None => DetailType::requested(step.action),

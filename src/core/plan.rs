@@ -122,6 +122,12 @@ impl StepStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
     pub id: String,
+    /// The resource's account and region, when it names them (the same name in two
+    /// accounts or regions is two resources).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub message: String,
     /// The API operation that failed (`StartInstances`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -129,6 +135,13 @@ pub struct Failure {
     /// AWS's error code (`InsufficientInstanceCapacity`), or the kind of transport failure.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub code: String,
+}
+
+impl Failure {
+    /// Whether this failure is the one of resource `r` (same id, account and region).
+    pub fn is_for(&self, r: &ResourceRef) -> bool {
+        self.id == r.id && self.account == r.account && self.region == r.region
+    }
 }
 
 /// Start or stop the resources of one group of one schedule.
@@ -454,5 +467,17 @@ mod tests {
         assert_eq!(r.key(), "rds:111122223333/eu-west-1:db-1");
         r.region = Some("us-east-1".into());
         assert_ne!(r.key(), "rds:111122223333/eu-west-1:db-1");
+        // A failure is the one of the resource with the same id, account and region.
+        let failure = |account: Option<&str>| Failure {
+            id: "db-1".into(),
+            account: account.map(String::from),
+            region: Some("us-east-1".into()),
+            message: "no".into(),
+            operation: "StopDBInstance".into(),
+            code: "InvalidDBInstanceState".into(),
+        };
+        assert!(failure(Some("111122223333")).is_for(&r));
+        assert!(!failure(Some("444455556666")).is_for(&r));
+        assert!(!failure(None).is_for(&r));
     }
 }

@@ -200,9 +200,16 @@ pub fn transition_message(
     let failures: Vec<String> = steps
         .iter()
         .flat_map(|st| {
-            st.failures
-                .iter()
-                .map(move |f| plain(format!("{} ({}): {}", f.id, group_label(st), f.message)))
+            st.failures.iter().map(move |f| {
+                // With several accounts, the resource with its account and region.
+                let who = match &f.account {
+                    Some(account) => {
+                        format!("{} ({account} {})", f.id, f.region.as_deref().unwrap_or(""))
+                    }
+                    None => f.id.clone(),
+                };
+                plain(format!("{who} ({}): {}", group_label(st), f.message))
+            })
         })
         .collect();
     let stalled = steps.iter().any(|st| failed(st));
@@ -449,6 +456,8 @@ mod tests {
                 StepStatus::Failed,
                 vec![Failure {
                     id: "DB-1".into(),
+                    account: None,
+                    region: None,
                     message: "InsufficientInstanceCapacity".into(),
                     operation: "StartDBInstance".into(),
                     code: "InsufficientDBInstanceCapacity".into(),

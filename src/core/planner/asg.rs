@@ -178,17 +178,18 @@ pub(super) fn apply(
     steps: &mut [Step],
     state: &ScheduleState,
 ) -> Vec<Problem> {
-    let groups: HashMap<&str, &Resource> = members
+    // By key (kind, account, region and id): the same name in two accounts is two resources.
+    let groups: HashMap<String, &Resource> = members
         .iter()
         .filter(|(_, r, _)| r.kind == ResourceKind::Asg)
-        .map(|(_, r, _)| (r.id.as_str(), *r))
+        .map(|(_, r, _)| (r.key(), *r))
         .collect();
     let mut warnings = Vec::new();
     for step in steps.iter_mut() {
         let action = step.action;
         let refs = step.resources.iter_mut();
         for rref in refs.filter(|r| r.kind == ResourceKind::Asg) {
-            let Some(r) = groups.get(rref.id.as_str()) else {
+            let Some(r) = groups.get(&rref.key()) else {
                 continue;
             };
             let sizes = match action {

@@ -29,7 +29,7 @@ pub fn reached(
         .filter(|s| matches!(s.status, StepStatus::Done | StepStatus::Failed));
     for step in acted {
         for r in &step.resources {
-            if step.failures.iter().any(|f| f.id == r.id) {
+            if step.failures.iter().any(|f| f.is_for(r)) {
                 continue;
             }
             let key = r.key();

@@ -196,7 +196,7 @@ fn count_attempts(next: &mut ScheduleState, decision: &Decision, steps: &[&Step]
             continue;
         }
         for r in &step.resources {
-            if step.failures.iter().any(|f| f.id == r.id) {
+            if step.failures.iter().any(|f| f.is_for(r)) {
                 continue;
             }
             let entry = next.attempts.entry(r.key()).or_insert(Attempts {
@@ -220,7 +220,7 @@ fn note_counts(next: &mut ScheduleState, decision: &Decision, steps: &[&Step]) {
             .resources
             .iter()
             .filter(|r| r.kind == ResourceKind::Ecs)
-            .filter(|r| !step.failures.iter().any(|f| f.id == r.id));
+            .filter(|r| !step.failures.iter().any(|f| f.is_for(r)));
         for r in saved {
             if let Some(n) = r.desired {
                 next.counts.insert(r.key(), n);
@@ -241,7 +241,7 @@ fn note_sizes(next: &mut ScheduleState, decision: &Decision, steps: &[&Step]) {
             .resources
             .iter()
             .filter(|r| r.kind == ResourceKind::Asg)
-            .filter(|r| !step.failures.iter().any(|f| f.id == r.id));
+            .filter(|r| !step.failures.iter().any(|f| f.is_for(r)));
         for r in saved {
             if let Some(sizes) = Sizes::of_ref(r) {
                 next.sizes.insert(r.key(), sizes);
@@ -262,7 +262,7 @@ fn note_stops(next: &mut ScheduleState, decision: &Decision, steps: &[&Step], no
             .resources
             .iter()
             .filter(|r| matches!(r.kind, ResourceKind::Rds | ResourceKind::Aurora))
-            .filter(|r| !step.failures.iter().any(|f| f.id == r.id));
+            .filter(|r| !step.failures.iter().any(|f| f.is_for(r)));
         for r in accepted {
             let key = r.key();
             match step.action {

@@ -355,6 +355,8 @@ fn sizes_saved_by_this_ticks_stop_are_remembered_though_the_final_plan_sees_zero
     assert_eq!(next.sizes.get("asg:web"), Some(&sized(1, 4, 2)));
     stop.failures.push(crate::core::plan::Failure {
         id: "web".into(),
+        account: None,
+        region: None,
         message: "denied".into(),
         operation: "CreateOrUpdateTags".into(),
         code: "AccessDenied".into(),

@@ -285,6 +285,8 @@ fn a_count_saved_by_this_ticks_stop_is_remembered_though_the_final_plan_sees_zer
     assert_eq!(next.counts.get("ecs:dev/api"), Some(&3));
     stop.failures.push(crate::core::plan::Failure {
         id: "dev/api".into(),
+        account: None,
+        region: None,
         message: "denied".into(),
         operation: "TagResource".into(),
         code: "AccessDeniedException".into(),

@@ -42,6 +42,8 @@ fn as_run(r: &Report, failed: &[&str]) -> Vec<Step> {
                     .filter(|x| failed.contains(&x.id.as_str()))
                     .map(|x| crate::core::plan::Failure {
                         id: x.id.clone(),
+                        account: x.account.clone(),
+                        region: x.region.clone(),
                         message: "boom".into(),
                         operation: "StartInstances".into(),
                         code: "InternalError".into(),
