@@ -558,25 +558,45 @@ impl AwsCloud {
                 }
             }
         }
-        let mut roles: Vec<&AssumedRole> = Vec::new();
+        let mut roles: Vec<AssumedRole> = Vec::new();
         for role in self.regions.iter().filter_map(|r| r.role.as_ref()) {
             if !roles.iter().any(|known| known.account() == role.account()) {
-                roles.push(role);
+                roles.push(role.clone());
             }
         }
+        // Every role at once, at most [`PLACES_AT_ONCE`] in flight (cached credentials
+        // answer at once): a slow STS costs one call's time, not one per account.
+        let mut entering = tokio::task::JoinSet::new();
+        let mut refused = Vec::new();
         for role in roles {
-            if let Err(e) = role.credentials().await {
-                let e = ActionError::from(e);
-                tracing::error!(account = role.account(), role = role.role(), code = %e.code, error = %e.message, "cannot assume the spoke role; the account is not observed");
-                gaps.push(Gap {
-                    account: Some(role.account().to_string()),
-                    region: "*".into(),
-                    service: "sts".into(),
-                    operation: e.operation,
-                    code: e.code,
-                    role: Some(role.role().to_string()),
-                });
+            if entering.len() >= PLACES_AT_ONCE {
+                refused.extend(
+                    entering
+                        .join_next()
+                        .await
+                        .and_then(|done| done.ok())
+                        .flatten(),
+                );
             }
+            entering.spawn(async move {
+                let e = role.credentials().await.err()?;
+                Some((role, ActionError::from(e)))
+            });
+        }
+        while let Some(done) = entering.join_next().await {
+            refused.extend(done.ok().flatten());
+        }
+        refused.sort_by(|a, b| a.0.account().cmp(b.0.account()));
+        for (role, e) in refused {
+            tracing::error!(account = role.account(), role = role.role(), code = %e.code, error = %e.message, "cannot assume the spoke role; the account is not observed");
+            gaps.push(Gap {
+                account: Some(role.account().to_string()),
+                region: "*".into(),
+                service: "sts".into(),
+                operation: e.operation,
+                code: e.code,
+                role: Some(role.role().to_string()),
+            });
         }
         gaps
     }
