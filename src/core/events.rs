@@ -4,7 +4,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::core::config::{Action, ResourceKind};
-use crate::core::plan::{Report, ResourceRef, StepStatus};
+use crate::core::plan::{Report, ResourceRef};
 
 /// The `Source` of every event offhours publishes.
 pub const SOURCE: &str = "offhours";
@@ -144,11 +144,7 @@ pub fn action_events(
         },
     };
     let mut out = Vec::new();
-    let acted = report
-        .steps
-        .iter()
-        .filter(|s| matches!(s.status, StepStatus::Done | StepStatus::Failed));
-    for step in acted {
+    for step in report.steps.iter().filter(|s| s.acted()) {
         for r in &step.resources {
             let failure = step.failures.iter().find(|f| f.is_for(r));
             let kind = match failure {

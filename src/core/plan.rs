@@ -159,6 +159,21 @@ pub struct Step {
     pub failures: Vec<Failure>,
 }
 
+impl Step {
+    /// Whether it was acted on (its calls made: `done` or `failed`).
+    pub fn acted(&self) -> bool {
+        matches!(self.status, StepStatus::Done | StepStatus::Failed)
+    }
+
+    /// Its resources whose start or stop AWS accepted: none unless it was acted on.
+    pub fn accepted(&self) -> impl Iterator<Item = &ResourceRef> {
+        let acted = self.acted();
+        self.resources
+            .iter()
+            .filter(move |r| acted && !self.failures.iter().any(|f| f.is_for(r)))
+    }
+}
+
 /// What kind of notice this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::core::plan::{Report, StepStatus};
+use crate::core::plan::Report;
 use crate::core::planner::Condition;
 
 /// The CloudWatch namespace of every metric.
@@ -80,7 +80,7 @@ pub fn emf_lines(report: &Report, facts: TickFacts) -> Vec<String> {
         let (mut actions, mut failures) = (0, 0);
         for s in steps {
             failures += s.failures.len();
-            if matches!(s.status, StepStatus::Done | StepStatus::Failed) {
+            if s.acted() {
                 actions += s.resources.len();
             }
         }

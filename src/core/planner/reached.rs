@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::{condition_of, target_reached, Resource, ScheduleState, TagKeys};
 use crate::core::config::Action;
-use crate::core::plan::{Reached, Report, StepStatus};
+use crate::core::plan::{Reached, Report};
 
 /// One resource that may have reached its target: (schedule, group, action, resource key).
 type Candidate = (String, String, Action, String);
@@ -23,15 +23,8 @@ pub fn reached(
 ) -> Vec<Reached> {
     let mut seen = HashSet::new();
     let mut candidates: Vec<Candidate> = Vec::new();
-    let acted = report
-        .steps
-        .iter()
-        .filter(|s| matches!(s.status, StepStatus::Done | StepStatus::Failed));
-    for step in acted {
-        for r in &step.resources {
-            if step.failures.iter().any(|f| f.is_for(r)) {
-                continue;
-            }
+    for step in &report.steps {
+        for r in step.accepted() {
             let key = r.key();
             if seen.insert(key.clone()) {
                 candidates.push((step.schedule.clone(), step.group.clone(), step.action, key));

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Sizes;
 use crate::core::config::{Action, ResourceKind};
-use crate::core::plan::{Decision, Reason, Step, StepStatus};
+use crate::core::plan::{Decision, Reason, Step};
 use crate::core::schedule::EventKey;
 
 fn yes() -> bool {
@@ -192,13 +192,7 @@ fn count_attempts(next: &mut ScheduleState, decision: &Decision, steps: &[&Step]
         return;
     }
     for step in steps.iter().filter(|s| s.action == Action::Start) {
-        if !matches!(step.status, StepStatus::Done | StepStatus::Failed) {
-            continue;
-        }
-        for r in &step.resources {
-            if step.failures.iter().any(|f| f.is_for(r)) {
-                continue;
-            }
+        for r in step.accepted() {
             let entry = next.attempts.entry(r.key()).or_insert(Attempts {
                 event: decision.event,
                 count: 0,
@@ -213,14 +207,7 @@ fn count_attempts(next: &mut ScheduleState, decision: &Decision, steps: &[&Step]
 fn note_counts(next: &mut ScheduleState, decision: &Decision, steps: &[&Step]) {
     next.counts = decision.counts.clone();
     for step in steps.iter().filter(|s| s.action == Action::Stop) {
-        if !matches!(step.status, StepStatus::Done | StepStatus::Failed) {
-            continue;
-        }
-        let saved = step
-            .resources
-            .iter()
-            .filter(|r| r.kind == ResourceKind::Ecs)
-            .filter(|r| !step.failures.iter().any(|f| f.is_for(r)));
+        let saved = step.accepted().filter(|r| r.kind == ResourceKind::Ecs);
         for r in saved {
             if let Some(n) = r.desired {
                 next.counts.insert(r.key(), n);
@@ -234,14 +221,7 @@ fn note_counts(next: &mut ScheduleState, decision: &Decision, steps: &[&Step]) {
 fn note_sizes(next: &mut ScheduleState, decision: &Decision, steps: &[&Step]) {
     next.sizes = decision.sizes.clone();
     for step in steps.iter().filter(|s| s.action == Action::Stop) {
-        if !matches!(step.status, StepStatus::Done | StepStatus::Failed) {
-            continue;
-        }
-        let saved = step
-            .resources
-            .iter()
-            .filter(|r| r.kind == ResourceKind::Asg)
-            .filter(|r| !step.failures.iter().any(|f| f.is_for(r)));
+        let saved = step.accepted().filter(|r| r.kind == ResourceKind::Asg);
         for r in saved {
             if let Some(sizes) = Sizes::of_ref(r) {
                 next.sizes.insert(r.key(), sizes);
@@ -255,14 +235,9 @@ fn note_sizes(next: &mut ScheduleState, decision: &Decision, steps: &[&Step]) {
 fn note_stops(next: &mut ScheduleState, decision: &Decision, steps: &[&Step], now: DateTime<Utc>) {
     next.stopped = decision.stopped.clone();
     for step in steps {
-        if !matches!(step.status, StepStatus::Done | StepStatus::Failed) {
-            continue;
-        }
         let accepted = step
-            .resources
-            .iter()
-            .filter(|r| matches!(r.kind, ResourceKind::Rds | ResourceKind::Aurora))
-            .filter(|r| !step.failures.iter().any(|f| f.is_for(r)));
+            .accepted()
+            .filter(|r| matches!(r.kind, ResourceKind::Rds | ResourceKind::Aurora));
         for r in accepted {
             let key = r.key();
             match step.action {
