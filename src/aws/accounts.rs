@@ -10,7 +10,9 @@ use aws_credential_types::provider::{future, ProvideCredentials, SharedCredentia
 use aws_credential_types::Credentials;
 use tokio::sync::{Mutex, OnceCell};
 
+use crate::core::planner::Gap;
 use crate::error::{Error, Result};
+use crate::ports::ActionError;
 
 /// Assumed credentials are renewed this long before they expire, so that no call of a
 /// tick runs with credentials that expire under it.
@@ -133,6 +135,48 @@ impl ProvideCredentials for AssumedRole {
                 .map_err(CredentialsError::provider_error)
         })
     }
+}
+
+/// Enters every spoke account of `roles` (cached credentials answer at once), at most
+/// `at_once` AssumeRole calls in flight, so a slow STS costs one call's time, not one per
+/// account. Each account that cannot be entered is one gap covering all of it (service
+/// `sts`, region `*`), in account order.
+pub async fn enter(roles: Vec<AssumedRole>, at_once: usize) -> Vec<Gap> {
+    let mut entering = tokio::task::JoinSet::new();
+    let mut refused = Vec::new();
+    for role in roles {
+        if entering.len() >= at_once {
+            refused.extend(
+                entering
+                    .join_next()
+                    .await
+                    .and_then(|done| done.ok())
+                    .flatten(),
+            );
+        }
+        entering.spawn(async move {
+            let e = role.credentials().await.err()?;
+            Some((role, ActionError::from(e)))
+        });
+    }
+    while let Some(done) = entering.join_next().await {
+        refused.extend(done.ok().flatten());
+    }
+    refused.sort_by(|a, b| a.0.account().cmp(b.0.account()));
+    refused
+        .into_iter()
+        .map(|(role, e)| {
+            tracing::error!(account = role.account(), role = role.role(), code = %e.code, error = %e.message, "cannot assume the spoke role; the account is not observed");
+            Gap {
+                account: Some(role.account().to_string()),
+                region: "*".into(),
+                service: "sts".into(),
+                operation: e.operation,
+                code: e.code,
+                role: Some(role.role().to_string()),
+            }
+        })
+        .collect()
 }
 
 /// The function's own account id, looked up once (STS GetCallerIdentity) when first

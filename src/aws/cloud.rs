@@ -564,40 +564,7 @@ impl AwsCloud {
                 roles.push(role.clone());
             }
         }
-        // Every role at once, at most [`PLACES_AT_ONCE`] in flight (cached credentials
-        // answer at once): a slow STS costs one call's time, not one per account.
-        let mut entering = tokio::task::JoinSet::new();
-        let mut refused = Vec::new();
-        for role in roles {
-            if entering.len() >= PLACES_AT_ONCE {
-                refused.extend(
-                    entering
-                        .join_next()
-                        .await
-                        .and_then(|done| done.ok())
-                        .flatten(),
-                );
-            }
-            entering.spawn(async move {
-                let e = role.credentials().await.err()?;
-                Some((role, ActionError::from(e)))
-            });
-        }
-        while let Some(done) = entering.join_next().await {
-            refused.extend(done.ok().flatten());
-        }
-        refused.sort_by(|a, b| a.0.account().cmp(b.0.account()));
-        for (role, e) in refused {
-            tracing::error!(account = role.account(), role = role.role(), code = %e.code, error = %e.message, "cannot assume the spoke role; the account is not observed");
-            gaps.push(Gap {
-                account: Some(role.account().to_string()),
-                region: "*".into(),
-                service: "sts".into(),
-                operation: e.operation,
-                code: e.code,
-                role: Some(role.role().to_string()),
-            });
-        }
+        gaps.extend(super::accounts::enter(roles, PLACES_AT_ONCE).await);
         gaps
     }
 
