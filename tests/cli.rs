@@ -826,3 +826,85 @@ fn timeline_and_savings_draw_well_formed_svg_and_the_readme_pictures_are_current
         );
     }
 }
+
+/// A JSON inventory of `n` API instances for the example's `dev` schedule (names with
+/// multi-byte characters, so blocks also cut characters), with `bad` as the kind of one.
+fn big_json_inventory(n: usize, bad: Option<usize>) -> String {
+    let mut text = String::from(
+        "{\"generated\": {\"by\": \"test\", \"ratio\": -1.5e+3},\n \"resources\": [\n",
+    );
+    for i in 0..n {
+        let kind = if Some(i) == bad { "lambda" } else { "ec2" };
+        text.push_str(&format!(
+            "  {{\"id\": \"i-{i:016x}\", \"kind\": \"{kind}\", \"state\": \"stopped\", \"region\": \"ap-northeast-2\", \"tags\": {{\"Name\": \"dev-api-{i} – Zoë\", \"ScheduleName\": \"dev\", \"ScheduleGroupName\": \"API\"}}}}{}\n",
+            if i + 1 < n { "," } else { "" }
+        ));
+    }
+    text.push_str(" ],\n \"count\": 12.25}\n");
+    text
+}
+
+#[test]
+fn a_json_inventory_read_as_it_streams_plans_like_the_whole_document() {
+    // 3,000 resources are about 600 KB: the file is read in several 256 KiB blocks.
+    let text = big_json_inventory(3000, None);
+    assert!(text.len() > 3 * (1 << 18) / 2, "{} bytes", text.len());
+    let plan_of = |inventory: &str| {
+        let out = offhours(&[
+            "plan",
+            "--config",
+            "examples/offhours.yaml",
+            "--inventory",
+            inventory,
+            "--at",
+            "2026-11-23T09:05:00+09:00",
+            "--format",
+            "json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json(&out)
+    };
+    // The same text named .yaml goes through the YAML parser, whole.
+    let streamed = plan_of(temp_file("stream.json", &text).to_str().expect("path"));
+    let whole = plan_of(temp_file("stream.yaml", &text).to_str().expect("path"));
+    assert_eq!(streamed, whole);
+    let api: Vec<&Value> = streamed["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["group"] == "API")
+        .collect();
+    assert_eq!(api.len(), 1);
+    assert_eq!(api[0]["resources"].as_array().map(Vec::len), Some(3000));
+}
+
+#[test]
+fn a_bad_resource_deep_in_a_json_inventory_gets_the_whole_documents_error() {
+    let text = big_json_inventory(3000, Some(2500));
+    let path = temp_file("bad.json", &text);
+    let out = offhours(&[
+        "plan",
+        "--config",
+        "examples/offhours.yaml",
+        "--inventory",
+        path.to_str().expect("path"),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // serde_json's own position in the whole file: the bad resource is on line 2,503.
+    assert!(
+        stderr.contains("bad.json")
+            && stderr.contains("unknown variant `lambda`")
+            && stderr.contains("line 2503 column"),
+        "{stderr}"
+    );
+}

@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::Utc;
 use serde_json::json;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use common::hook::{hook, Mode};
 use common::World;
@@ -38,11 +40,14 @@ fn logs() -> Arc<Mutex<Vec<u8>>> {
     LOGS.get_or_init(|| {
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let sink = buffer.clone();
+        let filter: tracing_subscriber::filter::Targets =
+            "info,offhours=trace".parse().expect("a valid filter");
         tracing_subscriber::fmt()
             .json()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("info,offhours=trace"))
             .with_ansi(false)
             .with_writer(move || Capture(sink.clone()))
+            .finish()
+            .with(filter)
             .init();
         buffer
     })

@@ -22,7 +22,7 @@ use crate::aws::store::{AwsCommandStore, Store};
 use crate::chat::ChatSecrets;
 use crate::core::chart::days_svg;
 use crate::core::config::{validate, RawConfig};
-use crate::core::planner::{plan, Inputs};
+use crate::core::planner::{plan, Inputs, Resource};
 use crate::core::timeline::timeline;
 use crate::error::{Error, Result};
 use crate::notify::{Notifier, NotifySettings};
@@ -248,12 +248,17 @@ impl std::fmt::Display for Validation {
 
 /// Human logs on stderr for the command line; level from `RUST_LOG` (default `warn`).
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let (filter, note) = crate::app::settings::log_filter("warn");
     tracing_subscriber::fmt()
-        .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .finish()
+        .with(filter)
         .init();
+    if let Some(note) = note {
+        tracing::warn!("{note}");
+    }
 }
 
 /// Runs commands that talk to AWS on a small tokio runtime.
@@ -399,6 +404,11 @@ pub fn run_command(command: Command, settings: &Settings) -> Result<ExitCode> {
 }
 
 /// `offhours plan`: the pure preview from files; exit 1 when the report has errors.
+///
+/// Two threads: this one reads the inventory while a planner thread reads and validates
+/// the config, then takes the inventory and plans. The planner's allocations reuse the
+/// memory the raw config items left free in that thread's heap, so reading both files at
+/// once costs little more memory than reading them one after the other (BENCHMARKS.md).
 fn plan_files(
     settings: &Settings,
     config: &Path,
@@ -407,23 +417,43 @@ fn plan_files(
     at: Option<DateTime<Utc>>,
     format: Format,
 ) -> Result<ExitCode> {
-    // The inventory first: the raw config items freed after validation then leave no holes
-    // under the fleet's allocations (peak RSS at 100k resources: 69 MiB against 76 MiB).
-    let resources = load_inventory(inventory)?;
-    let config = validate(&RawConfig::load(config)?, &settings.defaults);
-    let states = match state {
-        Some(path) => load_state(path)?,
-        None => HashMap::new(),
+    let now = at.unwrap_or_else(Utc::now);
+    let planned = std::thread::scope(|scope| {
+        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Resource>>(1);
+        let planner = scope.spawn(move || {
+            let config = validate(&RawConfig::load(config)?, &settings.defaults);
+            // Nothing arrives when the inventory could not be read: that error is the one given.
+            let Ok(resources) = receive.recv() else {
+                return Ok(None);
+            };
+            let states = match state {
+                Some(path) => load_state(path)?,
+                None => HashMap::new(),
+            };
+            let report = plan(&Inputs {
+                now,
+                config: &config,
+                resources: &resources,
+                gaps: &[],
+                states: &states,
+                tags: &settings.tags,
+                report_timezone: settings.defaults.timezone,
+            });
+            Ok(Some((report, (config, resources, states))))
+        });
+        let resources = load_inventory(inventory).map(|r| send.send(r));
+        drop(send);
+        let planned = planner
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        resources.and(planned)
+    })?;
+    let Some((report, inputs)) = planned else {
+        return Err(Error::Parse {
+            what: inventory.display().to_string(),
+            source: "the planner thread received no inventory".into(),
+        });
     };
-    let report = plan(&Inputs {
-        now: at.unwrap_or_else(Utc::now),
-        config: &config,
-        resources: &resources,
-        gaps: &[],
-        states: &states,
-        tags: &settings.tags,
-        report_timezone: settings.defaults.timezone,
-    });
     print(&report, format)?;
     for e in &report.errors {
         eprintln!("error: {e}");
@@ -433,7 +463,7 @@ fn plan_files(
     } else {
         ExitCode::from(1)
     };
-    leave_to_exit((config, resources, states, report));
+    leave_to_exit((inputs, report));
     Ok(code)
 }
 

@@ -7,6 +7,7 @@ use std::path::Path;
 use crate::core::config::RawConfig;
 use crate::core::document::Syntax;
 use crate::core::inventory::{parse_inventory_as, parse_state_as};
+use crate::core::inventory_stream::InventoryStream;
 use crate::core::planner::{Resource, ScheduleState};
 use crate::error::{Error, Result};
 
@@ -50,10 +51,45 @@ impl RawConfig {
     }
 }
 
-/// Reads an inventory file (YAML or JSON; `-`: stdin).
+/// Reads an inventory file (YAML or JSON; `-`: stdin). A `.json` file is parsed block by
+/// block as it is read, so its text is never in memory whole next to the fleet; a document
+/// the stream does not follow (or an invalid one) is then read whole, which gives the
+/// same resources or the same error as ever.
 pub fn load_inventory(path: &Path) -> Result<Vec<Resource>> {
+    if Syntax::of_name(&path.display().to_string()) == Some(Syntax::Json) {
+        if let Some(resources) = stream_inventory(path)? {
+            return Ok(resources);
+        }
+    }
     let d = read(path)?;
     parse_inventory_as(&d.text, &d.name, d.syntax)
+}
+
+/// Blocks of this size (256 KiB) are read at a time.
+const BLOCK: usize = 1 << 18;
+
+/// The resources of a JSON inventory file, parsed as it is read; `None` when the stream
+/// gave up on the document.
+fn stream_inventory(path: &Path) -> Result<Option<Vec<Resource>>> {
+    let failed = |source| Error::File {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(failed)?;
+    let mut stream = InventoryStream::new();
+    let mut block = vec![0; BLOCK];
+    loop {
+        let n = match file.read(&mut block) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(failed(e)),
+        };
+        if stream.feed(&block[..n]).is_err() {
+            return Ok(None);
+        }
+    }
+    Ok(stream.finish().ok())
 }
 
 /// Reads a state file: schedule name -> state (YAML or JSON; `-`: stdin).

@@ -303,14 +303,19 @@ impl From<Error> for Diagnostic {
 
 /// JSON logs to stdout (CloudWatch), level from `RUST_LOG` (default `info`).
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let (filter, note) = crate::app::settings::log_filter("info");
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
         .with_current_span(false)
         .with_ansi(false)
+        .finish()
+        .with(filter)
         .init();
+    if let Some(note) = note {
+        tracing::warn!("{note}");
+    }
 }
 
 /// Once per cold start: a tick interval longer than the default warning lead can miss

@@ -1,6 +1,7 @@
 //! Settings from the environment, shared by the Lambda and the CLI (tables, tag keys, defaults).
 
 use chrono_tz::Tz;
+use tracing_subscriber::filter::Targets;
 
 use crate::chat::{ChatAccess, ChatSecrets};
 use crate::core::config::Defaults;
@@ -201,6 +202,29 @@ fn list(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The log filter: `RUST_LOG` in the `target=level,level` form (a bare level is the
+/// default for every target), or `default` when unset. A value that does not parse is
+/// returned as the error's text, so the caller can log it once logging is up.
+pub fn log_filter(default: &str) -> (Targets, Option<String>) {
+    log_filter_from(std::env::var("RUST_LOG").ok(), default)
+}
+
+fn log_filter_from(value: Option<String>, default: &str) -> (Targets, Option<String>) {
+    let fallback = || default.parse().unwrap_or_else(|_| Targets::new());
+    match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        None => (fallback(), None),
+        Some(text) => match text.parse::<Targets>() {
+            Ok(targets) => (targets, None),
+            Err(e) => (
+                fallback(),
+                Some(format!(
+                    "RUST_LOG={text:?} is not understood ({e}); logging at {default}"
+                )),
+            ),
+        },
+    }
+}
+
 impl ChatSecrets {
     /// Reads `SLACK_SIGNING_SECRET`, `JANDI_TOKEN`, `CHAT_COMMAND`, `CHAT_WRITERS` and
     /// `CHAT_ADMINS` through `get`. An empty `CHAT_WRITERS` is the same as unset (everyone
@@ -333,6 +357,28 @@ impl NotifySettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_filter_reads_levels_and_targets_and_falls_back_on_nonsense() {
+        use tracing::Level;
+        let enabled = |t: &Targets, target: &str, level: Level| t.would_enable(target, &level);
+
+        let (unset, note) = log_filter_from(None, "warn");
+        assert!(note.is_none());
+        assert!(enabled(&unset, "offhours::app", Level::WARN));
+        assert!(!enabled(&unset, "offhours::app", Level::INFO));
+
+        let (mixed, note) = log_filter_from(Some("info,offhours=trace".into()), "warn");
+        assert!(note.is_none());
+        assert!(enabled(&mixed, "offhours::planner", Level::TRACE));
+        assert!(enabled(&mixed, "aws_smithy_runtime", Level::INFO));
+        assert!(!enabled(&mixed, "aws_smithy_runtime", Level::DEBUG));
+
+        let (bad, note) = log_filter_from(Some("offhours=loud".into()), "info");
+        assert!(note.is_some_and(|n| n.contains("offhours=loud") && n.contains("info")));
+        assert!(enabled(&bad, "offhours", Level::INFO));
+        assert!(!enabled(&bad, "offhours", Level::DEBUG));
+    }
 
     #[test]
     fn accounts_are_self_ids_and_role_arns() {

@@ -9,6 +9,7 @@ pub mod events;
 pub mod holidays;
 pub mod inert;
 pub mod inventory;
+pub mod inventory_stream;
 pub mod metrics;
 pub mod plan;
 pub mod planner;
