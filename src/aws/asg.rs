@@ -59,7 +59,7 @@ fn resource(g: &AutoScalingGroup, region: &str, schedule_tag: &str) -> Option<Re
         state: g.status().unwrap_or("active").into(),
         tags,
         account: None,
-        region: Some(region.to_string()),
+        region: Some(region.into()),
         engine: None,
         reason: None,
         cluster: None,

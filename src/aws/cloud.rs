@@ -205,14 +205,14 @@ impl AwsCloud {
                 let reason = instance
                     .state_reason()
                     .and_then(|r| r.message().or(r.code()))
-                    .map(String::from);
+                    .map(Box::from);
                 out.push(Resource {
                     id: id.into(),
                     kind: ResourceKind::Ec2,
                     state: state.into(),
                     tags: tag_map(instance.tags().iter().map(|t| (t.key(), t.value()))),
                     account: None,
-                    region: Some(region.name.clone()),
+                    region: Some(region.name.as_str().into()),
                     engine: None,
                     reason,
                     cluster: None,
@@ -220,7 +220,7 @@ impl AwsCloud {
                         .hibernation_options()
                         .and_then(|h| h.configured())
                         .unwrap_or(false),
-                    instance_type: instance.instance_type().map(|t| t.as_str().to_string()),
+                    instance_type: instance.instance_type().map(|t| t.as_str().into()),
                     desired: None,
                     running: None,
                     min: None,
@@ -254,8 +254,8 @@ impl AwsCloud {
                         db.tag_list().iter().map(|t| (t.key(), t.value())),
                     )
                     .map(|r| Resource {
-                        cluster: db.db_cluster_identifier().map(String::from),
-                        instance_type: db.db_instance_class().map(String::from),
+                        cluster: db.db_cluster_identifier().map(Box::from),
+                        instance_type: db.db_instance_class().map(Box::from),
                         ..r
                     }),
                 );
@@ -284,8 +284,8 @@ impl AwsCloud {
             state: state?.into(),
             tags,
             account: None,
-            region: Some(region.name.clone()),
-            engine: engine.map(String::from),
+            region: Some(region.name.as_str().into()),
+            engine: engine.map(Box::from),
             reason: None,
             cluster: None,
             hibernation: false,
@@ -517,7 +517,7 @@ impl AwsCloud {
                 Ok(resources) => seen
                     .resources
                     .extend(resources.into_iter().map(|r| Resource {
-                        account: account.clone(),
+                        account: account.as_deref().map(Box::from),
                         ..r
                     })),
                 Err(e) => {

@@ -105,7 +105,7 @@ fn resource(
         state: s.status()?.into(),
         tags,
         account: None,
-        region: Some(region.to_string()),
+        region: Some(region.into()),
         engine: None,
         reason: None,
         cluster: None,

@@ -50,26 +50,26 @@ pub struct Resource {
     /// The AWS account it lives in, when offhours manages several (env `ACCOUNTS`);
     /// inventory files may name it for offline previews.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
+    pub account: Option<Box<str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
+    pub region: Option<Box<str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub engine: Option<String>,
+    pub engine: Option<Box<str>>,
     /// Why the provider last changed the state (EC2 StateReason), e.g.
     /// `Server.InsufficientInstanceCapacity: Insufficient capacity.`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Box<str>>,
     /// For an RDS instance that belongs to an Aurora cluster: the cluster (it starts and
     /// stops with its cluster, never on its own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cluster: Option<String>,
+    pub cluster: Option<Box<str>>,
     /// For an EC2 instance: it was launched configured for hibernation
     /// (`HibernationOptions.Configured`), so a `Hibernate` group can hibernate it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hibernation: bool,
     /// EC2 instance type or RDS DB instance class (`t3.large`, `db.t3.medium`), for prices.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub instance_type: Option<String>,
+    pub instance_type: Option<Box<str>>,
     /// For an ECS service its `desiredCount`, for an Auto Scaling group its
     /// `DesiredCapacity` (absent: 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -93,14 +93,14 @@ impl Resource {
         ResourceRef {
             id: self.id.to_string(),
             kind: self.kind,
-            account: self.account.clone(),
-            region: self.region.clone(),
+            account: self.account.as_deref().map(String::from),
+            region: self.region.as_deref().map(String::from),
             name: self
                 .tags
                 .get("Name")
                 .filter(|n| !n.is_empty())
                 .map(str::to_string),
-            engine: self.engine.clone(),
+            engine: self.engine.as_deref().map(String::from),
             hibernate: false,
             desired: None,
             min: None,

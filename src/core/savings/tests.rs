@@ -26,7 +26,7 @@ fn resource(id: &str, kind: ResourceKind, tag: &str, instance_type: Option<&str>
         reason: None,
         cluster: None,
         hibernation: false,
-        instance_type: instance_type.map(String::from),
+        instance_type: instance_type.map(Box::from),
         desired: None,
         running: None,
         min: None,

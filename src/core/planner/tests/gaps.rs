@@ -266,7 +266,7 @@ fn a_refused_account_holds_back_only_groups_that_live_in_it() {
         // The DB seen up (when its account is readable), the rest down.
         let seen: Vec<Resource> = resources
             .iter()
-            .filter(|r| !(g.region == "*" && r.account == g.account))
+            .filter(|r| !(g.region == "*" && r.account.as_deref() == g.account.as_deref()))
             .cloned()
             .collect();
         let report = plan_with(&seen, std::slice::from_ref(&g), state(), MON_0905);
