@@ -908,3 +908,15 @@ fn a_bad_resource_deep_in_a_json_inventory_gets_the_whole_documents_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn plan_reads_at_most_one_file_from_stdin() {
+    let out = offhours(&["plan", "--config", "-", "--inventory", "-"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--config, --inventory")
+            && stderr.contains("only one file can be read from stdin"),
+        "{stderr}"
+    );
+}

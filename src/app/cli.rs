@@ -417,6 +417,24 @@ fn plan_files(
     at: Option<DateTime<Utc>>,
     format: Format,
 ) -> Result<ExitCode> {
+    // The files are read on two threads: two of them from stdin would race for it.
+    let files = [
+        ("--config", Some(config)),
+        ("--inventory", Some(inventory)),
+        ("--state", state),
+    ];
+    let from_stdin: Vec<&str> = files
+        .into_iter()
+        .filter(|(_, path)| path.is_some_and(|p| p == Path::new("-")))
+        .map(|(flag, _)| flag)
+        .collect();
+    if from_stdin.len() > 1 {
+        return Err(Error::Invalid {
+            item: "offhours plan".into(),
+            field: from_stdin.join(", "),
+            message: "only one file can be read from stdin (-)".into(),
+        });
+    }
     let now = at.unwrap_or_else(Utc::now);
     let planned = std::thread::scope(|scope| {
         let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Resource>>(1);

@@ -56,7 +56,9 @@ impl RawConfig {
 /// the stream does not follow (or an invalid one) is then read whole, which gives the
 /// same resources or the same error as ever.
 pub fn load_inventory(path: &Path) -> Result<Vec<Resource>> {
-    if Syntax::of_name(&path.display().to_string()) == Some(Syntax::Json) {
+    // Only a regular file: a fallback reads it again, which a pipe cannot be.
+    let regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
+    if regular && Syntax::of_name(&path.display().to_string()) == Some(Syntax::Json) {
         if let Some(resources) = stream_inventory(path)? {
             return Ok(resources);
         }

@@ -211,7 +211,17 @@ pub fn log_filter(default: &str) -> (Targets, Option<String>) {
 
 fn log_filter_from(value: Option<String>, default: &str) -> (Targets, Option<String>) {
     let fallback = || default.parse().unwrap_or_else(|_| Targets::new());
-    match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+    // `Targets` reads an empty item (`info,`) as the level ERROR and keeps the spaces of
+    // `info, offhours=debug` in the target: both are dropped first, as EnvFilter did.
+    let directives = value
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect::<Vec<_>>()
+        .join(",");
+    match Some(directives.as_str()).filter(|d| !d.is_empty()) {
         None => (fallback(), None),
         Some(text) => match text.parse::<Targets>() {
             Ok(targets) => (targets, None),
@@ -373,6 +383,18 @@ mod tests {
         assert!(enabled(&mixed, "offhours::planner", Level::TRACE));
         assert!(enabled(&mixed, "aws_smithy_runtime", Level::INFO));
         assert!(!enabled(&mixed, "aws_smithy_runtime", Level::DEBUG));
+
+        // A trailing comma or a space after one changes nothing (`Targets` alone would read
+        // the empty item as ERROR, and the space as part of the target).
+        let (spaced, note) = log_filter_from(Some(" info, offhours=debug,".into()), "warn");
+        assert!(note.is_none());
+        assert!(enabled(&spaced, "aws_config", Level::INFO));
+        assert!(enabled(&spaced, "offhours::planner", Level::DEBUG));
+        assert!(!enabled(&spaced, "aws_config", Level::DEBUG));
+        let (blank, note) = log_filter_from(Some(" , ".into()), "warn");
+        assert!(note.is_none());
+        assert!(enabled(&blank, "offhours", Level::WARN));
+        assert!(!enabled(&blank, "offhours", Level::INFO));
 
         let (bad, note) = log_filter_from(Some("offhours=loud".into()), "info");
         assert!(note.is_some_and(|n| n.contains("offhours=loud") && n.contains("info")));

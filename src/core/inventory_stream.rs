@@ -51,6 +51,13 @@ pub struct InventoryStream {
     at: At,
     seen_resources: bool,
     resources: Vec<Resource>,
+    /// After a value was cut by the end of the text: the unconsumed length at which to
+    /// try it again (twice what it was), so that a value spanning many blocks is parsed
+    /// a few times, not once per block (linear, not quadratic, in its size).
+    retry_at: usize,
+    /// How many values were parsed, whole or cut (tests count the retries).
+    #[cfg(test)]
+    parses: std::cell::Cell<usize>,
 }
 
 impl Default for InventoryStream {
@@ -74,6 +81,9 @@ impl InventoryStream {
             at: At::Open,
             seen_resources: false,
             resources: Vec::new(),
+            retry_at: 0,
+            #[cfg(test)]
+            parses: std::cell::Cell::new(0),
         }
     }
 
@@ -133,6 +143,10 @@ impl InventoryStream {
 
     /// Consumes as much of the text as is whole.
     fn advance(&mut self, end: bool) -> Result<(), NotStreamed> {
+        if !end && self.text.len() - self.pos < self.retry_at {
+            return Ok(());
+        }
+        self.retry_at = 0;
         loop {
             let rest = &self.text[self.pos..];
             let skipped = rest.len() - rest.trim_start_matches([' ', '\t', '\n', '\r']).len();
@@ -145,7 +159,7 @@ impl InventoryStream {
                 At::Open => punct(b'{', At::Key { first: true }),
                 At::Key { first: true } if byte == b'}' => Some((1, At::Tail)),
                 At::Key { .. } => match self.parse::<String>(end)? {
-                    Parsed::NeedMore => return Ok(()),
+                    Parsed::NeedMore => return self.wait_for_more(),
                     Parsed::Value(key, len) => {
                         let resources = key == "resources";
                         if resources && self.seen_resources {
@@ -160,7 +174,7 @@ impl InventoryStream {
                     punct(b'[', At::Element { first: true })
                 }
                 At::Value { resources: false } => match self.parse::<IgnoredAny>(end)? {
-                    Parsed::NeedMore => return Ok(()),
+                    Parsed::NeedMore => return self.wait_for_more(),
                     Parsed::Value(_, len) => Some((len, At::Members)),
                 },
                 At::Members => match byte {
@@ -170,7 +184,7 @@ impl InventoryStream {
                 },
                 At::Element { first: true } if byte == b']' => Some((1, At::Members)),
                 At::Element { .. } => match self.parse::<Resource>(end)? {
-                    Parsed::NeedMore => return Ok(()),
+                    Parsed::NeedMore => return self.wait_for_more(),
                     Parsed::Value(resource, len) => {
                         self.resources.push(resource);
                         Some((len, At::Elements))
@@ -189,10 +203,18 @@ impl InventoryStream {
         }
     }
 
+    /// Waits with the value at the front until the unconsumed text has doubled.
+    fn wait_for_more(&mut self) -> Result<(), NotStreamed> {
+        self.retry_at = 2 * (self.text.len() - self.pos);
+        Ok(())
+    }
+
     /// Parses one value at the front of the unconsumed text. A value that reaches the end
     /// of the text fed so far may go on in the next block, so it waits for more unless the
     /// document has ended.
     fn parse<T: DeserializeOwned>(&self, end: bool) -> Result<Parsed<T>, NotStreamed> {
+        #[cfg(test)]
+        self.parses.set(self.parses.get() + 1);
         let rest = &self.text[self.pos..];
         let mut values = serde_json::Deserializer::from_str(rest).into_iter::<T>();
         match values.next() {
@@ -265,6 +287,22 @@ mod tests {
         for size in 1..=doc.len() {
             assert_eq!(streamed(doc, size), Ok(whole.clone()), "blocks of {size}");
         }
+    }
+
+    #[test]
+    fn a_value_over_many_blocks_is_parsed_a_few_times_not_once_a_block() {
+        let dump = "x".repeat(2 << 20);
+        let doc = format!(
+            r#"{{"dump": "{dump}", "resources": [{{"id": "i-1", "kind": "ec2", "state": "running"}}]}}"#
+        );
+        let mut stream = InventoryStream::new();
+        for block in doc.as_bytes().chunks(4096) {
+            assert_eq!(stream.feed(block), Ok(()));
+        }
+        // 513 blocks: retried each time the text doubled, about 10 times, not 513.
+        let parses = stream.parses.get();
+        assert!(parses < 40, "{parses} parses");
+        assert_eq!(stream.finish().map(|r| r.len()), Ok(1));
     }
 
     #[test]
