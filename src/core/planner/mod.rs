@@ -515,7 +515,7 @@ impl Transition<'_, '_> {
         // Per group: a member out of the target phase that is skipped / that is not.
         let (mut skipped, mut loose) = (vec![false; n], vec![false; n]);
         for (g, r, c) in members {
-            let skip = self.scope.is_skipped(&r.key());
+            let skip = self.scope.is_skipped(r);
             if !target_reached(*c, self.action) {
                 match (*g, skip) {
                     (UNGROUPED, skip) => complete &= skip,
@@ -523,7 +523,7 @@ impl Transition<'_, '_> {
                     (g, false) => (reached[g], loose[g]) = (false, true),
                 }
             }
-            if self.scope.acts_on(&r.key()) && self.check(r, *c) {
+            if self.scope.acts_on(r) && self.check(r, *c) {
                 match *g {
                     UNGROUPED => ungrouped.push(r.to_ref()),
                     g => todo[g].push(r.to_ref()),
@@ -642,7 +642,7 @@ impl Transition<'_, '_> {
         let tried = if fresh {
             0
         } else {
-            self.state.attempts_for(&r.key(), self.verdict.event)
+            self.state.attempts_for(r, self.verdict.event)
         };
         if tried == 0 {
             return true;

@@ -25,9 +25,7 @@ pub(super) fn warning(
     }
     let (running, groups): (Vec<ResourceRef>, Vec<String>) = members
         .iter()
-        .filter(|(_, r, c)| {
-            matches!(c, Condition::Up | Condition::Busy) && !scope.is_skipped(&r.key())
-        })
+        .filter(|(_, r, c)| matches!(c, Condition::Up | Condition::Busy) && !scope.is_skipped(r))
         .map(|(g, r, _)| {
             let group = schedule.groups.get(*g).map(|g| g.name.clone());
             (r.to_ref(), group.unwrap_or_default())

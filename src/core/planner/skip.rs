@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use super::{target_reached, Member, TagKeys, UNGROUPED};
+use super::{target_reached, Member, Resource, TagKeys, UNGROUPED};
 use crate::core::config::{Action, Problem, Schedule};
 use crate::core::plan::Skipped;
 use crate::core::schedule::resolve_local;
@@ -33,16 +33,26 @@ pub(super) struct Scope {
 }
 
 impl Scope {
-    pub fn is_skipped(&self, key: &str) -> bool {
-        self.skipped.contains_key(key)
+    /// Whether `r` is skipped. Resource keys are built only when something is skipped: a
+    /// fleet of 100k resources asks twice per resource in every pass.
+    pub fn is_skipped(&self, r: &Resource) -> bool {
+        !self.skipped.is_empty() && self.skipped.contains_key(&r.key())
     }
 
-    pub fn acts_on(&self, key: &str) -> bool {
-        !self.is_skipped(key) && self.only.as_ref().is_none_or(|only| only.contains(key))
+    pub fn acts_on(&self, r: &Resource) -> bool {
+        if self.skipped.is_empty() && self.only.is_none() {
+            return true;
+        }
+        let key = r.key();
+        !self.skipped.contains_key(&key)
+            && self.only.as_ref().is_none_or(|only| only.contains(&key))
     }
 
     /// The earliest end of a skip that keeps a member out of `action`'s target phase.
     pub fn ends(&self, members: &[Member<'_>], action: Action) -> Option<DateTime<Utc>> {
+        if self.skipped.is_empty() {
+            return None;
+        }
         members
             .iter()
             .filter(|(_, _, c)| !target_reached(*c, action))

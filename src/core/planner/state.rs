@@ -88,9 +88,13 @@ pub struct ScheduleState {
 
 impl ScheduleState {
     /// Accepted starts of `key` for `event` so far.
-    pub(super) fn attempts_for(&self, key: &str, event: Option<EventKey>) -> u32 {
+    /// Accepted starts of `r` for `event` (its key is built only when there are any).
+    pub(super) fn attempts_for(&self, r: &super::Resource, event: Option<EventKey>) -> u32 {
+        if self.attempts.is_empty() {
+            return 0;
+        }
         self.attempts
-            .get(key)
+            .get(&r.key())
             .filter(|a| a.event == event)
             .map_or(0, |a| a.count)
     }
