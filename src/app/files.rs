@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
-use crate::core::config::RawConfig;
+use crate::core::config::{Config, Defaults, RawConfig};
 use crate::core::document::Syntax;
 use crate::core::inventory::{parse_inventory_as, parse_state_as};
 use crate::core::inventory_stream::InventoryStream;
@@ -49,6 +49,12 @@ impl RawConfig {
         let d = read(path)?;
         Self::parse_as(&d.text, &d.name, d.syntax)
     }
+}
+
+/// Reads a config file (`-`: stdin) and validates it item by item as it is parsed.
+pub fn load_config(path: &Path, defaults: &Defaults) -> Result<Config> {
+    let d = read(path)?;
+    Config::parse_as(&d.text, &d.name, d.syntax, defaults)
 }
 
 /// Reads an inventory file (YAML or JSON; `-`: stdin). A `.json` file is parsed block by

@@ -1,6 +1,8 @@
 //! YAML or JSON documents: JSON goes through serde_json, YAML through serde_norway, chosen by file name or first byte.
 
-use serde::de::DeserializeOwned;
+use std::marker::PhantomData;
+
+use serde::de::{DeserializeOwned, DeserializeSeed};
 
 use crate::error::{Error, Result};
 
@@ -36,18 +38,36 @@ impl Syntax {
 /// it looks like. A document that only looks like JSON (`{schedules: []}` is a YAML flow
 /// mapping) is read as YAML when it is not JSON; if neither reads, the JSON error is given.
 pub fn parse<T: DeserializeOwned>(text: &str, what: &str, syntax: Option<Syntax>) -> Result<T> {
+    parse_seed(text, what, syntax, || PhantomData::<T>)
+}
+
+/// [`parse`] through a seed (one from `seed()` per attempt: a document read as JSON and
+/// then as YAML starts afresh), for documents read into something as they are parsed.
+pub fn parse_seed<T, S>(
+    text: &str,
+    what: &str,
+    syntax: Option<Syntax>,
+    seed: impl Fn() -> S,
+) -> Result<T>
+where
+    S: for<'de> DeserializeSeed<'de, Value = T>,
+{
     let fail = |source: Box<dyn std::error::Error + Send + Sync>| Error::Parse {
         what: what.to_string(),
         source,
     };
-    match syntax {
-        Some(Syntax::Json) => serde_json::from_str(text).map_err(|e| fail(Box::new(e))),
-        Some(Syntax::Yaml) => serde_norway::from_str(text).map_err(|e| fail(Box::new(e))),
-        None => match Syntax::sniff(text) {
-            Syntax::Yaml => parse(text, what, Some(Syntax::Yaml)),
-            Syntax::Json => serde_json::from_str(text)
-                .or_else(|json| serde_norway::from_str(text).map_err(|_| fail(Box::new(json)))),
-        },
+    // As serde_json::from_str: the value, then nothing but white space.
+    let json = || {
+        let mut de = serde_json::Deserializer::from_str(text);
+        seed()
+            .deserialize(&mut de)
+            .and_then(|v| de.end().map(|()| v))
+    };
+    let yaml = || seed().deserialize(serde_norway::Deserializer::from_str(text));
+    match syntax.ok_or_else(|| Syntax::sniff(text)) {
+        Ok(Syntax::Json) => json().map_err(|e| fail(Box::new(e))),
+        Ok(Syntax::Yaml) | Err(Syntax::Yaml) => yaml().map_err(|e| fail(Box::new(e))),
+        Err(Syntax::Json) => json().or_else(|e| yaml().map_err(|_| fail(Box::new(e)))),
     }
 }
 

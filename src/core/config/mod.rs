@@ -9,14 +9,12 @@ use serde::{Deserialize, Serialize};
 use crate::core::document::{self, Syntax};
 use crate::error::Result;
 
-/// The three item lists of a config file or of the three tables, before validation.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+/// The three item lists of a config file or of the three tables, before validation
+/// (deserialized through [`read::Document`], the reader the validator also takes).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct RawConfig {
-    #[serde(default)]
     pub schedules: Vec<Item>,
-    #[serde(default)]
     pub groups: Vec<Item>,
-    #[serde(default)]
     pub exceptions: Vec<Item>,
 }
 
@@ -33,8 +31,25 @@ impl RawConfig {
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        let raw: Option<RawConfig> = document::parse(text, what, syntax)?;
-        Ok(raw.unwrap_or_default())
+        document::parse_seed(text, what, syntax, || read::Fill(RawConfig::default()))
+    }
+}
+
+impl Config {
+    /// Parses and validates a YAML or JSON document (as [`RawConfig::parse_as`]) item by
+    /// item: the raw items are never all in memory, and the result is the same as
+    /// validating the parsed document.
+    pub fn parse_as(
+        text: &str,
+        what: &str,
+        syntax: Option<Syntax>,
+        defaults: &Defaults,
+    ) -> Result<Self> {
+        if text.trim().is_empty() {
+            return Ok(validate(&RawConfig::default(), defaults));
+        }
+        document::parse_seed(text, what, syntax, || read::Fill(Validator::new(defaults)))
+            .map(Validator::finish)
     }
 }
 
@@ -353,12 +368,13 @@ impl Config {
 mod digest_at;
 mod fields;
 mod item;
+pub mod read;
 mod validate;
 
 pub use digest_at::DigestAt;
 pub use item::Item;
 
-pub use validate::validate;
+pub use validate::{validate, Validator};
 
 #[cfg(test)]
 mod tests;

@@ -2,9 +2,112 @@
 
 use super::*;
 
+/// Validates a document both ways, the parsed items and item by item as it is read, and
+/// checks that the two agree: every test here covers the reader the CLI uses.
 fn load(yaml: &str) -> Config {
-    let raw = RawConfig::parse(yaml, "test").expect("test yaml parses");
-    validate(&raw, &Defaults::default())
+    load_with(yaml, &Defaults::default())
+}
+
+fn load_with(text: &str, defaults: &Defaults) -> Config {
+    let raw = RawConfig::parse(text, "test").expect("test yaml parses");
+    let whole = validate(&raw, defaults);
+    let streamed = Config::parse_as(text, "test", None, defaults).expect("reads item by item");
+    assert_same(&whole, &streamed);
+    whole
+}
+
+fn assert_same(a: &Config, b: &Config) {
+    assert_eq!(a.schedules, b.schedules);
+    assert_eq!(a.errors, b.errors);
+    assert_eq!(a.warnings, b.warnings);
+}
+
+/// What serde's derive reads from a document: the hand-written reader must read the same.
+fn derived(text: &str) -> std::result::Result<RawConfig, String> {
+    mod derive {
+        use super::super::Item;
+
+        #[derive(serde::Deserialize)]
+        pub struct RawConfig {
+            #[serde(default)]
+            pub schedules: Vec<Item>,
+            #[serde(default)]
+            pub groups: Vec<Item>,
+            #[serde(default)]
+            pub exceptions: Vec<Item>,
+        }
+    }
+    if text.trim().is_empty() {
+        return Ok(RawConfig::default());
+    }
+    let raw: Option<derive::RawConfig> =
+        document::parse(text, "t", None).map_err(|e| e.to_string())?;
+    Ok(raw.map_or_else(RawConfig::default, |r| RawConfig {
+        schedules: r.schedules,
+        groups: r.groups,
+        exceptions: r.exceptions,
+    }))
+}
+
+#[test]
+fn read_item_by_item_as_from_the_parsed_document_in_any_shape() {
+    let defaults = Defaults::default();
+    let docs = [
+        "",
+        "~",
+        "null",
+        "{}",
+        "[]",
+        "[[{\"ScheduleName\": \"a\", \"TagValue\": \"a\"}]]",
+        "{\"other\": {\"x\": [1]}, \"schedules\": [{\"ScheduleName\": \"a\", \"TagValue\": \"a\"}]}",
+        // The lists in reverse order: exceptions and groups before their schedule.
+        r#"{"exceptions": [{"ExceptionUuid": "x1", "ScheduleName": "a", "ExceptionDate": "2026-12-24", "ExceptionType": "start", "ExceptionValue": "None"},
+                           {"ExceptionUuid": "x1", "ScheduleName": "a", "ExceptionDate": "2026-12-25", "ExceptionType": "start", "ExceptionValue": "None"},
+                           {"ExceptionUuid": "x2", "ScheduleName": "nope", "ExceptionDate": "2026-12-25", "ExceptionType": "stop", "ExceptionValue": "17:00"}],
+            "groups": [{"ScheduleName": "a", "GroupName": "API", "InstanceType": "EC2", "Dependency": ["DB"]},
+                       {"ScheduleName": "a", "GroupName": "DB", "InstanceType": "RDS"},
+                       {"ScheduleName": "ghost", "GroupName": "X", "InstanceType": "EC2"},
+                       {"GroupName": "Y"}],
+            "schedules": [{"ScheduleName": "a", "TagValue": "a", "StartTime": "09:00", "StopTime": "18:00"},
+                          {"TagValue": "b"},
+                          {"ScheduleName": "c", "TagValue": "a"}]}"#,
+        "schedules:\n  - {ScheduleName: a, TagValue: a, Extra: 1}\ngroups: []\nexceptions: []\nnotes: hi\n",
+    ];
+    for doc in docs {
+        let whole = RawConfig::parse(doc, "t").expect(doc);
+        assert_eq!(Some(&whole), derived(doc).as_ref().ok(), "{doc}");
+        let streamed = Config::parse_as(doc, "t", None, &defaults).expect(doc);
+        assert_same(&validate(&whole, &defaults), &streamed);
+    }
+    // Documents that do not read give the same error either way.
+    for bad in [
+        "{\"schedules\": [], \"schedules\": []}",
+        "{\"schedules\": null}",
+        "{\"schedules\": [1]}",
+        "{\"groups\": {\"a\": 1}}",
+        "{\"schedules\": [{\"ScheduleName\": \"a\"}], ",
+        "[1]",
+        "5",
+        "schedules: 5\n",
+        "schedules:\n  - a: [\n",
+    ] {
+        let whole = RawConfig::parse(bad, "t")
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        let streamed = Config::parse_as(bad, "t", None, &defaults)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        assert!(whole.is_err(), "{bad}");
+        assert_eq!(whole, streamed, "{bad}");
+        assert_eq!(whole, derived(bad).map(|_| ()), "{bad}");
+    }
+    let e = Config::parse_as(
+        "{\"schedules\": [], \"schedules\": []}",
+        "c.json",
+        Some(Syntax::Json),
+        &defaults,
+    );
+    assert!(e.is_err_and(|e| e.to_string().contains("duplicate field `schedules`")));
 }
 
 #[test]
@@ -318,7 +421,7 @@ fn warn_minutes_shorter_than_the_tick_interval_is_a_warning() {
         let yaml = format!(
             "schedules:\n  - {{ScheduleName: a, TagValue: a, StartTime: '09:00', StopTime: '18:00', WarnMinutes: {warn}}}\n"
         );
-        let c = validate(&RawConfig::parse(&yaml, "test").expect("yaml"), defaults);
+        let c = load_with(&yaml, defaults);
         // THEN the schedule is valid either way
         assert!(c.errors.is_empty(), "{name}: {:?}", c.errors);
         assert_eq!(c.schedules.len(), 1, "{name}");

@@ -1,12 +1,13 @@
 //! Validation: raw items -> schedules with their groups (ordered with petgraph) and exceptions; every problem names its item and field.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::fields::*;
+use super::read::{List, Sink};
 use super::*;
 
 /// A schedule item read field by field, before its groups and exceptions are attached.
@@ -261,17 +262,149 @@ impl Problems {
 /// Validates raw items into schedules. Every problem names its item and field; a schedule
 /// with an error is left out, and every other schedule is kept.
 pub fn validate(raw: &RawConfig, defaults: &Defaults) -> Config {
-    let mut problems = Problems::default();
-    let drafts: Vec<ScheduleDraft> = raw
-        .schedules
-        .iter()
-        .enumerate()
-        .filter_map(|(i, item)| read_schedule(item, i, defaults, &mut problems))
-        .collect();
-    let mut bad = refuse_shared_names_and_tags(&drafts, &mut problems);
-    let known: BTreeSet<&str> = drafts.iter().map(|d| d.schedule.name.as_str()).collect();
-    let groups = read_groups(raw, &known, &mut bad, &mut problems);
-    let exceptions = read_exceptions(raw, &known, &mut problems);
+    let mut v = Validator::new(defaults);
+    raw.schedules.iter().for_each(|item| v.schedule(item));
+    raw.groups.iter().for_each(|item| v.group(item));
+    raw.exceptions.iter().for_each(|item| v.exception(item));
+    v.finish()
+}
+
+/// [`validate`], one item at a time and the three lists in any order: a config file is
+/// validated as it is read, so its items are never all in memory at once.
+pub struct Validator<'d> {
+    defaults: &'d Defaults,
+    problems: Problems,
+    /// Items read per list (`schedule #3` names an item without a name).
+    counts: [usize; 3],
+    drafts: Vec<ScheduleDraft>,
+    groups: BTreeMap<String, Vec<GroupDraft>>,
+    /// Schedules made bad by one of their group items.
+    bad: BTreeSet<String>,
+    /// Exceptions that read well, the first of each ExceptionUuid, in document order.
+    exceptions: Vec<Exception>,
+    seen_uuid: HashSet<String>,
+}
+
+impl<'d> Validator<'d> {
+    pub fn new(defaults: &'d Defaults) -> Self {
+        Self {
+            defaults,
+            problems: Problems::default(),
+            counts: [0; 3],
+            drafts: Vec::new(),
+            groups: BTreeMap::new(),
+            bad: BTreeSet::new(),
+            exceptions: Vec::new(),
+            seen_uuid: HashSet::new(),
+        }
+    }
+
+    /// One Schedule item.
+    pub fn schedule(&mut self, item: &Item) {
+        let index = self.count(List::Schedules);
+        let draft = read_schedule(item, index, self.defaults, &mut self.problems);
+        self.drafts.extend(draft);
+    }
+
+    /// One ServerGroup item; a bad one makes its schedule bad.
+    pub fn group(&mut self, item: &Item) {
+        self.count(List::Groups);
+        match read_group(item, &mut self.problems) {
+            Some(g) => {
+                if !g.ok {
+                    self.bad.insert(g.schedule.clone());
+                }
+                match self.groups.get_mut(&g.schedule) {
+                    Some(list) => list.push(g),
+                    None => {
+                        self.groups.insert(g.schedule.clone(), vec![g]);
+                    }
+                }
+            }
+            None => {
+                self.bad.insert(item_name(item, "ScheduleName"));
+            }
+        }
+    }
+
+    /// One Exception item; of two with the same ExceptionUuid the later is ignored.
+    pub fn exception(&mut self, item: &Item) {
+        let index = self.count(List::Exceptions);
+        let Some(e) = read_exception(item, index, &mut self.problems) else {
+            return;
+        };
+        if self.seen_uuid.contains(&e.uuid) {
+            self.problems.error(
+                &e.schedule,
+                format!("exception '{}': field ExceptionUuid: used by more than one item; the later one is ignored", e.uuid),
+            );
+            return;
+        }
+        self.seen_uuid.insert(e.uuid.clone());
+        self.exceptions.push(e);
+    }
+
+    /// The position of the next item of `list` among the items of that list.
+    fn count(&mut self, list: List) -> usize {
+        let n = &mut self.counts[list as usize];
+        *n += 1;
+        *n - 1
+    }
+
+    /// The validated configuration, once every item is in.
+    pub fn finish(self) -> Config {
+        let Validator {
+            mut problems,
+            drafts,
+            groups,
+            bad: bad_groups,
+            exceptions,
+            ..
+        } = self;
+        let mut bad = refuse_shared_names_and_tags(&drafts, &mut problems);
+        bad.extend(bad_groups);
+        let known: BTreeSet<&str> = drafts.iter().map(|d| d.schedule.name.as_str()).collect();
+        for name in groups.keys() {
+            if !known.contains(name.as_str()) {
+                problems.error(
+                    name,
+                    format!("group items name schedule '{name}', which does not exist"),
+                );
+            }
+        }
+        let exceptions = known_exceptions(exceptions, &known, &mut problems);
+        drop(known);
+        let schedules = attach(drafts, &groups, &bad, &exceptions, &mut problems);
+        problems.errors.sort();
+        problems.errors.dedup();
+        problems.warnings.sort();
+        problems.warnings.dedup();
+        Config {
+            schedules,
+            errors: problems.errors,
+            warnings: problems.warnings,
+        }
+    }
+}
+
+impl Sink for Validator<'_> {
+    fn item(&mut self, list: List, item: Item) {
+        match list {
+            List::Schedules => self.schedule(&item),
+            List::Groups => self.group(&item),
+            List::Exceptions => self.exception(&item),
+        }
+    }
+}
+
+/// The good schedules, sorted by name, each with its ordered groups and its exceptions.
+fn attach(
+    drafts: Vec<ScheduleDraft>,
+    groups: &BTreeMap<String, Vec<GroupDraft>>,
+    bad: &BTreeSet<String>,
+    exceptions: &[Exception],
+    problems: &mut Problems,
+) -> Vec<Schedule> {
     // Positions of each schedule's own exceptions and of the `*` ones, in date order: a
     // lookup per schedule instead of a scan of every exception (quadratic at 5k schedules).
     let mut by_schedule: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -279,7 +412,6 @@ pub fn validate(raw: &RawConfig, defaults: &Defaults) -> Config {
         by_schedule.entry(e.schedule.as_str()).or_default().push(i);
     }
     let global = by_schedule.get("*").map(Vec::as_slice).unwrap_or(&[]);
-
     let mut schedules = Vec::new();
     for draft in drafts {
         let mut s = draft.schedule;
@@ -307,15 +439,7 @@ pub fn validate(raw: &RawConfig, defaults: &Defaults) -> Config {
         schedules.push(s);
     }
     schedules.sort_by(|a, b| a.name.cmp(&b.name));
-    problems.errors.sort();
-    problems.errors.dedup();
-    problems.warnings.sort();
-    problems.warnings.dedup();
-    Config {
-        schedules,
-        errors: problems.errors,
-        warnings: problems.warnings,
-    }
+    schedules
 }
 
 /// The names of schedules that are invalid on their own, share a name, or share a TagValue.
@@ -364,68 +488,29 @@ fn refuse_shared_names_and_tags(
     bad
 }
 
-/// Group items per schedule; a bad group item makes its schedule bad.
-fn read_groups(
-    raw: &RawConfig,
-    known: &BTreeSet<&str>,
-    bad: &mut BTreeSet<String>,
-    problems: &mut Problems,
-) -> BTreeMap<String, Vec<GroupDraft>> {
-    let mut groups: BTreeMap<String, Vec<GroupDraft>> = BTreeMap::new();
-    for item in &raw.groups {
-        if let Some(g) = read_group(item, problems) {
-            if !g.ok {
-                bad.insert(g.schedule.clone());
-            }
-            groups.entry(g.schedule.clone()).or_default().push(g);
-        } else {
-            let schedule = item_name(item, "ScheduleName");
-            bad.insert(schedule);
-        }
-    }
-    for name in groups.keys() {
-        if !known.contains(name.as_str()) {
-            problems.error(
-                name,
-                format!("group items name schedule '{name}', which does not exist"),
-            );
-        }
-    }
-    groups
-}
-
-/// Valid exceptions of known schedules (or `*`), sorted by date; duplicates and clashes
-/// are reported.
-fn read_exceptions(
-    raw: &RawConfig,
+/// Exceptions of known schedules (or `*`), sorted by date; the others are reported, and
+/// so are clashes.
+fn known_exceptions(
+    exceptions: Vec<Exception>,
     known: &BTreeSet<&str>,
     problems: &mut Problems,
 ) -> Vec<Exception> {
-    let mut exceptions: Vec<Exception> = Vec::new();
-    let mut seen_uuid: BTreeSet<String> = BTreeSet::new();
-    for (i, item) in raw.exceptions.iter().enumerate() {
-        let Some(e) = read_exception(item, i, problems) else {
-            continue;
-        };
-        if !seen_uuid.insert(e.uuid.clone()) {
-            problems.error(
-                &e.schedule,
-                format!("exception '{}': field ExceptionUuid: used by more than one item; the later one is ignored", e.uuid),
-            );
-            continue;
-        }
-        if e.schedule != "*" && !known.contains(e.schedule.as_str()) {
-            problems.warn(
-                &e.schedule,
-                format!(
-                    "exception '{}': field ScheduleName: schedule '{}' does not exist",
-                    e.uuid, e.schedule
-                ),
-            );
-            continue;
-        }
-        exceptions.push(e);
-    }
+    let mut exceptions: Vec<Exception> = exceptions
+        .into_iter()
+        .filter(|e| {
+            let ok = e.schedule == "*" || known.contains(e.schedule.as_str());
+            if !ok {
+                problems.warn(
+                    &e.schedule,
+                    format!(
+                        "exception '{}': field ScheduleName: schedule '{}' does not exist",
+                        e.uuid, e.schedule
+                    ),
+                );
+            }
+            ok
+        })
+        .collect();
     exceptions.sort_by(|a, b| (a.date, a.action, &a.uuid).cmp(&(b.date, b.action, &b.uuid)));
     warn_about_clashes(&exceptions, problems);
     exceptions
