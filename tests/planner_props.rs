@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use offhours::core::config::{validate, Action, Defaults, RawConfig, ResourceKind};
 use offhours::core::plan::StepStatus;
 use offhours::core::planner::{
-    condition, plan, Condition, Inputs, Resource, ScheduleState, TagKeys,
+    condition, plan, plan_on, Condition, Inputs, Resource, ScheduleState, TagKeys,
 };
 use proptest::prelude::*;
 
@@ -198,6 +198,24 @@ proptest! {
         let a = plan(&Inputs { now: now(&case), config: &config, resources: &resources, gaps: &[], states: &states, tags: &tags, report_timezone: chrono_tz::UTC });
         let b = plan(&Inputs { now: now(&case), config: &config, resources: &shuffled, gaps: &[], states: &states, tags: &tags, report_timezone: chrono_tz::UTC });
         prop_assert_eq!(serde_json::to_string(&a).expect("json"), serde_json::to_string(&b).expect("json"));
+    }
+
+    #[test]
+    fn the_report_is_the_same_on_any_number_of_workers(case in case(), workers in 1usize..5) {
+        // A third schedule, so that the fleet (tags t0..t2) can be cut into three runs.
+        let yaml = yaml(&case).replacen(
+            "groups:\n",
+            "  - {ScheduleName: s2, TagValue: t2, StartTime: '07:00', StopTime: '20:00', Timezone: Europe/Berlin}\ngroups:\n",
+            1,
+        );
+        let config = validate(&RawConfig::parse(&yaml, "prop").expect("yaml"), &Defaults::default());
+        prop_assert_eq!(config.schedules.len(), 3);
+        let resources = fleet(&case);
+        let states = HashMap::new();
+        let tags = TagKeys::default();
+        let inputs = Inputs { now: now(&case), config: &config, resources: &resources, gaps: &[], states: &states, tags: &tags, report_timezone: chrono_tz::UTC };
+        let one = serde_json::to_string(&plan(&inputs)).expect("json");
+        prop_assert_eq!(one, serde_json::to_string(&plan_on(&inputs, workers)).expect("json"));
     }
 
     #[test]

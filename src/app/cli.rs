@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use crate::app::files::{load_inventory, load_state};
+use crate::app::files::{load_config, load_inventory, load_state};
 use crate::app::holidays::{holidays_command, HolidaysCommand};
 use crate::app::savings::{savings_command, SavingsArgs};
 use crate::app::serve::{serve_addr, Endpoint};
@@ -21,8 +21,8 @@ use crate::aws::executor::Options;
 use crate::aws::store::{AwsCommandStore, Store};
 use crate::chat::ChatSecrets;
 use crate::core::chart::days_svg;
-use crate::core::config::{validate, RawConfig};
-use crate::core::planner::{plan, Inputs, Resource};
+use crate::core::config::RawConfig;
+use crate::core::planner::{plan_on, Inputs, Resource};
 use crate::core::timeline::timeline;
 use crate::error::{Error, Result};
 use crate::notify::{Notifier, NotifySettings};
@@ -378,7 +378,7 @@ pub fn run_command(command: Command, settings: &Settings) -> Result<ExitCode> {
             days,
             format,
         } => {
-            let config = validate(&RawConfig::load(&config)?, &settings.defaults);
+            let config = load_config(&config, &settings.defaults)?;
             let from = from.unwrap_or_else(|| {
                 Utc::now()
                     .with_timezone(&settings.defaults.timezone)
@@ -439,7 +439,7 @@ fn plan_files(
     let planned = std::thread::scope(|scope| {
         let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Resource>>(1);
         let planner = scope.spawn(move || {
-            let config = validate(&RawConfig::load(config)?, &settings.defaults);
+            let config = load_config(config, &settings.defaults)?;
             // Nothing arrives when the inventory could not be read: that error is the one given.
             let Ok(resources) = receive.recv() else {
                 return Ok(None);
@@ -448,7 +448,7 @@ fn plan_files(
                 Some(path) => load_state(path)?,
                 None => HashMap::new(),
             };
-            let report = plan(&Inputs {
+            let inputs = Inputs {
                 now,
                 config: &config,
                 resources: &resources,
@@ -456,7 +456,8 @@ fn plan_files(
                 states: &states,
                 tags: &settings.tags,
                 report_timezone: settings.defaults.timezone,
-            });
+            };
+            let report = plan_on(&inputs, plan_workers());
             Ok(Some((report, (config, resources, states))))
         });
         let resources = load_inventory(inventory).map(|r| send.send(r));
@@ -485,6 +486,13 @@ fn plan_files(
     Ok(code)
 }
 
+/// Threads `plan` plans a file's schedules on: two (one on a single core). The inventory
+/// and the config are read on two threads as well; more planners would each bring a heap
+/// arena of their own for a smaller share of the work.
+fn plan_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
+}
+
 /// Leaves `inputs` to the process exit instead of freeing them one allocation at a time:
 /// the command is over, and a 100k-resource fleet is over a million allocations.
 fn leave_to_exit<T>(inputs: T) {
@@ -493,9 +501,7 @@ fn leave_to_exit<T>(inputs: T) {
 
 /// `offhours validate`: exit 1 when the config has errors.
 fn validate_file(settings: &Settings, config: &Path, format: Format) -> Result<ExitCode> {
-    let raw = RawConfig::load(config)?;
-    let config = validate(&raw, &settings.defaults);
-    leave_to_exit(raw);
+    let config = load_config(config, &settings.defaults)?;
     let v = Validation {
         valid: config.errors.is_empty(),
         schedules: config.schedules.iter().map(|s| s.name.clone()).collect(),

@@ -22,6 +22,7 @@ mod hibernate;
 mod homes;
 mod notice;
 mod reached;
+mod runs;
 mod skip;
 mod state;
 mod wake;
@@ -185,6 +186,14 @@ pub struct Inputs<'a> {
 
 /// Plans one tick: for every schedule, what to start or stop now, in dependency order.
 pub fn plan(inputs: &Inputs<'_>) -> Report {
+    plan_on(inputs, 1)
+}
+
+/// [`plan`], with the schedules split into up to `workers` runs of about as many resources,
+/// planned at the same time on scoped threads (the calling thread takes the first). The
+/// report is the same for any number of workers: schedules are planned independently, and
+/// the runs are joined in schedule order.
+pub fn plan_on(inputs: &Inputs<'_>, workers: usize) -> Report {
     let config = inputs.config;
     let mut errors: Vec<Problem> = config.errors.clone();
     errors.extend(inputs.gaps.iter().map(Gap::problem));
@@ -201,25 +210,9 @@ pub fn plan(inputs: &Inputs<'_>) -> Report {
         ));
     }
 
-    let mut steps = Vec::new();
-    let mut notices = Vec::new();
-    let mut decisions = Vec::new();
-    let mut skipped = Vec::new();
-    for (schedule, resources) in config.schedules.iter().zip(members.iter_mut()) {
-        resources.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
-        let state = inputs
-            .states
-            .get(&schedule.name)
-            .cloned()
-            .unwrap_or_default();
-        let out = plan_schedule(schedule, resources, &state, inputs);
-        steps.extend(out.steps);
-        notices.extend(out.notice);
-        errors.extend(out.errors);
-        warnings.extend(out.warnings);
-        skipped.extend(out.skipped);
-        decisions.push(out.decision);
-    }
+    let planned = runs::plan_schedules(&config.schedules, &mut members, inputs, workers);
+    errors.extend(planned.errors);
+    warnings.extend(planned.warnings);
     errors.sort();
     errors.dedup();
     warnings.sort();
@@ -229,12 +222,12 @@ pub fn plan(inputs: &Inputs<'_>) -> Report {
             .now
             .with_timezone(&inputs.report_timezone)
             .fixed_offset(),
-        steps,
-        notices,
+        steps: planned.steps,
+        notices: planned.notices,
         errors,
         warnings,
-        skipped,
-        schedules: decisions,
+        skipped: planned.skipped,
+        schedules: planned.decisions,
         dry_run: true,
         partial: !inputs.gaps.is_empty(),
         lease_lost: false,
@@ -564,7 +557,9 @@ impl Transition<'_, '_> {
         (steps, complete)
     }
 
-    fn step(&self, group: &str, waiting_on: Vec<String>, resources: Vec<ResourceRef>) -> Step {
+    fn step(&self, group: &str, waiting_on: Vec<String>, mut resources: Vec<ResourceRef>) -> Step {
+        // A report holds every step until it is written: no growth slack in them.
+        resources.shrink_to_fit();
         Step {
             schedule: self.schedule.name.clone(),
             group: group.to_string(),
