@@ -76,17 +76,21 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A non-empty string (or a number), trimmed.
     pub(super) fn required(&mut self, field: &str) -> Option<String> {
-        match self.string(field) {
-            Some(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-            Some(_) => {
+        match self.get(field) {
+            None => {
+                self.fail(field, "is required");
+                None
+            }
+            Some(Value::String(s)) if s.trim().is_empty() => {
                 self.fail(field, "is empty");
                 None
             }
-            None => {
-                if self.get(field).is_none() {
-                    self.fail(field, "is required");
-                }
+            Some(Value::String(s)) => Some(s.trim().to_string()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(other) => {
+                self.fail(field, format!("expected a string, got {}", kind_of(other)));
                 None
             }
         }

@@ -277,9 +277,9 @@ pub struct Validator<'d> {
     /// Items read per list (`schedule #3` names an item without a name).
     counts: [usize; 3],
     drafts: Vec<ScheduleDraft>,
-    groups: BTreeMap<String, Vec<GroupDraft>>,
+    groups: HashMap<String, Vec<GroupDraft>>,
     /// Schedules made bad by one of their group items.
-    bad: BTreeSet<String>,
+    bad: HashSet<String>,
     /// Exceptions that read well, the first of each ExceptionUuid, in document order.
     exceptions: Vec<Exception>,
     seen_uuid: HashSet<String>,
@@ -292,8 +292,8 @@ impl<'d> Validator<'d> {
             problems: Problems::default(),
             counts: [0; 3],
             drafts: Vec::new(),
-            groups: BTreeMap::new(),
-            bad: BTreeSet::new(),
+            groups: HashMap::new(),
+            bad: HashSet::new(),
             exceptions: Vec::new(),
             seen_uuid: HashSet::new(),
         }
@@ -363,7 +363,7 @@ impl<'d> Validator<'d> {
         } = self;
         let mut bad = refuse_shared_names_and_tags(&drafts, &mut problems);
         bad.extend(bad_groups);
-        let known: BTreeSet<&str> = drafts.iter().map(|d| d.schedule.name.as_str()).collect();
+        let known: HashSet<&str> = drafts.iter().map(|d| d.schedule.name.as_str()).collect();
         for name in groups.keys() {
             if !known.contains(name.as_str()) {
                 problems.error(
@@ -400,8 +400,8 @@ impl Sink for Validator<'_> {
 /// The good schedules, sorted by name, each with its ordered groups and its exceptions.
 fn attach(
     drafts: Vec<ScheduleDraft>,
-    groups: &BTreeMap<String, Vec<GroupDraft>>,
-    bad: &BTreeSet<String>,
+    groups: &HashMap<String, Vec<GroupDraft>>,
+    bad: &HashSet<String>,
     exceptions: &[Exception],
     problems: &mut Problems,
 ) -> Vec<Schedule> {
@@ -446,8 +446,8 @@ fn attach(
 fn refuse_shared_names_and_tags(
     drafts: &[ScheduleDraft],
     problems: &mut Problems,
-) -> BTreeSet<String> {
-    let mut bad: BTreeSet<String> = drafts
+) -> HashSet<String> {
+    let mut bad: HashSet<String> = drafts
         .iter()
         .filter(|d| !d.ok)
         .map(|d| d.schedule.name.clone())
@@ -492,7 +492,7 @@ fn refuse_shared_names_and_tags(
 /// so are clashes.
 fn known_exceptions(
     exceptions: Vec<Exception>,
-    known: &BTreeSet<&str>,
+    known: &HashSet<&str>,
     problems: &mut Problems,
 ) -> Vec<Exception> {
     let mut exceptions: Vec<Exception> = exceptions
@@ -546,24 +546,43 @@ fn build_groups(
     drafts: &[GroupDraft],
 ) -> std::result::Result<Vec<Group>, Vec<String>> {
     let mut errors = Vec::new();
-    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
-    for (i, g) in drafts.iter().enumerate() {
-        if names.insert(g.name.as_str(), i).is_some() {
+    // Group names, sorted, each with its last item; nodes are added in this order, so a
+    // name's position here is its node's index. A schedule has a handful of groups:
+    // vectors, not maps.
+    let mut names: Vec<(&str, usize)> = drafts
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.name.as_str(), i))
+        .collect();
+    names.sort_by(|a, b| a.0.cmp(b.0));
+    names.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
             errors.push(format!(
                 "group '{schedule}/{}': field GroupName: defined more than once",
-                g.name
+                later.0
             ));
+            kept.1 = kept.1.max(later.1);
         }
+        same
+    });
+    let node = |name: &str| {
+        names
+            .binary_search_by(|(n, _)| (*n).cmp(name))
+            .ok()
+            .map(NodeIndex::new)
+    };
+    let mut graph: DiGraph<&str, ()> = DiGraph::with_capacity(names.len(), names.len());
+    for (name, _) in &names {
+        graph.add_node(name);
     }
-    let mut graph: DiGraph<&str, ()> = DiGraph::new();
-    let nodes: BTreeMap<&str, NodeIndex> = names.keys().map(|n| (*n, graph.add_node(*n))).collect();
     for g in drafts {
         for dep in &g.depends {
-            match nodes.get(dep.as_str()) {
-                Some(from) => {
-                    graph.update_edge(*from, nodes[g.name.as_str()], ());
+            match (node(dep), node(&g.name)) {
+                (Some(from), Some(to)) => {
+                    graph.update_edge(from, to, ());
                 }
-                None => errors.push(format!(
+                _ => errors.push(format!(
                     "group '{schedule}/{}': field Dependency: group '{dep}' does not exist in schedule '{schedule}'",
                     g.name
                 )),
@@ -582,39 +601,39 @@ fn build_groups(
     }
     let order = toposort(&graph, None)
         .map_err(|_| vec![format!("schedule '{schedule}': dependency cycle")])?;
-    let mut layer: HashMap<NodeIndex, usize> = HashMap::new();
+    // layer[node]: the longest chain of dependencies below it.
+    let mut layer = vec![0usize; names.len()];
     for n in &order {
-        let l = graph
+        layer[n.index()] = graph
             .neighbors_directed(*n, petgraph::Direction::Incoming)
-            .map(|p| layer[&p] + 1)
+            .map(|p| layer[p.index()] + 1)
             .max()
             .unwrap_or(0);
-        layer.insert(*n, l);
     }
-    let mut sorted: Vec<NodeIndex> = order.clone();
-    sorted.sort_by(|a, b| (layer[a], graph[*a]).cmp(&(layer[b], graph[*b])));
-    let position: HashMap<NodeIndex, usize> =
-        sorted.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let mut sorted: Vec<NodeIndex> = order;
+    sorted.sort_by(|a, b| (layer[a.index()], graph[*a]).cmp(&(layer[b.index()], graph[*b])));
+    let mut position = vec![0usize; names.len()];
+    for (i, n) in sorted.iter().enumerate() {
+        position[n.index()] = i;
+    }
+    let neighbours = |n: NodeIndex, direction| {
+        let mut out: Vec<usize> = graph
+            .neighbors_directed(n, direction)
+            .map(|p| position[p.index()])
+            .collect();
+        out.sort_unstable();
+        out
+    };
     let groups = sorted
         .iter()
         .map(|n| {
-            let draft = &drafts[names[graph[*n]]];
-            let mut depends_on: Vec<usize> = graph
-                .neighbors_directed(*n, petgraph::Direction::Incoming)
-                .map(|p| position[&p])
-                .collect();
-            depends_on.sort_unstable();
-            let mut dependents: Vec<usize> = graph
-                .neighbors_directed(*n, petgraph::Direction::Outgoing)
-                .map(|p| position[&p])
-                .collect();
-            dependents.sort_unstable();
+            let draft = &drafts[names[n.index()].1];
             Group {
                 name: draft.name.clone(),
                 kind: draft.kind.unwrap_or(ResourceKind::Ec2),
                 hibernate: draft.hibernate,
-                depends_on,
-                dependents,
+                depends_on: neighbours(*n, petgraph::Direction::Incoming),
+                dependents: neighbours(*n, petgraph::Direction::Outgoing),
             }
         })
         .collect();
