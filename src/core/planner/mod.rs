@@ -198,8 +198,13 @@ pub fn plan_on(inputs: &Inputs<'_>, workers: usize) -> Report {
     let mut errors: Vec<Problem> = config.errors.clone();
     errors.extend(inputs.gaps.iter().map(Gap::problem));
     let mut warnings: Vec<Problem> = config.warnings.clone();
-    let (mut members, unmatched) =
-        by_schedule(inputs.config, inputs.resources, inputs.tags, &mut warnings);
+    let (mut members, unmatched) = runs::by_schedule_on(
+        inputs.config,
+        inputs.resources,
+        inputs.tags,
+        &mut warnings,
+        workers,
+    );
     for (tag, n) in unmatched {
         warnings.push(Problem::new(
             tag,
@@ -245,25 +250,42 @@ fn by_schedule<'a>(
     tags: &TagKeys,
     warnings: &mut Vec<Problem>,
 ) -> (Vec<Vec<&'a Resource>>, BTreeMap<&'a str, usize>) {
-    let by_tag: HashMap<&str, usize> = config
-        .schedules
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.tag_value.as_str(), i))
-        .collect();
-    let mut members: Vec<Vec<&Resource>> = vec![Vec::new(); config.schedules.len()];
-    let mut unmatched: BTreeMap<&str, usize> = BTreeMap::new();
-    let managed = asg::managed(resources, &tags.schedule);
+    runs::by_schedule_on(config, resources, tags, warnings, 1)
+}
+
+/// Schedule tag value -> index into `config.schedules`.
+type ByTag<'c> = HashMap<&'c str, usize>;
+
+/// [`by_schedule`]'s pass over one slice of the fleet.
+#[derive(Default)]
+struct Grouped<'a> {
+    members: Vec<Vec<&'a Resource>>,
+    unmatched: BTreeMap<&'a str, usize>,
+    warnings: Vec<Problem>,
+}
+
+fn group_slice<'a>(
+    by_tag: &ByTag<'_>,
+    schedules: usize,
+    managed: &asg::Managed<'_>,
+    resources: &'a [Resource],
+    tags: &TagKeys,
+) -> Grouped<'a> {
+    let mut out = Grouped {
+        members: vec![Vec::new(); schedules],
+        ..Grouped::default()
+    };
     for r in resources {
         let Some(tag) = r.tags.get(&tags.schedule) else {
             continue;
         };
         if let Some(group) = asg::owner(r) {
-            warnings.extend(asg::guard(r, group, (&tags.schedule, tag), &managed));
+            out.warnings
+                .extend(asg::guard(r, group, (&tags.schedule, tag), managed));
             continue;
         }
         if let Some(cluster) = &r.cluster {
-            warnings.push(Problem::new(
+            out.warnings.push(Problem::new(
                 tag,
                 format!(
                     "resource {} ({}) is a member of Aurora cluster '{cluster}' and starts and stops with it; it is left alone: tag the cluster {}={tag} instead (an AURORA group)",
@@ -273,11 +295,11 @@ fn by_schedule<'a>(
             continue;
         }
         match by_tag.get(tag) {
-            Some(i) => members[*i].push(r),
-            None => *unmatched.entry(tag).or_default() += 1,
+            Some(i) => out.members[*i].push(r),
+            None => *out.unmatched.entry(tag).or_default() += 1,
         }
     }
-    (members, unmatched)
+    out
 }
 
 /// The resources each schedule manages (index-aligned with `config.schedules`), by the

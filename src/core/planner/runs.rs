@@ -1,6 +1,65 @@
-//! Planning runs of schedules: split by resource count, planned at once on scoped threads, joined in schedule order.
+//! Planning on several threads: the fleet grouped by schedule in slices, and runs of schedules planned at once, joined in order.
 
 use super::*;
+
+/// Fleets smaller than this are grouped on one thread: a thread costs more than it saves.
+const SLICE_MIN: usize = 4096;
+
+/// [`by_schedule`], the fleet cut into up to `workers` slices grouped at once (the calling
+/// thread takes the first) and joined in fleet order: each schedule's members keep the
+/// order they have in `resources`.
+pub(super) fn by_schedule_on<'a>(
+    config: &Config,
+    resources: &'a [Resource],
+    tags: &TagKeys,
+    warnings: &mut Vec<Problem>,
+    workers: usize,
+) -> (Vec<Vec<&'a Resource>>, BTreeMap<&'a str, usize>) {
+    let slice = resources.len().div_ceil(workers.max(1)).max(SLICE_MIN);
+    by_schedule_in(config, resources, tags, warnings, slice)
+}
+
+/// [`by_schedule_on`] with slices of `slice` resources (the last may be shorter).
+fn by_schedule_in<'a>(
+    config: &Config,
+    resources: &'a [Resource],
+    tags: &TagKeys,
+    warnings: &mut Vec<Problem>,
+    slice: usize,
+) -> (Vec<Vec<&'a Resource>>, BTreeMap<&'a str, usize>) {
+    let by_tag: ByTag<'_> = config
+        .schedules
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.tag_value.as_str(), i))
+        .collect();
+    let n = config.schedules.len();
+    let managed = asg::managed(resources, &tags.schedule);
+    let mut slices = resources.chunks(slice.max(1));
+    let first = slices.next().unwrap_or_default();
+    let mut all = std::thread::scope(|scope| {
+        let (by_tag, managed) = (&by_tag, &managed);
+        let others: Vec<_> = slices
+            .map(|s| scope.spawn(move || group_slice(by_tag, n, managed, s, tags)))
+            .collect();
+        let mut all = group_slice(by_tag, n, managed, first, tags);
+        for other in others {
+            let next = other
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            for (mine, more) in all.members.iter_mut().zip(next.members) {
+                mine.extend(more);
+            }
+            for (tag, count) in next.unmatched {
+                *all.unmatched.entry(tag).or_default() += count;
+            }
+            all.warnings.extend(next.warnings);
+        }
+        all
+    });
+    warnings.append(&mut all.warnings);
+    (all.members, all.unmatched)
+}
 
 /// The outcomes of a run of schedules, in schedule order.
 #[derive(Default)]
@@ -115,7 +174,82 @@ fn split_points(sizes: impl Iterator<Item = usize> + Clone, parts: usize) -> Vec
 
 #[cfg(test)]
 mod tests {
-    use super::split_points;
+    use super::*;
+    use crate::core::planner::tests::{config, res};
+
+    #[test]
+    fn the_fleet_grouped_in_slices_is_grouped_as_in_one() {
+        let config = config(
+            "schedules:
+  - {ScheduleName: dev, TagValue: dev, StartTime: '09:00', StopTime: '18:00'}
+  - {ScheduleName: prod, TagValue: prod, StartTime: '07:00', StopTime: '22:00'}
+  - {ScheduleName: asg, TagValue: web, StartTime: '07:00', StopTime: '22:00'}
+groups:
+  - {ScheduleName: asg, GroupName: WEB, InstanceType: ASG}
+",
+        );
+        let tags = TagKeys::default();
+        let mut fleet = Vec::new();
+        for n in 0..40 {
+            let tag = ["dev", "prod", "ghost", "web", "other"][n % 5];
+            // Every id twice: members keep their fleet order where sorting cannot tell.
+            let mut r = res(
+                &format!("i-{}", n / 2),
+                ResourceKind::Ec2,
+                "running",
+                tag,
+                None,
+            );
+            match n % 7 {
+                0 => {
+                    r.tags = [(ASG_TAG, "web-asg"), ("ScheduleName", tag)]
+                        .into_iter()
+                        .collect()
+                }
+                1 => r.cluster = Some("c1".into()),
+                2 => r.tags = Tags::default(),
+                3 => r.kind = ResourceKind::Rds,
+                _ => {}
+            }
+            fleet.push(r);
+        }
+        let mut web = res(
+            "web-asg",
+            ResourceKind::Asg,
+            "InService",
+            "web",
+            Some("WEB"),
+        );
+        web.region = None;
+        fleet.push(web);
+        let ids = |members: &[Vec<&Resource>]| -> Vec<Vec<String>> {
+            members
+                .iter()
+                .map(|m| {
+                    m.iter()
+                        .map(|r| format!("{}:{}:{}", r.kind, r.id, r.state))
+                        .collect()
+                })
+                .collect()
+        };
+        let mut one_warnings = Vec::new();
+        let (one, one_unmatched) =
+            by_schedule_in(&config, &fleet, &tags, &mut one_warnings, fleet.len());
+        assert!(
+            one.iter().all(|m| !m.is_empty()),
+            "every schedule has members"
+        );
+        assert!(!one_unmatched.is_empty() && !one_warnings.is_empty());
+        one_warnings.sort();
+        for slice in 1..=fleet.len() + 1 {
+            let mut warnings = Vec::new();
+            let (members, unmatched) = by_schedule_in(&config, &fleet, &tags, &mut warnings, slice);
+            warnings.sort();
+            assert_eq!(ids(&members), ids(&one), "slices of {slice}");
+            assert_eq!(unmatched, one_unmatched, "slices of {slice}");
+            assert_eq!(warnings, one_warnings, "slices of {slice}");
+        }
+    }
 
     #[test]
     fn runs_hold_about_equal_shares_and_none_is_empty() {

@@ -12,7 +12,7 @@ groups:
   - {ScheduleName: dev, GroupName: BATCH, InstanceType: EC2, Dependency: [API, CACHE]}
 ";
 
-fn config(yaml: &str) -> Config {
+pub(super) fn config(yaml: &str) -> Config {
     let c = validate(
         &RawConfig::parse(yaml, "test").expect("yaml"),
         &Defaults::default(),
@@ -22,7 +22,13 @@ fn config(yaml: &str) -> Config {
 }
 
 /// `res("db", Rds, "stopped", "dev", Some("DB"))`
-fn res(id: &str, kind: ResourceKind, state: &str, schedule: &str, group: Option<&str>) -> Resource {
+pub(super) fn res(
+    id: &str,
+    kind: ResourceKind,
+    state: &str,
+    schedule: &str,
+    group: Option<&str>,
+) -> Resource {
     let mut tags = BTreeMap::from([("ScheduleName".to_string(), schedule.to_string())]);
     if let Some(g) = group {
         tags.insert("ScheduleGroupName".into(), g.into());
