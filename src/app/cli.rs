@@ -405,10 +405,9 @@ pub fn run_command(command: Command, settings: &Settings) -> Result<ExitCode> {
 
 /// `offhours plan`: the pure preview from files; exit 1 when the report has errors.
 ///
-/// Two threads: this one reads the inventory while a planner thread reads and validates
-/// the config, then takes the inventory and plans. The planner's allocations reuse the
-/// memory the raw config items left free in that thread's heap, so reading both files at
-/// once costs little more memory than reading them one after the other (BENCHMARKS.md).
+/// Two threads read the files: this one the inventory, while a planner thread reads the
+/// config and validates it item by item, then takes the inventory and plans, on two
+/// threads for a fleet large enough to pay for the second (BENCHMARKS.md).
 fn plan_files(
     settings: &Settings,
     config: &Path,
@@ -457,7 +456,7 @@ fn plan_files(
                 tags: &settings.tags,
                 report_timezone: settings.defaults.timezone,
             };
-            let report = plan_on(&inputs, plan_workers());
+            let report = plan_on(&inputs, plan_workers(resources.len()));
             Ok(Some((report, (config, resources, states))))
         });
         let resources = load_inventory(inventory).map(|r| send.send(r));
@@ -486,10 +485,16 @@ fn plan_files(
     Ok(code)
 }
 
-/// Threads `plan` plans a file's schedules on: two (one on a single core). The inventory
-/// and the config are read on two threads as well; more planners would each bring a heap
-/// arena of their own for a smaller share of the work.
-fn plan_workers() -> usize {
+/// Fleets smaller than this are planned on one thread: a second costs more than it saves.
+const PARALLEL_FROM: usize = 4096;
+
+/// Threads `plan` groups and plans a fleet of `resources` on: two from [`PARALLEL_FROM`]
+/// resources (one on a single core). More would each bring a heap arena of their own for
+/// a smaller share of the work, while the two file reads stay as long.
+fn plan_workers(resources: usize) -> usize {
+    if resources < PARALLEL_FROM {
+        return 1;
+    }
     std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
 }
 

@@ -10,7 +10,7 @@ use crate::core::document::{self, Syntax};
 use crate::error::Result;
 
 /// The three item lists of a config file or of the three tables, before validation
-/// (deserialized through [`read::Document`], the reader the validator also takes).
+/// (deserialized by the reader in [`read`], the one the validator is fed by too).
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct RawConfig {
     pub schedules: Vec<Item>,

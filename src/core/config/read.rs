@@ -55,8 +55,8 @@ impl<'de, S: Sink> DeserializeSeed<'de> for Fill<S> {
 }
 
 /// A whole config document (`schedules:`, `groups:`, `exceptions:`; other keys are
-/// ignored), or a null one, into `sink`: the shape a `RawConfig` deserializes from, with
-/// the same errors.
+/// ignored) into `sink`, or nothing from a null one: what an `Option<RawConfig>` reads,
+/// with the same errors.
 pub struct Document<'s, S>(pub &'s mut S);
 
 impl<'de, S: Sink> DeserializeSeed<'de> for Document<'_, S> {
@@ -156,8 +156,10 @@ impl<'de> Deserialize<'de> for Key {
                 }
             }
 
-            fn visit_u64<E>(self, _: u64) -> Result<Key, E> {
-                Ok(Key::Other)
+            /// A field's position, as serde's derive reads it from formats that have them.
+            fn visit_u64<E>(self, index: u64) -> Result<Key, E> {
+                let list = usize::try_from(index).ok().and_then(|i| List::ALL.get(i));
+                Ok(list.map_or(Key::Other, |l| Key::List(*l)))
             }
         }
 

@@ -72,6 +72,9 @@ fn read_item_by_item_as_from_the_parsed_document_in_any_shape() {
                           {"TagValue": "b"},
                           {"ScheduleName": "c", "TagValue": "a"}]}"#,
         "schedules:\n  - {ScheduleName: a, TagValue: a, Extra: 1}\ngroups: []\nexceptions: []\nnotes: hi\n",
+        // Not JSON once an item is read (`groups` has no quotes), but a YAML flow mapping:
+        // the YAML reading starts from scratch.
+        "{\"schedules\": [{\"ScheduleName\": \"a\", \"TagValue\": \"a\"}], groups: []}",
     ];
     for doc in docs {
         let whole = RawConfig::parse(doc, "t").expect(doc);
@@ -79,6 +82,13 @@ fn read_item_by_item_as_from_the_parsed_document_in_any_shape() {
         let streamed = Config::parse_as(doc, "t", None, &defaults).expect(doc);
         assert_same(&validate(&whole, &defaults), &streamed);
     }
+    let late = Config::parse_as(docs[docs.len() - 1], "t", None, &defaults).expect("yaml");
+    assert_eq!(
+        (late.schedules.len(), late.errors.len()),
+        (1, 0),
+        "{:?}",
+        late.errors
+    );
     // Documents that do not read give the same error either way.
     for bad in [
         "{\"schedules\": [], \"schedules\": []}",

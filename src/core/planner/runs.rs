@@ -2,9 +2,6 @@
 
 use super::*;
 
-/// Fleets smaller than this are grouped on one thread: a thread costs more than it saves.
-const SLICE_MIN: usize = 4096;
-
 /// [`by_schedule`], the fleet cut into up to `workers` slices grouped at once (the calling
 /// thread takes the first) and joined in fleet order: each schedule's members keep the
 /// order they have in `resources`.
@@ -15,7 +12,7 @@ pub(super) fn by_schedule_on<'a>(
     warnings: &mut Vec<Problem>,
     workers: usize,
 ) -> (Vec<Vec<&'a Resource>>, BTreeMap<&'a str, usize>) {
-    let slice = resources.len().div_ceil(workers.max(1)).max(SLICE_MIN);
+    let slice = resources.len().div_ceil(workers.max(1));
     by_schedule_in(config, resources, tags, warnings, slice)
 }
 
