@@ -33,7 +33,10 @@ fn main() -> ExitCode {
     }
 }
 
-#[tokio::main]
+/// One thread, as the CLI's tick: the tick waits on AWS, not on the CPU (a 128 MB function
+/// has a fraction of one vCPU), and every worker thread would bring a heap arena of its own
+/// (the 10k-resource tick on moto peaked at 77 MiB on two workers, BENCHMARKS.md).
+#[tokio::main(flavor = "current_thread")]
 async fn lambda() -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
     offhours::app::lambda::serve(settings)
