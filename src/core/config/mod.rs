@@ -367,6 +367,7 @@ impl Config {
 
 mod digest_at;
 mod fields;
+mod groups;
 mod item;
 pub mod read;
 mod validate;
